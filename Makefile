@@ -1,0 +1,30 @@
+# Two commands set everything up: `make quickstart` and `make test`.
+# Both create .venv on first use and install the project into it.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: quickstart test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	# torch comes in pinned as the local CPU wheel first, so nothing pulls CUDA packages.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+quickstart: $(STAMP)
+	$(VENV)/bin/ensembler run configs/quickstart.yaml
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check ensembler base_models stacking tests bench
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	for f in bench/bench_*.py; do $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) runs

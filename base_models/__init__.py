@@ -1,0 +1,1 @@
+"""PyTorch base architectures for (batch, leads, samples) ECG input, plus the registry."""

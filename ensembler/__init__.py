@@ -1,0 +1,7 @@
+"""ensembler: stacked ensembles of deep ECG classifiers."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,60 @@
+"""Config of base members and of the out-of-fold trainer."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ensembler.config.base import Section
+
+
+class AugmentConfig(Section):
+    amplitude_scale: float = Field(0.0, ge=0.0)  # x ~ U(1-s, 1+s) per record
+    noise_std: float = Field(0.0, ge=0.0)  # Gaussian noise in mV
+
+
+class TrainingConfig(Section):
+    """Fold-trainer settings; a member may override any of them."""
+
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-2, ge=0)
+    schedule: Literal["onecycle", "cosine"] = "onecycle"
+    pos_weight: bool = False
+    grad_clip: float | None = 1.0
+    patience: int = Field(5, ge=1)  # early stopping on the inner validation split
+    inner_val_fraction: float = Field(0.15, gt=0, lt=0.5)
+    crop_s: float | None = 2.5  # random crop length in training; None: full record
+    eval_stride_s: float | None = None  # sliding-window stride at eval; None: crop_s / 2
+    eval_aggregate: Literal["mean", "max"] = "mean"
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    refit_full: bool = False
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    n_jobs: int = 1
+    backend: Literal["loky", "dask", "sequential"] = "loky"
+    scheduler_address: str | None = None  # dask.distributed scheduler; implies backend dask
+    threads_per_job: int | None = None  # torch threads per job; None: cores // n_jobs
+
+
+class ModelEntry(Section):
+    """One base-model entry of the config; replicas make several named members."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    arch: str  # registry name, or "module.path:callable" for a user architecture
+    params: dict[str, Any] = Field(default_factory=dict)
+    fusion: Literal["none", "early", "intermediate", "late"] = "none"
+    seeds: int = Field(1, ge=1)  # seed replicas
+    bootstrap: int = Field(0, ge=0)  # bootstrap (bagging) replicas
+    use_tuned: bool = True  # take the best params of the arch's study when it exists
+    training: dict[str, Any] = Field(default_factory=dict)  # overrides of TrainingConfig
+    search_space: str | None = None  # "module:function" suggest(trial) for user archs
+
+
+class ExternalMember(Section):
+    """Predictions produced elsewhere, registered as a member (same npz contract)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    path: str  # .npz with oof, test, test_by_fold, dev_record_id, test_record_id

@@ -1,0 +1,1 @@
+"""Data sources, preprocessing, cache and splits."""

@@ -1,0 +1,1 @@
+"""Level-1 stacking on out-of-fold predictions (numpy/scikit-learn/lightgbm/optuna; no torch)."""
