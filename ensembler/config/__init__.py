@@ -108,7 +108,9 @@ def config_from_dict(
 ) -> RunConfig:
     """Validate a config mapping; ``profile`` deep-merges ``profiles.<name>`` over it."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(raw).__name__}")
+        raise ConfigError(
+            f"{source}: expected a mapping at the top level, got {type(raw).__name__}"
+        )
     if profile is not None:
         profiles = raw.get("profiles") or {}
         if profile not in profiles:

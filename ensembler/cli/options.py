@@ -1,0 +1,43 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ensembler.config import RunConfig, load_config
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_argument(fn: F) -> F:
+    """CONFIG argument plus --profile and --run-dir."""
+    fn = click.option("--run-dir", type=click.Path(path_type=Path), default=None,
+                      help="Run directory (default: runs/<name>).")(fn)
+    fn = click.option("--profile", default=None, help="Config profile to merge (e.g. full).")(fn)
+    fn = click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+                      help="Override the data directory (PTB-XL root or manifest folder).")(fn)
+    return click.argument("config", type=click.Path(path_type=Path))(fn)
+
+
+def load(config: Path, profile: str | None, data_dir: Path | None) -> RunConfig:
+    overrides: dict[str, Any] = {}
+    if data_dir is not None:
+        raw = load_config(config, profile=profile)
+        if raw.data.source == "ptbxl":
+            overrides = {"data": {"ptbxl": {"path": str(data_dir)}}}
+        elif raw.data.source == "wfdb":
+            overrides = {"data": {"manifest": {"record_dir": str(data_dir)}}}
+    return load_config(config, profile=profile, overrides=overrides)
+
+
+def parse_int_list(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {text!r}") from None

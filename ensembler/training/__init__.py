@@ -1,0 +1,1 @@
+"""Fold trainer and out-of-fold runner."""

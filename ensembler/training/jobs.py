@@ -1,0 +1,153 @@
+"""One (member, fold) training job: train, predict OOF + test, save atomically.
+
+A job's outputs live in ``base/<member>/fold_<k>/``: ``weights.safetensors``,
+``state.json`` (fitted preprocessing), ``curve.csv``, ``preds.npz`` and
+``meta.json`` (written last, carries the job fingerprint). A job whose folder has
+a ``meta.json`` with the same fingerprint is done and is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from ensembler.data.cohort import Cohort
+from ensembler.training.inner import inner_split, patient_bootstrap
+from ensembler.training.loop import fit_model, resolve_device, window_lengths
+from ensembler.training.members import MemberSpec
+from ensembler.training.metrics import macro_auc
+from ensembler.training.windows import predict_windows
+from ensembler.utils.atomic import atomic_dir, save_npz, write_json
+from ensembler.utils.hashing import fingerprint
+from ensembler.utils.seeds import derive_seed
+
+FULL = -1  # pseudo fold index of the refit-full model
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    member: MemberSpec
+    fold: int  # 0..K-1, or FULL
+    run_seed: int
+    cohort_fingerprint: str
+    split_fingerprint: str
+    epochs: int | None = None  # refit-full: the median best epoch
+
+    @property
+    def seed(self) -> int:
+        m = self.member
+        return derive_seed(self.run_seed, m.entry, m.replica_kind, m.replica_index, self.fold)
+
+    @property
+    def key(self) -> str:
+        return fingerprint({
+            "member": self.member.describe(), "fold": self.fold, "seed": self.seed,
+            "cohort": self.cohort_fingerprint, "split": self.split_fingerprint,
+            "epochs": self.epochs, "v": 1,
+        })
+
+    def folder(self, run_dir: Path) -> Path:
+        leaf = "full" if self.fold == FULL else f"fold_{self.fold}"
+        return run_dir / "base" / self.member.name / leaf
+
+
+def job_is_done(job: FoldJob, run_dir: Path) -> bool:
+    meta = job.folder(run_dir) / "meta.json"
+    if not meta.is_file():
+        return False
+    try:
+        return bool(json.loads(meta.read_text()).get("fingerprint") == job.key)
+    except json.JSONDecodeError:
+        return False
+
+
+def _tabular(cohort: Cohort, names: tuple[str, ...]) -> np.ndarray | None:
+    if not names:
+        return None
+    cols = [cohort.tabular_names.index(n) for n in names]
+    return np.asarray(cohort.tabular[:, cols], dtype=np.float32)
+
+
+def run_fold_job(
+    job: FoldJob,
+    cohort: Cohort,
+    fold_vec: np.ndarray,
+    run_dir: Path,
+    threads: int | None = None,
+    verbose: bool = True,
+) -> dict[str, Any]:
+    """Train the job's model and write its folder atomically; returns its meta dict."""
+    if threads:
+        torch.set_num_threads(threads)
+    spec = job.member
+    fold_vec = np.asarray(fold_vec)
+    dev_rows = np.flatnonzero(fold_vec >= 0)
+    test_rows = np.flatnonzero(fold_vec == -1)
+    if job.fold == FULL:
+        train_part, oof_rows = dev_rows, np.zeros(0, dtype=np.int64)
+        train_idx, val_idx = train_part, None
+    else:
+        train_part = np.flatnonzero((fold_vec >= 0) & (fold_vec != job.fold))
+        oof_rows = np.flatnonzero(fold_vec == job.fold)
+        # the early-stopping split is carved before any bootstrap resampling, so no
+        # patient can sit on both sides of it
+        train_idx, val_idx = inner_split(
+            train_part, cohort.labels, cohort.patient_id,
+            spec.training.inner_val_fraction, derive_seed(job.seed, "inner"),
+        )
+    if spec.replica_kind == "bootstrap":
+        train_idx = patient_bootstrap(train_idx, cohort.patient_id, derive_seed(job.seed, "boot"))
+    tab = _tabular(cohort, spec.tabular_names)
+    device = resolve_device(spec.training.device)
+    label = "full" if job.fold == FULL else f"fold {job.fold + 1}/{int(fold_vec.max()) + 1}"
+    result = fit_model(
+        spec, cohort.signals, cohort.labels, tab, cohort.fs, train_idx, val_idx,
+        seed=job.seed, epochs=job.epochs, device=device,
+        log=print if verbose else None, log_prefix=f"[{spec.name} {label}] ",
+    )
+    win, stride = window_lengths(spec, cohort.fs, cohort.signals.shape[-1])
+
+    def predict(rows: np.ndarray) -> np.ndarray:
+        if len(rows) == 0:
+            return np.zeros((0, cohort.n_classes), np.float32)
+        x = result.state.transform_signals(cohort.signals[rows])
+        t = result.state.transform_tabular(None if tab is None else tab[rows])
+        return predict_windows(result.model, x, t, win, stride, spec.training.eval_aggregate,
+                               device=device, autocast=device.type == "cuda")
+
+    oof_pred = predict(oof_rows)
+    t0 = time.perf_counter()
+    test_pred = predict(test_rows)
+    infer_ms = 1000 * (time.perf_counter() - t0) / max(len(test_rows), 1)
+    meta = {
+        "fingerprint": job.key,
+        "member": spec.name,
+        "fold": job.fold,
+        "seed": job.seed,
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.curve),
+        "train_seconds": result.seconds,
+        "n_params": result.n_params,
+        "inference_ms_per_ecg": infer_ms,
+        "n_train": len(train_idx),
+        "n_val": 0 if val_idx is None else len(val_idx),
+        "oof_auc": macro_auc(cohort.labels[oof_rows], oof_pred) if len(oof_rows) else None,
+        "device": str(device),
+        "spec": spec.describe(),
+    }
+    with atomic_dir(job.folder(run_dir)) as tmp:
+        sd = result.model.state_dict()
+        state_dict = {k: v.detach().cpu().contiguous() for k, v in sd.items()}
+        save_file(state_dict, str(tmp / "weights.safetensors"))
+        result.state.to_json(tmp / "state.json")
+        result.curve.to_csv(tmp / "curve.csv", index=False)
+        save_npz(tmp / "preds.npz", oof_rows=oof_rows, oof=oof_pred, test=test_pred)
+        write_json(tmp / "meta.json", meta)
+    return meta

@@ -1,0 +1,201 @@
+"""The fold trainer: AdamW, one-cycle/cosine, BCE-with-logits, early stopping.
+
+Early stopping and best-epoch selection use an inner validation split carved out
+of the fold's training part by the caller, never the out-of-fold rows or the test
+set. Signal and tabular scaling are fitted here on the training rows only.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ensembler.training.members import MemberSpec
+from ensembler.training.metrics import bce_from_probs, macro_auc
+from ensembler.training.state import FoldState
+from ensembler.training.windows import augment, predict_windows, random_crop
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+"""Called after each epoch with (epoch, row); may raise (e.g. optuna.TrialPruned)."""
+
+
+@dataclass
+class FitResult:
+    model: nn.Module
+    state: FoldState
+    curve: pd.DataFrame  # epoch, train_loss, val_loss, val_auc, lr, seconds
+    best_epoch: int  # 1-based
+    seconds: float
+    n_params: int
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def build_model(spec: MemberSpec, n_leads: int, n_classes: int) -> nn.Module:
+    """Instantiate the member's architecture through the base_models registry."""
+    from base_models import create_model
+
+    params = dict(spec.params)
+    params.setdefault("dropout", spec.training.dropout)
+    return create_model(
+        spec.arch,
+        n_leads=n_leads,
+        n_classes=n_classes,
+        n_tabular=len(spec.tabular_names),
+        fusion=spec.fusion,
+        **params,
+    )
+
+
+def window_lengths(spec: MemberSpec, fs: float, n_samples: int) -> tuple[int | None, int | None]:
+    """(crop window, eval stride) in samples for this member."""
+    t = spec.training
+    if t.crop_s is None:
+        return None, None
+    win = min(n_samples, round(t.crop_s * fs))
+    stride = round(t.eval_stride_s * fs) if t.eval_stride_s else max(1, win // 2)
+    return win, stride
+
+
+def fit_model(
+    spec: MemberSpec,
+    signals: np.ndarray,
+    labels: np.ndarray,
+    tabular: np.ndarray | None,
+    fs: float,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray | None,
+    seed: int,
+    epochs: int | None = None,
+    device: torch.device | None = None,
+    epoch_callback: EpochCallback | None = None,
+    log: Callable[[str], None] | None = print,
+    log_prefix: str = "",
+) -> FitResult:
+    """Train one model on ``train_idx`` and early-stop on ``val_idx``.
+
+    Parameters
+    ----------
+    signals : (N, leads, samples) float32, labels : (N, C), tabular : (N, F) or None
+    train_idx : indices into N (may repeat: bootstrap replicas)
+    val_idx : inner validation indices (patient-disjoint from train_idx), or None to
+        train a fixed number of ``epochs`` without early stopping (refit-full).
+    """
+    cfg = spec.training
+    n_epochs = epochs or cfg.epochs
+    dev = device or resolve_device(cfg.device)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    if dev.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    t0 = time.perf_counter()
+
+    tab_names = list(spec.tabular_names)
+    uniq_train = np.unique(train_idx)
+    state = FoldState.fit(signals[uniq_train], None if tabular is None else tabular[uniq_train],
+                          tab_names, seed=seed)
+    x_train = state.transform_signals(signals[train_idx])
+    y_train = np.asarray(labels[train_idx], np.float32)
+    t_train = state.transform_tabular(None if tabular is None else tabular[train_idx])
+    x_val = y_val = t_val = None
+    if val_idx is not None:
+        x_val = state.transform_signals(signals[val_idx])
+        y_val = np.asarray(labels[val_idx], np.float32)
+        t_val = state.transform_tabular(None if tabular is None else tabular[val_idx])
+
+    model = build_model(spec, n_leads=signals.shape[1], n_classes=labels.shape[1]).to(dev)
+    n_params = sum(p.numel() for p in model.parameters())
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    bs = min(cfg.batch_size, len(train_idx))
+    steps = max(1, int(np.ceil(len(train_idx) / bs))) * n_epochs
+    sched: Any
+    if cfg.schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps)
+    else:
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    pos_weight = None
+    if cfg.pos_weight:
+        pos = y_train.sum(axis=0)
+        pw = (len(y_train) - pos) / np.maximum(pos, 1.0)
+        pos_weight = torch.as_tensor(pw, dtype=torch.float32, device=dev)
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    win, stride = window_lengths(spec, fs, signals.shape[-1])
+    amp = dev.type == "cuda"
+
+    rows: list[dict[str, float]] = []
+    best_score, best_epoch, best_state, since_best = -np.inf, n_epochs, None, 0
+    for epoch in range(1, n_epochs + 1):
+        e0 = time.perf_counter()
+        model.train()
+        perm = rng.permutation(len(x_train))
+        total, count = 0.0, 0
+        for lo in range(0, len(perm), bs):
+            b = perm[lo : lo + bs]
+            xb = augment(random_crop(x_train[b], win, rng), cfg.augment, rng)
+            xt = torch.from_numpy(np.ascontiguousarray(xb)).to(dev)
+            yt = torch.from_numpy(y_train[b]).to(dev)
+            tt = None if t_train is None else torch.from_numpy(t_train[b]).to(dev)
+            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
+                logits = model(xt, tt)
+            loss = loss_fn(logits.float(), yt)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(b)
+            count += len(b)
+        row: dict[str, float] = {
+            "epoch": epoch,
+            "train_loss": total / max(count, 1),
+            "val_loss": float("nan"),
+            "val_auc": float("nan"),
+            "lr": float(opt.param_groups[0]["lr"]),
+        }
+        if x_val is not None and y_val is not None:
+            p_val = predict_windows(model, x_val, t_val, win, stride, cfg.eval_aggregate,
+                                    device=dev, autocast=amp)
+            row["val_loss"] = bce_from_probs(y_val, p_val)
+            row["val_auc"] = macro_auc(y_val, p_val)
+        row["seconds"] = time.perf_counter() - e0
+        rows.append(row)
+        if log is not None:
+            log(f"{log_prefix}epoch {epoch}/{n_epochs} train_loss {row['train_loss']:.4f} "
+                f"val_loss {row['val_loss']:.4f} val_auc {row['val_auc']:.4f} "
+                f"lr {row['lr']:.2e} ({row['seconds']:.1f}s)")
+        if epoch_callback is not None:
+            epoch_callback(epoch, row)
+        if x_val is not None:
+            score = row["val_auc"] if np.isfinite(row["val_auc"]) else -row["val_loss"]
+            if score > best_score:
+                best_score, best_epoch, since_best = score, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                since_best += 1
+                if since_best >= cfg.patience:
+                    break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return FitResult(
+        model=model,
+        state=state,
+        curve=pd.DataFrame(rows),
+        best_epoch=best_epoch,
+        seconds=time.perf_counter() - t0,
+        n_params=int(n_params),
+    )

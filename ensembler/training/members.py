@@ -1,0 +1,92 @@
+"""Expanding config model entries into named members (seed and bootstrap replicas)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ensembler.config import ModelEntry, RunConfig, TrainingConfig
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    """Everything needed to train one member's fold models.
+
+    ``name`` is the member name used in file names and meta-feature columns;
+    ``replica`` is ("none", 0), ("seed", i) or ("bootstrap", i).
+    """
+
+    name: str
+    entry: str
+    arch: str
+    params: dict[str, Any]
+    fusion: str
+    tabular_names: tuple[str, ...]
+    training: TrainingConfig
+    replica_kind: Literal["none", "seed", "bootstrap"] = "none"
+    replica_index: int = 0
+    tuned: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able description (also the basis of the job fingerprint)."""
+        return {
+            "name": self.name,
+            "entry": self.entry,
+            "arch": self.arch,
+            "params": self.params,
+            "fusion": self.fusion,
+            "tabular_names": list(self.tabular_names),
+            "training": self.training.model_dump(mode="json"),
+            "replica": [self.replica_kind, self.replica_index],
+            "tuned": self.tuned,
+        }
+
+
+def resolve_training(base: TrainingConfig, overrides: dict[str, Any]) -> TrainingConfig:
+    """``base`` with a member's overrides applied (validated as a TrainingConfig)."""
+    merged = base.model_dump()
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return TrainingConfig.model_validate(merged)
+
+
+def expand_entry(
+    entry: ModelEntry,
+    cfg: RunConfig,
+    tabular_names: list[str],
+    tuned: dict[str, Any] | None = None,
+) -> list[MemberSpec]:
+    """One MemberSpec per replica of ``entry``.
+
+    ``tuned`` (from the architecture's Optuna study) holds ``model`` hyper-parameters
+    and ``training`` overrides; config overrides of the entry win over tuned values.
+    """
+    params = dict(entry.params)
+    train_over: dict[str, Any] = {}
+    fusion = entry.fusion
+    if tuned and entry.use_tuned:
+        params = {**tuned.get("model", {}), **entry.params}
+        train_over = dict(tuned.get("training", {}))
+        fusion = tuned.get("fusion", fusion) if entry.fusion != "none" else "none"
+    train_over.update(entry.training)
+    training = resolve_training(cfg.training, train_over)
+    tab = tuple(tabular_names) if fusion != "none" else ()
+    common: dict[str, Any] = dict(
+        entry=entry.name, arch=entry.arch, params=params, fusion=fusion,
+        tabular_names=tab, training=training, tuned=bool(tuned and entry.use_tuned),
+    )
+    if entry.seeds == 1 and entry.bootstrap == 0:
+        return [MemberSpec(name=entry.name, **common)]
+    specs = [
+        MemberSpec(name=f"{entry.name}-s{i}", replica_kind="seed", replica_index=i, **common)
+        for i in range(entry.seeds)
+    ]
+    specs += [
+        MemberSpec(name=f"{entry.name}-b{i}", replica_kind="bootstrap", replica_index=i, **common)
+        for i in range(entry.bootstrap)
+    ]
+    return specs

@@ -1,0 +1,24 @@
+"""Run the toy OOF training in its own process (used by the kill/resume test)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from conftest import make_cohort, make_split, tiny_config  # noqa: E402
+
+from ensembler.training.runner import member_specs, train_members  # noqa: E402
+
+
+def main(run_dir: str, n_jobs: int, epochs: int) -> None:
+    cohort = make_cohort(n_patients=60)
+    split = make_split(cohort, k=3)
+    cfg = tiny_config(epochs=epochs, n_jobs=n_jobs, threads_per_job=1,
+                      backend="loky" if n_jobs > 1 else "sequential")
+    train_members(cfg, cohort, split, Path(run_dir), member_specs(cfg, cohort), verbose=False)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
