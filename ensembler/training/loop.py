@@ -136,7 +136,8 @@ def fit_model(
     amp = dev.type == "cuda"
 
     rows: list[dict[str, float]] = []
-    best_score, best_epoch, best_state, since_best = -np.inf, n_epochs, None, 0
+    best_score: tuple[float, float] = (-np.inf, -np.inf)
+    best_epoch, best_state, since_best = n_epochs, None, 0
     for epoch in range(1, n_epochs + 1):
         e0 = time.perf_counter()
         model.train()
@@ -180,7 +181,9 @@ def fit_model(
         if epoch_callback is not None:
             epoch_callback(epoch, row)
         if x_val is not None:
-            score = row["val_auc"] if np.isfinite(row["val_auc"]) else -row["val_loss"]
+            # best epoch: highest val AUC, ties (e.g. a saturated AUC) broken by val loss
+            auc = row["val_auc"] if np.isfinite(row["val_auc"]) else -np.inf
+            score = (auc, -row["val_loss"])
             if score > best_score:
                 best_score, best_epoch, since_best = score, epoch, 0
                 best_state = copy.deepcopy(model.state_dict())

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_cohort, make_split, tiny_config
+from toydata import make_cohort, make_split, tiny_config
 
 from ensembler.errors import PredictionsError
 from ensembler.training import jobs as jobs_mod
@@ -16,7 +16,7 @@ from ensembler.training.runner import member_specs, register_external, train_mem
 
 
 def test_oof_contract_and_files(tmp_path: Path, cohort, split) -> None:
-    cfg = tiny_config()
+    cfg = tiny_config(epochs=4, lr=1e-2)
     specs = member_specs(cfg, cohort)
     summary = train_members(cfg, cohort, split, tmp_path, specs, verbose=False)
     preds = summary.predictions["cnn"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from conftest import make_cohort, make_split, tiny_config  # noqa: E402
+from toydata import make_cohort, make_split, tiny_config  # noqa: E402
 
 from ensembler.training.runner import member_specs, train_members  # noqa: E402
 
