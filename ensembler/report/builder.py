@@ -1,0 +1,213 @@
+"""``build_report``: metrics.json, report.md, self-contained report.html and figures/*.png."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ensembler.config import ReportConfig
+from ensembler.report import figures as F
+from ensembler.report.document import Document, Figure, Heading, Paragraph, Table
+from ensembler.report.inputs import ComparisonInput
+from ensembler.report.metrics import compute_metrics, json_ready, ordered_entries
+from ensembler.report.tables import (
+    HOW_TO_READ,
+    TEST_ONCE,
+    calibration_table,
+    fmt,
+    leaderboard_table,
+    operating_blocks,
+    primary_blocks,
+    subgroup_table,
+)
+
+__all__ = ["build_report", "write_report_dir"]
+
+
+def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Document:
+    doc = Document(f"Single models vs ensembles — {inp.run_name}")
+    y = np.asarray(inp.y_test)
+    entries = ordered_entries(inp)
+    first = [n for n in (*(inp.primary or ()), inp.baseline)]
+    plotted = sorted(
+        entries, key=lambda e: (e.name not in first, first.index(e.name) if e.name in first else 0)
+    )
+    doc.add(
+        Paragraph(
+            f"Test set: {m['n_test']} ECGs from {m['n_test_patients']} patients; development: "
+            f"{m['n_dev']} ECGs from {m['n_dev_patients']} patients (no patient in both). "
+            f"Classes: {', '.join(m['class_names'])}."
+            + (
+                " Left out of macro averages (one label only in test): "
+                f"{m['classes_skipped_in_macro']}."
+                if m["classes_skipped_in_macro"]
+                else ""
+            )
+        ),
+        *primary_blocks(m),
+        Heading("Leaderboard"),
+        leaderboard_table(m),
+        Paragraph(HOW_TO_READ.format(base=inp.baseline)),
+    )
+    if any(r["seed_spread"] for r in m["leaderboard"]):
+        doc.add(
+            Paragraph(
+                "*seed SD* is the spread of test AUC across training seeds (training "
+                "variance), shown next to the bootstrap CI (test-sampling variance); they "
+                "answer different questions."
+            )
+        )
+    notes = [f"`{r['name']}`: {r['notes']}" for r in m["leaderboard"] if r["notes"]]
+    if m["oracle_auc"] is not None:
+        notes.append(f"Oracle macro AUC of the generating risk (ceiling): {fmt(m['oracle_auc'])}.")
+    if not m["best_single_check"]["consistent"]:
+        notes.append(
+            f"Warning: `{inp.baseline}` does not have the highest development OOF AUC "
+            f"among the fold bags (best: `{m['best_single_check']['best_fold_bag']}`)."
+        )
+    doc.add(*(Paragraph(n) for n in notes))
+    doc.add(Heading("Operating points"), *operating_blocks(m))
+    doc.add(Heading("Calibration"), calibration_table(m))
+    doc.add(Heading("Figures"))
+    doc.add(Figure("roc", "ROC curves on the test set", F.roc_figure(y, plotted, inp.class_names)))
+    doc.add(
+        Figure(
+            "reliability",
+            "Reliability diagrams on the test set",
+            F.reliability_figure(y, plotted[:4], inp.class_names, cfg.ece_bins),
+        )
+    )
+    doc.add(
+        Figure(
+            "pareto",
+            "Test AUC vs latency and size (Pareto front in red)",
+            F.pareto_figure(m["leaderboard"]),
+        )
+    )
+    if inp.training_curves:
+        doc.add(
+            Figure(
+                "training_curves",
+                "Per-member training curves (one line per fold)",
+                F.training_curves_figure(inp.training_curves),
+            )
+        )
+    if inp.fairness is not None:
+        doc.add(
+            Figure(
+                "fairness",
+                "Tuning fairness: best-so-far tuning AUC per architecture",
+                F.fairness_figure(inp.fairness),
+            )
+        )
+        if inp.fairness_note:
+            doc.add(Paragraph(inp.fairness_note))
+    if inp.data_efficiency is not None:
+        doc.add(
+            Figure(
+                "data_efficiency",
+                "Data efficiency: test AUC vs fraction of training patients",
+                F.data_efficiency_figure(inp.data_efficiency),
+            )
+        )
+    doc.add(Heading("Subgroups"))
+    if m["subgroups"]["columns"]:
+        doc.add(
+            subgroup_table(m),
+            Figure(
+                "subgroups",
+                "Subgroup AUCs (hollow: flagged small)",
+                F.subgroup_figure(m["subgroups"]),
+            ),
+        )
+    else:
+        doc.add(
+            Paragraph(
+                f"No subgroup columns available (configured: {', '.join(cfg.subgroups) or 'none'})."
+            )
+        )
+    if m["stack_study"]:
+        doc.add(
+            Heading("Stacking study"),
+            Table(
+                ["item", "value"],
+                [[k, json.dumps(json_ready(v))] for k, v in m["stack_study"].items()],
+            ),
+        )
+    doc.add(
+        Heading("Which data each choice used"),
+        Table(["choice", "data used"], [[k, v] for k, v in m["provenance"].items()]),
+        Paragraph(TEST_ONCE),
+    )  # fmt: skip
+    return doc
+
+
+def write_report_dir(out_dir: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` (relative path -> bytes) as ``out_dir``, all or nothing.
+
+    Everything goes to a sibling temporary directory first, which then replaces
+    ``out_dir`` by rename; an interrupted build leaves the previous report intact.
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    tmp.chmod(0o755)  # mkdtemp creates 0700; a report directory is meant to be shared
+    try:
+        for rel, data in files.items():
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        old = None
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+            os.replace(out_dir, old)
+        os.replace(tmp, out_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def build_report(
+    inp: ComparisonInput, out_dir: str | Path, cfg: ReportConfig | None = None, seed: int = 0
+) -> dict[str, Any]:
+    """Score every leaderboard row on the test set and write the report.
+
+    Writes, atomically, ``out_dir/metrics.json``, ``report.md``,
+    ``report.html`` (figures embedded as base64 PNG, no external files) and
+    ``figures/*.png``.
+
+    Parameters
+    ----------
+    inp : the arrays and tables (see :class:`ComparisonInput`).
+    out_dir : the report directory (``runs/<run>/report``); replaced as a whole.
+    cfg : the ``report`` section of the run config (defaults if None).
+    seed : seeds the patient bootstrap (use the run seed).
+
+    Returns
+    -------
+    The ``metrics.json`` content (JSON-ready: NaN written as null).
+    """
+    cfg = cfg or ReportConfig()
+    metrics = compute_metrics(inp, cfg, seed)
+    doc = _document(inp, metrics, cfg)
+    metrics["figures"] = [f"figures/{f.name}.png" for f in doc.figures]
+    clean = json_ready(metrics)
+    files = {
+        "metrics.json": json.dumps(clean, indent=2, allow_nan=False).encode(),
+        "report.md": doc.to_markdown().encode(),
+        "report.html": doc.to_html().encode(),
+        **{f"figures/{f.name}.png": f.png for f in doc.figures},
+    }
+    write_report_dir(Path(out_dir), files)
+    return clean

@@ -1,0 +1,170 @@
+"""What the report builder takes: plain arrays and tables, already loaded by the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from ensembler.errors import PredictionsError, SplitError
+from ensembler.evaluation import LatencyStats
+from ensembler.evaluation._checks import as_labels, as_probabilities
+
+__all__ = ["KINDS", "ComparisonInput", "EntryKind", "LeaderboardEntry"]
+
+EntryKind = Literal["network", "fold_bag", "seed_bag", "best_single", "stack"]
+#: Leaderboard order: from one network up to the stacks, so gains can be traced.
+KINDS: tuple[str, ...] = ("network", "fold_bag", "seed_bag", "best_single", "stack")
+
+
+@dataclass
+class LeaderboardEntry:
+    """One leaderboard row: a single network, a bag, or a stack.
+
+    Attributes
+    ----------
+    name : unique row name (``"best_single"``, ``"joint_stack"``, ``"resnet1d"``...).
+    kind : ``"network"`` (one fold or refit-full model), ``"fold_bag"`` (the K
+        fold models of one architecture, i.e. an OOF member), ``"seed_bag"``,
+        ``"best_single"`` (the member chosen on development OOF) or ``"stack"``.
+    test_proba : (N_test, C) test probabilities (for a stack: the mean of the K
+        fold-wise stacked outputs).
+    dev_oof_proba : (N_dev, C) development out-of-fold probabilities (for a
+        stack: its meta-level OOF), used for the threshold and the development
+        AUC; ``None`` when the model has none (then no operating point).
+    members : names of the base models inside (one name for a network/bag).
+    n_params : trainable parameters of all members (the meta-learner's are negligible).
+    latency_ms : ``{batch_size: LatencyStats}`` from
+        :func:`ensembler.evaluation.measure_latency`, members plus meta-learner.
+    seed_spread : test macro AUCs of the same recipe trained with other seeds.
+    notes : free text shown under the leaderboard.
+    """
+
+    name: str
+    kind: EntryKind
+    test_proba: NDArray[np.float64]
+    dev_oof_proba: NDArray[np.float64] | None = None
+    members: list[str] = field(default_factory=list)
+    n_params: int | None = None
+    latency_ms: Mapping[int, LatencyStats] | None = None
+    seed_spread: Sequence[float] | None = None
+    notes: str = ""
+
+
+@dataclass
+class ComparisonInput:
+    """Everything :func:`ensembler.report.build_report` needs, as arrays and tables.
+
+    Attributes
+    ----------
+    class_names : the C class names.
+    y_test : (N_test, C) {0,1} test labels; groups_test : (N_test,) patient ids.
+    y_dev : (N_dev, C) development labels in the row order of every
+        ``dev_oof_proba``; groups_dev : (N_dev,) patient ids (checked disjoint
+        from the test patients).
+    entries : the leaderboard rows.
+    subgroups_test : DataFrame with N_test rows (columns such as sex, age_band,
+        paced); the configured ``report.subgroups`` columns are reported.
+    primary : ``(a, b)``: the one comparison named in advance, ``a - b``;
+        ``None`` for no primary comparison.
+    baseline : the row every Δ is taken against.
+    training_curves : ``{member: [curve.csv per fold]}``; CSV columns
+        epoch, train_loss, val_loss, val_auc, lr, seconds.
+    fairness : per-architecture tuning trials: columns arch, number, value,
+        state, seconds; ``fairness_note`` states the equal budget.
+    data_efficiency : columns arch, fraction, test_auc.
+    tuned_members : rows whose development AUC was used by tuning (labelled
+        "after tuning", an optimistic figure).
+    oracle_auc : macro AUC of the generating risk (synthetic cohorts only).
+    provenance : ``{choice: data it used}``, added to the defaults.
+    stack_study : summary of the joint stacking study (inner best value,
+        nested-CV estimate, Pareto front...), rendered as given.
+    """
+
+    class_names: list[str]
+    y_test: NDArray[Any]
+    groups_test: NDArray[Any]
+    y_dev: NDArray[Any]
+    groups_dev: NDArray[Any]
+    entries: list[LeaderboardEntry]
+    subgroups_test: pd.DataFrame | None = None
+    primary: tuple[str, str] | None = ("joint_stack", "best_single")
+    baseline: str = "best_single"
+    training_curves: Mapping[str, Sequence[str | Path]] = field(default_factory=dict)
+    fairness: pd.DataFrame | None = None
+    fairness_note: str = ""
+    data_efficiency: pd.DataFrame | None = None
+    tuned_members: set[str] = field(default_factory=set)
+    oracle_auc: float | None = None
+    provenance: Mapping[str, str] = field(default_factory=dict)
+    stack_study: Mapping[str, Any] | None = None
+    run_name: str = "run"
+
+    def validate(self) -> None:
+        """Check shapes, names and patient separation; raise with what and where."""
+        y = as_labels(self.y_test, "y_test")
+        yd = as_labels(self.y_dev, "y_dev")
+        c = len(self.class_names)
+        if y.shape[1] != c or yd.shape[1] != c:
+            raise PredictionsError(
+                f"y_test/y_dev: expected {c} columns (class_names), got {y.shape[1]}/{yd.shape[1]}"
+            )
+        for arr, rows, what in (
+            (self.groups_test, y, "groups_test"),
+            (self.groups_dev, yd, "groups_dev"),
+        ):
+            if np.asarray(arr).shape != (rows.shape[0],):
+                raise PredictionsError(
+                    f"{what}: expected ({rows.shape[0]},) patient ids, got {np.asarray(arr).shape}"
+                )
+        both = np.intersect1d(np.asarray(self.groups_test), np.asarray(self.groups_dev))
+        if both.size:
+            raise SplitError(
+                f"{both.size} patient(s) appear in both development and test data, "
+                f"e.g. {both[:3].tolist()}; the test set must hold unseen patients"
+            )
+        if not self.entries:
+            raise PredictionsError("entries: the leaderboard needs at least one model")
+        names = [e.name for e in self.entries]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise PredictionsError(f"entries: names must be unique; repeated: {dup}")
+        for e in self.entries:
+            if e.kind not in KINDS:
+                raise PredictionsError(
+                    f"entry {e.name!r}: kind must be one of {KINDS}, got {e.kind!r}"
+                )
+            as_probabilities(e.test_proba, y.shape[0], c, f"entry {e.name!r}: test_proba")
+            if e.dev_oof_proba is not None:
+                as_probabilities(
+                    e.dev_oof_proba, yd.shape[0], c, f"entry {e.name!r}: dev_oof_proba"
+                )
+        wanted = [self.baseline, *(self.primary or ())]
+        missing = [n for n in wanted if n not in names]
+        if missing:
+            raise PredictionsError(
+                f"baseline/primary name(s) {missing} not among the entries {names}"
+            )
+        if self.subgroups_test is not None and len(self.subgroups_test) != y.shape[0]:
+            raise PredictionsError(
+                f"subgroups_test: expected {y.shape[0]} rows (one per test ECG), "
+                f"got {len(self.subgroups_test)}"
+            )
+        for frame, cols, what in (
+            (self.fairness, {"arch", "number", "value", "state", "seconds"}, "fairness"),
+            (self.data_efficiency, {"arch", "fraction", "test_auc"}, "data_efficiency"),
+        ):
+            if frame is not None and not cols <= set(frame.columns):
+                raise PredictionsError(
+                    f"{what}: missing column(s) {sorted(cols - set(frame.columns))}; "
+                    f"expected {sorted(cols)}"
+                )
+        for member, paths in self.training_curves.items():
+            for p in paths:
+                if not Path(p).is_file():
+                    raise PredictionsError(f"training_curves[{member!r}]: file not found: {p}")

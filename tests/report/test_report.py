@@ -1,0 +1,192 @@
+"""The report on a small synthetic input: HTML content, embedded figures, metrics vs sklearn."""
+
+from __future__ import annotations
+
+import base64
+import json
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    roc_auc_score,
+    roc_curve,
+)
+
+from ensembler.config import ReportConfig
+from ensembler.errors import PredictionsError, SplitError
+from ensembler.report import build_report
+
+from .conftest import make_input
+
+CFG = ReportConfig(n_bootstrap=200, min_subgroup_n=20)
+FIGURES = {
+    "roc",
+    "reliability",
+    "pareto",
+    "training_curves",
+    "fairness",
+    "data_efficiency",
+    "subgroups",
+}
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.imgs: list[dict[str, str | None]] = []
+        self.figure_ids: list[str] = []
+        self.cells: list[str] = []
+        self.text: list[str] = []
+        self.external: list[str] = []
+        self._in_cell = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "img":
+            self.imgs.append(a)
+        if tag == "figure":
+            self.figure_ids.append(str(a.get("id")))
+        if tag in ("td", "th"):
+            self._in_cell = True
+            self.cells.append("")
+        if tag in ("script", "link") or (
+            tag == "img" and not str(a.get("src")).startswith("data:")
+        ):
+            self.external.append(tag)
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self._in_cell = False
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._in_cell:
+            self.cells[-1] += data
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("built")
+    comparison = make_input(tmp)
+    out = tmp / "report"
+    metrics = build_report(comparison, out, CFG, seed=3)
+    return comparison, out, metrics
+
+
+def test_html_lists_every_model_and_embeds_every_figure(built):
+    inp, out, metrics = built
+    parser = _Collector()
+    parser.feed((out / "report.html").read_text())
+    for e in inp.entries:
+        assert e.name in parser.cells, f"leaderboard row {e.name} missing"
+    assert {i.removeprefix("fig-") for i in parser.figure_ids} == FIGURES
+    assert len(parser.imgs) == len(FIGURES) and not parser.external
+    for img in parser.imgs:
+        src = str(img["src"])
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(metrics["figures"]) == sorted(f"figures/{f}.png" for f in FIGURES)
+    for f in FIGURES:
+        assert (out / "figures" / f"{f}.png").read_bytes()[:4] == b"\x89PNG"
+    text = " ".join(parser.text)
+    assert "read once" in text and "development data only" in text
+    assert "too small" in parser.cells  # the 4-ECG age band is flagged
+    md = (out / "report.md").read_text()
+    assert all(e.name in md for e in inp.entries) and "read once" in md
+
+
+def test_metrics_json_agrees_with_sklearn(built):
+    inp, out, metrics = built
+    on_disk = json.loads((out / "metrics.json").read_text())
+    assert on_disk == metrics
+    y = inp.y_test
+    rows = {r["name"]: r for r in on_disk["leaderboard"]}
+    assert list(rows) == [
+        "resnet_fold1", "resnet", "inception", "best_single", "mean", "joint_stack"
+    ]  # fmt: skip
+    for e in inp.entries:
+        r = rows[e.name]
+        p = e.test_proba
+        assert r["test_auc"]["point"] == pytest.approx(roc_auc_score(y, p, average="macro"))
+        assert r["test_auc"]["lo"] < r["test_auc"]["point"] < r["test_auc"]["hi"]
+        for c, name in enumerate(inp.class_names):
+            assert r["test_auc_per_class"][name]["point"] == pytest.approx(
+                roc_auc_score(y[:, c], p[:, c])
+            )
+            assert r["test_ap"]["per_class"][name] == pytest.approx(
+                average_precision_score(y[:, c], p[:, c])
+            )
+        brier = np.mean([brier_score_loss(y[:, c], p[:, c]) for c in range(3)])
+        assert r["calibration"]["brier"]["macro"] == pytest.approx(brier)
+        assert r["dev_oof_auc"] == pytest.approx(
+            roc_auc_score(inp.y_dev, e.dev_oof_proba, average="macro")
+        )
+        # threshold from development OOF only (Youden), applied to the test set
+        for c, name in enumerate(inp.class_names):
+            fpr, tpr, thr = roc_curve(inp.y_dev[:, c], e.dev_oof_proba[:, c])
+            assert r["threshold"][name] == pytest.approx(thr[np.argmax(tpr - fpr)])
+            pred = p[:, c] >= r["threshold"][name]
+            sens = (pred & (y[:, c] == 1)).sum() / y[:, c].sum()
+            got = r["operating_point"]["per_class"][c]["sensitivity"]["point"]
+            assert got == pytest.approx(sens)
+    base = rows["best_single"]["test_auc"]["point"]
+    d = rows["joint_stack"]["delta_vs_baseline"]
+    assert d["delta"] == pytest.approx(rows["joint_stack"]["test_auc"]["point"] - base)
+    assert rows["best_single"]["delta_vs_baseline"] is None
+    pr = on_disk["primary"]
+    assert (pr["a"], pr["b"]) == ("joint_stack", "best_single")
+    assert pr["delta"] == pytest.approx(d["delta"]) and pr["p_value"] == d["p_value"]
+    assert len(pr["delong"]) == 3 and all(x["p_holm"] >= x["p_value"] for x in pr["delong"])
+    assert rows["joint_stack"]["dev_oof_auc_label"].startswith("after tuning")
+    assert rows["joint_stack"]["seed_spread"]["sd"] == pytest.approx(0.01)
+    assert on_disk["subgroups"]["unavailable"] == ["paced"]
+    sexes = on_disk["subgroups"]["columns"]["sex"]["joint_stack"]
+    female = np.asarray(inp.subgroups_test["sex"] == "F")
+    auc_f = roc_auc_score(y[female], inp.entries[-1].test_proba[female], average="macro")
+    assert sexes[0]["value"] == "F" and sexes[0]["auc"] == pytest.approx(auc_f)
+    assert on_disk["test_set_reads"] == 1 and on_disk["best_single_check"]["consistent"]
+
+
+def test_report_is_reproducible_and_replaced_atomically(comparison, tmp_path):
+    out = tmp_path / "report"
+    first = build_report(comparison, out, CFG, seed=3)
+    assert build_report(comparison, out, CFG, seed=3) == first
+    before = (out / "metrics.json").read_text()
+    comparison.entries[0].test_proba = comparison.entries[0].test_proba[:10]  # broken input
+    with pytest.raises(PredictionsError, match="resnet_fold1"):
+        build_report(comparison, out, CFG, seed=3)
+    assert (out / "metrics.json").read_text() == before  # the old report is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves", "report"]  # no temp left
+
+
+def test_input_errors_name_the_problem(comparison, tmp_path):
+    comparison.primary = ("joint_stack", "nonexistent")
+    with pytest.raises(PredictionsError, match="nonexistent"):
+        build_report(comparison, tmp_path / "r", CFG)
+    comparison.primary = ("joint_stack", "best_single")
+    comparison.groups_dev = comparison.groups_dev.copy()
+    comparison.groups_dev[0] = comparison.groups_test[0]
+    with pytest.raises(SplitError, match="both development and test"):
+        build_report(comparison, tmp_path / "r", CFG)
+    assert not (tmp_path / "r").exists()
+
+
+def test_minimal_input_without_optional_parts(comparison, tmp_path):
+    for e in comparison.entries:
+        e.latency_ms, e.n_params, e.seed_spread = None, None, None
+    comparison.entries[0].dev_oof_proba = None  # a single fold model: no OOF, no threshold
+    comparison.training_curves, comparison.fairness, comparison.data_efficiency = {}, None, None
+    comparison.subgroups_test = None
+    comparison.primary = None
+    m = build_report(comparison, tmp_path / "r", CFG)
+    assert sorted(m["figures"]) == [
+        "figures/pareto.png",
+        "figures/reliability.png",
+        "figures/roc.png",
+    ]
+    assert m["leaderboard"][0]["operating_point"] is None and m["primary"] is None
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "No primary comparison" in html and "n/a" in html
