@@ -10,19 +10,26 @@ from ensembler.config.base import Section
 
 
 class TuningConfig(Section):
+    """Equal-budget Optuna search per model entry (``ensembler tune``).
+
+    The budget is ``seconds`` of trial compute per entry when set, else ``trials``
+    finished (complete or pruned) trials per entry.
+    """
+
     enabled: bool = False
-    archs: list[str] = Field(default_factory=list)  # model entry names to tune
+    archs: list[str] = Field(default_factory=list)  # model entry names to tune (empty: all)
     trials: int | None = Field(10, ge=1)  # equal budget: trials per architecture ...
-    seconds: float | None = None  # ... or compute seconds per architecture
-    storage: str | None = None  # Optuna URL; None: journal file under the run dir
+    seconds: float | None = Field(None, gt=0)  # ... or compute seconds per architecture (wins)
+    storage: str | None = None  # Optuna RDB URL; None: SQLite file <run_dir>/hpo/optuna.db
     study_prefix: str = "tune"
     objective_split: Literal["holdout", "inner_folds"] = "holdout"
     holdout_fraction: float = Field(0.2, gt=0, lt=0.5)
     inner_folds: int = Field(3, ge=2)
     epochs: int | None = None  # per trial; None: training.epochs
     pruner: Literal["median", "hyperband", "none"] = "median"
-    n_startup_trials: int = Field(3, ge=0)
-    n_warmup_steps: int = Field(1, ge=0)
+    n_startup_trials: int = Field(3, ge=0)  # pruner: trials before pruning starts
+    n_warmup_steps: int = Field(1, ge=0)  # pruner: epochs before a trial can be pruned
+    tpe_startup_trials: int = Field(5, ge=1)  # sampler: random trials before TPE
     heartbeat_interval: int = Field(10, ge=1)
     grace_period: int = Field(30, ge=1)
     max_retry: int = Field(2, ge=0)

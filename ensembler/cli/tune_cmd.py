@@ -1,0 +1,67 @@
+"""``ensembler tune``: one Optuna study per architecture, equal budget, fairness report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import optuna
+from rich.console import Console
+from rich.table import Table
+
+from ensembler.cli.options import config_argument, load
+from ensembler.pipeline.context import RunContext
+from ensembler.tuning.results import fairness_table, write_fairness_report
+from ensembler.tuning.study import tune_entry
+
+
+@click.command("tune")
+@config_argument
+@click.option("--arch", "archs", multiple=True,
+              help="Model entry to tune (repeatable or comma-separated; default: "
+                   "tuning.archs, else every entry).")
+@click.option("--trials", type=click.IntRange(min=1), default=None,
+              help="Budget: trials per architecture (overrides tuning.trials/seconds).")
+@click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Budget: trial compute seconds per architecture.")
+@click.option("--storage", default=None,
+              help="Optuna storage URL, e.g. postgresql://user:pw@host/db "
+                   "(default: tuning.storage, else sqlite <run_dir>/hpo/optuna.db).")
+@click.option("--study", "study_prefix", default=None,
+              help="Study name prefix; studies are <prefix>-<entry> (default: "
+                   "tuning.study_prefix).")
+@click.option("--worker", type=click.IntRange(min=0), default=0,
+              help="Index of this worker when several share a study (varies the sampler seed).")
+@click.option("--quiet", is_flag=True, help="No per-epoch log lines.")
+def tune_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: Path | None,
+             archs: tuple[str, ...], trials: int | None, seconds: float | None,
+             storage: str | None, study_prefix: str | None, worker: int, quiet: bool) -> None:
+    """Tune every architecture with the same budget; write hpo/fairness.{json,png}."""
+    if trials is not None and seconds is not None:
+        raise click.UsageError("give --trials or --seconds, not both")
+    cfg = load(config, profile, data_dir)
+    ctx = RunContext.create(cfg, run_dir, progress=not quiet)
+    names = [a.strip() for arg in archs for a in arg.split(",") if a.strip()]
+    names = names or list(cfg.tuning.archs) or [m.name for m in cfg.models]
+    if not names:
+        raise click.UsageError(f"{config}: no model entries to tune (models: is empty)")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for name in names:
+        out = tune_entry(cfg, ctx.cohort, ctx.split, ctx.run_dir, name, storage=storage,
+                         study_prefix=study_prefix, trials=trials, seconds=seconds,
+                         worker=worker, log=None if quiet else click.echo)
+        click.echo(f"{out.study_name}: {out.ran} trial(s) run here, {out.counted} counted, "
+                   f"best AUC {out.best_value}")
+    paths = write_fairness_report(cfg, ctx.run_dir, storage, study_prefix)
+    table = Table(title="Tuning budget per architecture (tuning AUC: development data)")
+    df = fairness_table(cfg, ctx.run_dir, storage, study_prefix)
+    for col in ("arch", "budget", "complete", "pruned", "failed", "best AUC", "compute s"):
+        table.add_column(col)
+    for rec in df.to_dict(orient="records"):
+        best = rec["best_auc"]
+        table.add_row(str(rec["arch"]), f"{rec['budget']} {rec['budget_kind']}",
+                      str(rec["complete"]), str(rec["pruned"]), str(rec["failed"]),
+                      "-" if best is None else f"{float(best):.3f}",
+                      f"{float(rec['compute_seconds']):.0f}")
+    Console().print(table)
+    click.echo(f"fairness report: {paths['json']} {paths['png']}")

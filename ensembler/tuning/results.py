@@ -1,0 +1,147 @@
+"""What the studies found: best parameters for OOF training, and the fairness report.
+
+``load_best_params`` is what ``ensembler train`` calls; ``fairness_table`` and
+``write_fairness_report`` give, per architecture, how much search it actually got
+(trials complete/pruned/failed, compute seconds, budget) so an under-tuned
+architecture is visible next to its AUC.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import FixedTrial, TrialState
+
+from ensembler.config import RunConfig
+from ensembler.tuning.spaces import space_for_entry, suggest_member
+from ensembler.tuning.storage import default_store_missing, hpo_dir, open_storage, study_name
+from ensembler.tuning.study import counted_trials, is_surplus, spent_seconds
+from ensembler.utils.atomic import write_json, write_text
+
+TRIAL_COLUMNS = ["arch", "number", "state", "value", "seconds", "cpu_seconds",
+                 "datetime_complete", "retried_from", "surplus", "worker"]
+
+
+def _studies(cfg: RunConfig, run_dir: Path, storage: str | None,
+             study_prefix: str | None) -> dict[str, optuna.Study]:
+    """Existing studies of the config's model entries, by entry name (none: {})."""
+    if default_store_missing(cfg, run_dir, storage):
+        return {}
+    store: RDBStorage = open_storage(cfg, run_dir, storage)
+    existing = set(optuna.get_all_study_names(store))
+    out = {}
+    for entry in cfg.models:
+        name = study_name(cfg, entry.name, study_prefix)
+        if name in existing:
+            out[entry.name] = optuna.load_study(study_name=name, storage=store)
+    return out
+
+
+def load_best_params(cfg: RunConfig, run_dir: Path, storage: str | None = None,
+                     study_prefix: str | None = None) -> dict[str, dict[str, Any]]:
+    """``{entry name: tuned params}`` from each entry's study with a COMPLETE trial.
+
+    The params are rebuilt through the entry's suggest function with
+    ``optuna.trial.FixedTrial(best_params)``, in the format ``expand_entry`` consumes:
+    ``{"model": {...}, "training": {...}[, "fusion": ...]}``. Returns {} when no study
+    exists (storage resolution as in ``ensembler tune``).
+    """
+    entries = {e.name: e for e in cfg.models}
+    out: dict[str, dict[str, Any]] = {}
+    for name, study in _studies(cfg, run_dir, storage, study_prefix).items():
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if not complete:
+            continue
+        best = max(complete, key=lambda t: float("-inf") if t.value is None else t.value)
+        _, space = space_for_entry(entries[name])
+        out[name] = suggest_member(FixedTrial(best.params, best.number), entries[name], space)
+    return out
+
+
+def _retried_from(trial: optuna.trial.FrozenTrial) -> int | None:
+    """Number of the original failed trial this one retries (None: not a retry)."""
+    with warnings.catch_warnings():  # the helper is tagged "experimental" in Optuna
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RetryHeartbeatStaleTrialCallback.retried_trial_number(trial)
+
+
+def trials_frame(cfg: RunConfig, run_dir: Path, storage: str | None = None,
+                 study_prefix: str | None = None) -> pd.DataFrame:
+    """Tidy table of every trial: one row per (arch, trial), columns ``TRIAL_COLUMNS``."""
+    rows = []
+    for name, study in _studies(cfg, run_dir, storage, study_prefix).items():
+        for t in study.get_trials(deepcopy=False):
+            rows.append({
+                "arch": name, "number": t.number, "state": t.state.name, "value": t.value,
+                "seconds": t.user_attrs.get("compute_seconds", np.nan),
+                "cpu_seconds": t.user_attrs.get("cpu_seconds", np.nan),
+                "datetime_complete": t.datetime_complete,
+                "retried_from": _retried_from(t),
+                "surplus": is_surplus(t), "worker": t.user_attrs.get("worker"),
+            })
+    return pd.DataFrame(rows, columns=TRIAL_COLUMNS)
+
+
+def fairness_table(cfg: RunConfig, run_dir: Path, storage: str | None = None,
+                   study_prefix: str | None = None) -> pd.DataFrame:
+    """Per architecture: budget, trials complete/pruned/failed, best tuning AUC, compute
+    seconds, the trial at which the best was found, and whether the budget was met."""
+    rows = []
+    for name, study in _studies(cfg, run_dir, storage, study_prefix).items():
+        trials = study.get_trials(deepcopy=False)
+        budget = study.user_attrs.get("budget", {})
+        real = [t for t in trials if not is_surplus(t)]
+        complete = [t for t in real if t.state == TrialState.COMPLETE]
+        best = max(complete, key=lambda t: t.value or -np.inf) if complete else None
+        seconds = spent_seconds(trials)
+        n_counted = len(counted_trials(trials))
+        used = n_counted if budget.get("kind") == "trials" else seconds
+        rows.append({
+            "arch": name,
+            "model": study.user_attrs.get("arch"),
+            "budget_kind": budget.get("kind"),
+            "budget": budget.get("value"),
+            "complete": len(complete),
+            "pruned": sum(t.state == TrialState.PRUNED for t in real),
+            "failed": sum(t.state == TrialState.FAIL for t in real),
+            "running": sum(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in real),
+            "best_auc": None if best is None else best.value,
+            "best_trial": None if best is None else best.number,
+            "compute_seconds": seconds,
+            "cpu_seconds": float(sum(t.user_attrs.get("cpu_seconds", 0.0) for t in real)),
+            "budget_met": bool(budget) and used >= float(budget.get("value", np.inf)),
+        })
+    return pd.DataFrame(rows)
+
+
+def write_fairness_report(cfg: RunConfig, run_dir: Path, storage: str | None = None,
+                          study_prefix: str | None = None) -> dict[str, Path]:
+    """Write ``hpo/fairness.json``, ``hpo/trials.csv`` and ``hpo/fairness.png``.
+
+    ``fairness.json`` also says whether every architecture had the same budget
+    (``equal_budget``) and which ones did not use it up (``under_tuned``).
+    """
+    from ensembler.tuning.figures import plot_fairness
+
+    out = hpo_dir(run_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table = fairness_table(cfg, run_dir, storage, study_prefix)
+    trials = trials_frame(cfg, run_dir, storage, study_prefix)
+    budgets = {(r.budget_kind, r.budget) for r in table.itertuples()}
+    report = {
+        "equal_budget": len(budgets) <= 1,
+        "under_tuned": [r.arch for r in table.itertuples() if not r.budget_met],
+        "note": "tuning AUCs come from development data; OOF AUCs of tuned members are "
+                "'after tuning' (same patients); only the test set is unbiased",
+        "archs": table.replace({np.nan: None}).to_dict(orient="records"),
+    }
+    write_json(out / "fairness.json", report)
+    write_text(out / "trials.csv", trials.to_csv(index=False))
+    plot_fairness(trials, out / "fairness.png")
+    return {"json": out / "fairness.json", "csv": out / "trials.csv", "png": out / "fairness.png"}

@@ -1,0 +1,223 @@
+"""One Optuna study per model entry, under an equal budget shared by every worker.
+
+Budget (recorded in the study's user attributes):
+
+* ``trials``: the study stops at N counted trials (COMPLETE or PRUNED; RUNNING and
+  WAITING ones are counted as in flight). A trial that starts while N others are
+  already counted (two workers raced for the last slot) is stopped at once and
+  marked ``surplus``; it is not counted, so every architecture gets exactly N.
+* ``seconds``: workers stop starting trials once the study's summed trial compute
+  seconds (wall, as measured inside each trial) reach S.
+
+FAIL trials (crashed or heartbeat-stale) are never counted; stale ones are retried
+with the same parameters by ``RetryHeartbeatStaleTrialCallback``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages import fail_stale_trials
+from optuna.trial import TrialState
+
+from ensembler.config import ModelEntry, RunConfig
+from ensembler.data.cohort import Cohort
+from ensembler.errors import ConfigError
+from ensembler.training.runner import SplitLike, model_tabular_names
+from ensembler.tuning.objective import Objective, TuningSplit, make_tuning_split
+from ensembler.tuning.spaces import space_for_entry
+from ensembler.tuning.storage import open_storage, study_name
+from ensembler.utils.seeds import derive_seed
+
+COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
+IN_FLIGHT = (TrialState.RUNNING, TrialState.WAITING)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Equal budget per architecture: ``kind`` "trials" or "seconds", and its ``value``."""
+
+    kind: str
+    value: float
+
+    @classmethod
+    def resolve(cls, cfg: RunConfig, trials: int | None = None,
+                seconds: float | None = None) -> Budget:
+        """CLI ``--trials``/``--seconds`` win over the config; ``seconds`` wins over
+        ``trials`` within the config."""
+        if trials is not None and seconds is not None:
+            raise ConfigError("tune: give --trials or --seconds, not both")
+        if trials is not None:
+            return cls("trials", int(trials))
+        if seconds is not None:
+            return cls("seconds", float(seconds))
+        if cfg.tuning.seconds is not None:
+            return cls("seconds", float(cfg.tuning.seconds))
+        if cfg.tuning.trials is None:
+            raise ConfigError("tuning: set tuning.trials or tuning.seconds (the equal budget)")
+        return cls("trials", int(cfg.tuning.trials))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "value": self.value}
+
+
+def is_surplus(t: optuna.trial.FrozenTrial) -> bool:
+    return bool(t.user_attrs.get("surplus", False))
+
+
+def counted_trials(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    """Finished trials that count toward the budget (COMPLETE/PRUNED, not surplus)."""
+    return [t for t in trials if t.state in COUNTED and not is_surplus(t)]
+
+
+def spent_seconds(trials: list[optuna.trial.FrozenTrial]) -> float:
+    """Summed compute seconds of every finished trial (failed ones burned compute too)."""
+    return float(sum(t.user_attrs.get("compute_seconds", 0.0) for t in trials
+                     if t.state.is_finished() and not is_surplus(t)))
+
+
+def budget_reached(study: optuna.Study, budget: Budget) -> bool:
+    trials = study.get_trials(deepcopy=False)
+    if any(t.state == TrialState.WAITING for t in trials):
+        return False  # a retried trial is queued: run it
+    if budget.kind == "seconds":
+        return spent_seconds(trials) >= budget.value
+    active = [t for t in trials
+              if (t.state in COUNTED or t.state == TrialState.RUNNING) and not is_surplus(t)]
+    return len(active) >= budget.value
+
+
+def make_pruner(cfg: RunConfig, epochs: int, n_parts: int) -> optuna.pruners.BasePruner:
+    t = cfg.tuning
+    if t.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=t.n_startup_trials,
+                                           n_warmup_steps=t.n_warmup_steps)
+    if t.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=max(1, t.n_warmup_steps),
+                                              max_resource=epochs * n_parts)
+    return optuna.pruners.NopPruner()
+
+
+@dataclass
+class TuneOutcome:
+    entry: str
+    study_name: str
+    budget: Budget
+    ran: int  # trials this worker ran
+    counted: int  # counted trials in the study (all workers)
+    best_value: float | None
+    best_params: dict[str, Any]
+
+
+def _entry(cfg: RunConfig, name: str) -> ModelEntry:
+    for e in cfg.models:
+        if e.name == name:
+            return e
+    raise ConfigError(f"tune --arch: unknown model entry {name!r}; "
+                      f"entries: {[e.name for e in cfg.models]}")
+
+
+def _check_attrs(study: optuna.Study, attrs: dict[str, Any], log: Callable[[str], None]) -> None:
+    """Refuse to mix trials scored on another split or another architecture."""
+    old = study.user_attrs
+    for key in ("arch", "split_fingerprint", "objective"):
+        if key in old and old[key] != attrs[key]:
+            raise ConfigError(
+                f"study {study.study_name!r} was run with {key}={old[key]!r}, this run has "
+                f"{attrs[key]!r}; its trials are not comparable: pass another --study prefix"
+            )
+    if "budget" in old and old["budget"] != attrs["budget"]:
+        log(f"[{study.study_name}] budget changed {old['budget']} -> {attrs['budget']}")
+    for key, value in attrs.items():
+        if old.get(key) != value:
+            study.set_user_attr(key, value)
+
+
+def tune_entry(
+    cfg: RunConfig,
+    cohort: Cohort,
+    split: SplitLike,
+    run_dir: Path,
+    entry_name: str,
+    *,
+    storage: str | None = None,
+    study_prefix: str | None = None,
+    trials: int | None = None,
+    seconds: float | None = None,
+    worker: int = 0,
+    log: Callable[[str], None] | None = print,
+) -> TuneOutcome:
+    """Run (or join) the study of model entry ``entry_name`` until its budget is spent.
+
+    Several processes may call this with the same storage and study: they share the
+    trials and stop together when the budget is reached. ``worker`` only varies the
+    sampler seed, so concurrent workers propose different first candidates.
+    """
+    say = log or (lambda _msg: None)
+    entry = _entry(cfg, entry_name)
+    space_name, space = space_for_entry(entry)
+    budget = Budget.resolve(cfg, trials, seconds)
+    tsplit: TuningSplit = make_tuning_split(cfg, cohort.labels, cohort.patient_id,
+                                            split.fold, cohort.fingerprint)
+    objective = Objective(cfg, entry, cohort, tsplit, space, model_tabular_names(cfg, cohort),
+                          log=log)
+    t = cfg.tuning
+    name = study_name(cfg, entry.name, study_prefix)
+    sampler = optuna.samplers.TPESampler(
+        multivariate=True, constant_liar=True, n_startup_trials=t.tpe_startup_trials,
+        seed=derive_seed(cfg.seed, "tpe", entry.name, worker),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study = optuna.create_study(
+            storage=open_storage(cfg, run_dir, storage), study_name=name, direction="maximize",
+            sampler=sampler, pruner=make_pruner(cfg, objective.epochs, len(tsplit.parts)),
+            load_if_exists=True,
+        )
+    _check_attrs(study, {
+        "entry": entry.name, "arch": entry.arch, "space": space_name, "seed": cfg.seed,
+        "budget": budget.as_dict(), "epochs_per_trial": objective.epochs,
+        "objective": f"macro AUC on a patient-grouped {tsplit.kind} tuning split of the "
+                     "development rows (test rows never used); per-trial early stopping on "
+                     "an inner split of the tuning-train part",
+        "split_fingerprint": tsplit.fingerprint, "pruner": t.pruner,
+    }, say)
+
+    def guarded(trial: optuna.trial.Trial) -> float:
+        trial.set_user_attr("worker", worker)
+        if budget.kind == "trials":
+            earlier = [f for f in study.get_trials(deepcopy=False, states=COUNTED + IN_FLIGHT)
+                       if f.number < trial.number and not is_surplus(f)]
+            if len(earlier) >= budget.value:
+                trial.set_user_attr("surplus", True)
+                raise optuna.TrialPruned("budget already taken by other workers")
+        return objective(trial)
+
+    def announce(_study: optuna.Study, ft: optuna.trial.FrozenTrial) -> None:
+        value = "-" if ft.value is None else f"{ft.value:.4f}"
+        say(f"[{name}] trial {ft.number} {ft.state.name} AUC {value} "
+            f"({ft.user_attrs.get('compute_seconds', float('nan')):.1f}s)")
+
+    ran = 0
+    while True:
+        with warnings.catch_warnings():  # "experimental" since Optuna 2.9, stable in use
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            fail_stale_trials(study)  # dead workers' trials -> FAIL (+ retry enqueued)
+        if budget_reached(study, budget):
+            break
+        study.optimize(guarded, n_trials=1, gc_after_trial=False, callbacks=[announce])
+        ran += 1
+    done = study.get_trials(deepcopy=False)
+    complete = [f for f in done if f.state == TrialState.COMPLETE]
+    best = max(complete, key=lambda f: f.value or float("-inf")) if complete else None
+    return TuneOutcome(
+        entry=entry.name, study_name=name, budget=budget, ran=ran,
+        counted=len(counted_trials(done)),
+        best_value=None if best is None else best.value,
+        best_params={} if best is None else dict(best.params),
+    )

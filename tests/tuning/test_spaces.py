@@ -1,0 +1,67 @@
+"""Search spaces: every family has one, every sample builds, FixedTrial rebuilds it."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+import torch
+
+from base_models import create_model, get_model_info, list_models
+from ensembler.config import ModelEntry
+from ensembler.errors import ConfigError
+from ensembler.tuning.spaces import (
+    get_space,
+    list_spaces,
+    register_space,
+    space_for_entry,
+    suggest_member,
+)
+
+
+def test_every_registered_family_has_a_space() -> None:
+    families = {get_model_info(name)["family"] for name in list_models()}
+    assert families <= set(list_spaces()), families - set(list_spaces())
+
+
+@pytest.mark.parametrize("family", list_spaces())
+def test_samples_build_and_fixed_trial_rebuilds(family: str) -> None:
+    entry = ModelEntry(name="m", arch=family, fusion="late")
+    _, space = space_for_entry(entry)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    for _ in range(3):
+        trial = study.ask()
+        tuned = suggest_member(trial, entry, space)
+        study.tell(trial, 0.5)
+        assert set(tuned) == {"model", "training", "fusion"}
+        assert tuned["fusion"] in ("early", "intermediate", "late")
+        model = create_model(family, n_leads=12, n_classes=2, n_tabular=2,
+                             fusion=tuned["fusion"], **tuned["model"])
+        with torch.no_grad():
+            out = model.eval()(torch.randn(2, 12, 100), torch.randn(2, 2))
+        assert out.shape == (2, 2)
+        rebuilt = suggest_member(optuna.trial.FixedTrial(trial.params), entry, space)
+        assert rebuilt == tuned
+
+
+def test_unfused_entry_does_not_search_fusion() -> None:
+    entry = ModelEntry(name="m", arch="resnet1d_wang")
+    name, space = space_for_entry(entry)
+    assert name == "resnet1d"
+    trial = optuna.create_study().ask()
+    assert "fusion" not in suggest_member(trial, entry, space)
+    assert "fusion" not in trial.params
+
+
+def test_user_space_and_errors() -> None:
+    user = ModelEntry(name="u", arch="mypkg.models:build", search_space=(
+        "ensembler.tuning.spaces.sequence:suggest_vit1d"))
+    name, space = space_for_entry(user)
+    assert name.endswith(":suggest_vit1d") and "patch_size" in space(optuna.create_study().ask())
+    with pytest.raises(ConfigError, match="needs a search space"):
+        space_for_entry(ModelEntry(name="u", arch="mypkg.models:build"))
+    with pytest.raises(ConfigError, match="cannot import"):
+        space_for_entry(ModelEntry(name="u", arch="cnn1d", search_space="no_such_mod:f"))
+    with pytest.raises(ConfigError, match="already registered"):
+        register_space("cnn1d", get_space("cnn1d"))
+    with pytest.raises(ConfigError, match="unknown model"):
+        space_for_entry(ModelEntry(name="u", arch="not_a_model"))
