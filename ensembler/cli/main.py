@@ -16,6 +16,24 @@ def cli() -> None:
     """Build, compare and ship stacked ensembles of deep ECG classifiers."""
 
 
+# --- command registration (one line per command module) ---
+from ensembler.cli.train_cmd import train_cmd  # noqa: E402
+
+cli.add_command(train_cmd)
+from ensembler.cli.stack_cmd import stack_cmd  # noqa: E402
+
+cli.add_command(stack_cmd)
+from ensembler.cli.compare_cmd import compare_cmd  # noqa: E402
+
+cli.add_command(compare_cmd)
+from ensembler.cli.run_cmd import run_cmd  # noqa: E402
+
+cli.add_command(run_cmd)
+from ensembler.cli.tune_cmd import tune_cmd  # noqa: E402
+
+cli.add_command(tune_cmd)
+
+
 def main() -> None:
     """Entry point: known errors become one clear line on stderr and exit code 2."""
     try:
@@ -28,3 +46,7 @@ def main() -> None:
     except EnsemblerError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+
+
+import ensembler.cli.bundle_cmds  # noqa: E402  (registers export, verify, inspect, predict, evaluate)
+import ensembler.cli.data_cmds  # noqa: E402, F401  (registers synth, cache, split on cli)

@@ -87,6 +87,15 @@ class PreprocessingConfig(Section):
     on_bad_record: Literal["error", "skip"] = "error"
     n_jobs: int = 1
 
+    @model_validator(mode="after")
+    def _bandpass_below_nyquist(self) -> PreprocessingConfig:
+        if self.bandpass is not None:
+            low, high = self.bandpass
+            if not 0 < low < high < self.fs / 2:
+                raise ValueError(f"bandpass {self.bandpass} must satisfy 0 < low < high < "
+                                 f"fs/2 = {self.fs / 2:g}")
+        return self
+
 
 class DataConfig(Section):
     source: Literal["synthetic", "wfdb", "ptbxl"] = "synthetic"

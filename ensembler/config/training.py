@@ -30,7 +30,7 @@ class TrainingConfig(Section):
     eval_stride_s: float | None = None  # sliding-window stride at eval; None: crop_s / 2
     eval_aggregate: Literal["mean", "max"] = "mean"
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    dropout: float | None = Field(None, ge=0.0, lt=1.0)  # None: the architecture default
     refit_full: bool = False
     device: Literal["auto", "cpu", "cuda"] = "auto"
     n_jobs: int = 1

@@ -49,7 +49,8 @@ def build_model(spec: MemberSpec, n_leads: int, n_classes: int) -> nn.Module:
     from base_models import create_model
 
     params = dict(spec.params)
-    params.setdefault("dropout", spec.training.dropout)
+    if spec.training.dropout is not None:
+        params.setdefault("dropout", spec.training.dropout)
     return create_model(
         spec.arch,
         n_leads=n_leads,

@@ -1,0 +1,23 @@
+"""``ensembler compare``: the leaderboard and report (the test set is read here, once)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ensembler.cli.options import config_argument, load
+from ensembler.pipeline.compare import run_compare
+from ensembler.pipeline.context import RunContext
+from ensembler.pipeline.summary import print_summary
+
+
+@click.command("compare")
+@config_argument
+def compare_cmd(config: Path, profile: str | None, data_dir: Path | None,
+                run_dir: Path | None) -> None:
+    """Compare every single model, bag and stack on the test set; write report/."""
+    cfg = load(config, profile, data_dir)
+    ctx = RunContext.create(cfg, run_dir)
+    metrics = run_compare(ctx)
+    print_summary(metrics, ctx.run_dir)

@@ -1,0 +1,37 @@
+"""``ensembler run``: the whole pipeline, resumable."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from ensembler.cli.options import config_argument, load
+from ensembler.pipeline.context import RunContext
+from ensembler.pipeline.run import run_all
+from ensembler.pipeline.summary import print_summary
+
+
+@click.command("run")
+@config_argument
+def run_cmd(config: Path, profile: str | None, data_dir: Path | None,
+            run_dir: Path | None) -> None:
+    """Run every stage (data → cache → split → tune → train → stack → compare → export →
+    predict with parity); finished stages are reused, interrupted runs resume."""
+    import optuna
+
+    optuna.logging.set_verbosity(logging.WARNING)
+    cfg = load(config, profile, data_dir)
+    ctx = RunContext.create(cfg, run_dir)
+    console = Console()
+    res = run_all(ctx, console)
+    console.rule("[bold]Summary")
+    print_summary(res.metrics, ctx.run_dir, res.bundle, console)
+    if res.parity:
+        console.print(f"Bundle parity on {res.parity['n_records']} test records (from raw WFDB): "
+                      f"max |Δ| = {res.parity['max_abs_diff']:.2e} (tolerance 1e-5)")
+    total = sum(res.seconds.values())
+    console.print("Stage seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in res.seconds.items())
+                  + f"; total {total:.0f}")

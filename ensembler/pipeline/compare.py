@@ -1,0 +1,160 @@
+"""The comparison stage: leaderboard rows from members and stacks, then the report.
+
+The test set is read here, once, at the end: every threshold, calibration and
+choice of stack or best single model was made before, on development data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from ensembler.errors import StageError
+from ensembler.pipeline.context import RunContext
+from ensembler.pipeline.latency import combine, member_latency, stack_meta_latency
+from ensembler.pipeline.stack import PRIMARY, load_fitted, load_member_predictions
+from ensembler.training.metrics import macro_auc
+from ensembler.utils.hashing import fingerprint
+
+PROVENANCE = {
+    "best single model": "highest development out-of-fold macro-AUC (BestSingle)",
+    "stack configuration": "joint Optuna study, patient-grouped CV on development OOF",
+    "member set": "joint Optuna study (boolean per member) on development OOF",
+    "thresholds": "each row's own development OOF predictions (stacks: meta-level OOF)",
+    "calibration": "cross-validated log-loss on development OOF",
+    "member hyper-parameters": "per-architecture Optuna studies on development patients only",
+    "test set": "read once, by this report, after every choice above was fixed",
+}
+
+
+def _fairness(ctx: RunContext) -> tuple[Any, str]:
+    try:
+        from ensembler.tuning.results import trials_frame
+    except ImportError:
+        return None, ""
+    table = trials_frame(ctx.cfg, ctx.run_dir)
+    if "surplus" in table:
+        table = table[~table["surplus"].astype(bool)]
+    if table is None or len(table) == 0:
+        return None, ""
+    t = ctx.cfg.tuning
+    budget = f"{t.trials} trials" if t.seconds is None else f"{t.seconds:.0f} compute seconds"
+    return table, f"Equal budget: {budget} per architecture, same tuning split and pruner."
+
+
+def build_comparison(ctx: RunContext) -> Any:
+    """The :class:`ensembler.report.ComparisonInput` of the run."""
+    from ensembler.report import ComparisonInput, LeaderboardEntry
+
+    cfg, cohort, split, run_dir = ctx.cfg, ctx.cohort, ctx.split, ctx.run_dir
+    stage_file = run_dir / "stack" / "stage.json"
+    if not stage_file.is_file():
+        raise StageError(f"{stage_file} missing; run `ensembler stack` first")
+    stage = json.loads(stage_file.read_text())
+    preds = load_member_predictions(ctx)
+    dev = np.flatnonzero(split.fold >= 0)
+    test = np.flatnonzero(split.fold == -1)
+    if len(test) == 0:
+        raise StageError("the split has no test set (split.test: none); nothing to compare on")
+    y_dev, y_test = cohort.labels[dev], cohort.labels[test]
+    n_leads, n_samples = cohort.signals.shape[1], cohort.signals.shape[2]
+    c = cohort.n_classes
+    k = int(split.n_folds)
+    reps = cfg.report.latency_repeats
+    lat = {m: member_latency(run_dir, m, n_leads, n_samples, c, reps) for m in preds}
+    params = {m: int(p.meta.get("n_params", 0)) for m, p in preds.items()}
+
+    def cost(members: list[str], mult: int) -> tuple[int, Any]:
+        parts = [(lm, float(mult)) for m in members if (lm := lat[m]) is not None]
+        return sum(params[m] * mult for m in members), combine(parts) if parts else None
+
+    entries: list[Any] = []
+    best = load_fitted(run_dir, "best_single").spec.members[0]
+    bp = preds[best]
+    one = bp.test_refit if bp.test_refit is not None else bp.test_by_fold[0]
+    n_one, l_one = cost([best], 1)
+    entries.append(LeaderboardEntry(
+        name=f"{best}:one_network", kind="network", test_proba=one, dev_oof_proba=bp.oof,
+        members=[best], n_params=n_one, latency_ms=l_one,
+        notes=("refit-full model" if bp.test_refit is not None else "fold-1 model")
+        + "; threshold from the member's OOF"))
+    for m, p in preds.items():
+        n_m, l_m = cost([m], k)
+        entries.append(LeaderboardEntry(name=m, kind="fold_bag", test_proba=p.test,
+                                        dev_oof_proba=p.oof, members=[m], n_params=n_m,
+                                        latency_ms=l_m))
+    by_entry: dict[str, list[str]] = defaultdict(list)
+    for m, p in preds.items():
+        entry = p.meta.get("config", {}).get("entry", m)
+        if p.meta.get("config", {}).get("replica", ["none"])[0] == "seed":
+            by_entry[entry].append(m)
+    for entry, ms in by_entry.items():
+        if len(ms) < 2:
+            continue
+        n_s, l_s = cost(ms, k)
+        entries.append(LeaderboardEntry(
+            name=f"{entry}:seed_bag", kind="seed_bag",
+            test_proba=np.mean([preds[m].test for m in ms], axis=0),
+            dev_oof_proba=np.mean([preds[m].oof for m in ms], axis=0), members=ms,
+            n_params=n_s, latency_ms=l_s,
+            seed_spread=[macro_auc(y_test, preds[m].test) for m in ms]))
+    for name in stage["names"]:
+        fitted = load_fitted(run_dir, name)
+        tab = None
+        if fitted.tabular_names:
+            cols = [cohort.tabular_names.index(t) for t in fitted.tabular_names]
+            tab = cohort.tabular[test][:, cols].astype(np.float64)
+        test_p = fitted.predict_test({m: preds[m].test_by_fold for m in fitted.spec.members}, tab)
+        n_s, l_s = cost(list(fitted.spec.members), k)
+        meta_lat = stack_meta_latency(fitted, c, reps)
+        l_all = combine([(l_s, 1.0), (meta_lat, float(k))]) if l_s else meta_lat
+        entries.append(LeaderboardEntry(
+            name=name, kind="best_single" if name == "best_single" else "stack",
+            test_proba=test_p, dev_oof_proba=fitted.oof_, members=list(fitted.spec.members),
+            n_params=n_s, latency_ms=l_all,
+            notes=f"{fitted.spec.label()}; calibration {fitted.calibration_}"))
+    fairness, note = _fairness(ctx)
+    oracle = None
+    if cohort.oracle_risk is not None:
+        risk = np.asarray(cohort.oracle_risk)[test]
+        oracle = macro_auc(y_test, risk.reshape(len(test), -1))
+    study = json.loads((run_dir / "stack" / "study.json").read_text())
+    joint = study.get(PRIMARY, {})
+    tuned = {m for m, p in preds.items() if p.meta.get("tuned")}
+    return ComparisonInput(
+        class_names=list(cohort.class_names), y_test=y_test, groups_test=cohort.patient_id[test],
+        y_dev=y_dev, groups_dev=cohort.patient_id[dev], entries=entries,
+        subgroups_test=cohort.subgroups.iloc[test].reset_index(drop=True),
+        primary=(PRIMARY, "best_single"), baseline="best_single",
+        training_curves={m: sorted(str(f) for f in (run_dir / "base" / m).glob("fold_*/curve.csv"))
+                         for m in preds},
+        fairness=fairness, fairness_note=note, tuned_members=tuned, oracle_auc=oracle,
+        provenance=PROVENANCE,
+        stack_study={"inner_best_cv_auc": joint.get("best_value"), "nested": joint.get("nested"),
+                     "pareto": joint.get("pareto")},
+        run_name=cfg.name,
+    )
+
+
+def run_compare(ctx: RunContext) -> dict[str, Any]:
+    """Write report/ (metrics.json, report.md, report.html, figures); skip when unchanged."""
+    from ensembler.report import build_report
+
+    out = ctx.run_dir / "report"
+    stage_file = ctx.run_dir / "stack" / "stage.json"
+    key = fingerprint({
+        "stack": json.loads(stage_file.read_text())["key"] if stage_file.is_file() else None,
+        "report": ctx.cfg.report.model_dump(mode="json"), "seed": ctx.cfg.seed, "v": 1,
+    })
+    done = out / "stage.json"
+    if done.is_file() and json.loads(done.read_text()).get("key") == key:
+        return dict(json.loads((out / "metrics.json").read_text()))
+    inp = build_comparison(ctx)
+    metrics = build_report(inp, out, ctx.cfg.report, seed=ctx.cfg.seed)
+    from ensembler.utils.atomic import write_json
+
+    write_json(done, {"key": key})
+    return dict(metrics)

@@ -1,0 +1,66 @@
+"""Inference latency of members and stacks on the current device (for the report)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ensembler.evaluation import LatencyStats, measure_latency
+
+
+def member_latency(run_dir: Path, member: str, n_leads: int, n_samples: int, n_classes: int,
+                   repeats: int, batch_sizes: tuple[int, ...] = (1, 64)
+                   ) -> dict[int, LatencyStats] | None:
+    """ms per ECG of ONE fold model of ``member`` (windowing included); None if absent."""
+    from ensembler.bundle.members import BundleMember, load_fold_model, spec_from_description
+    from ensembler.training.loop import window_lengths
+
+    folder = run_dir / "base" / member / "fold_0"
+    if not (folder / "meta.json").is_file():
+        return None
+    spec = spec_from_description(json.loads((folder / "meta.json").read_text())["spec"])
+    fm = load_fold_model(spec, "fold_0", (folder / "weights.safetensors").read_bytes(),
+                         (folder / "state.json").read_text(), n_leads, n_classes, str(folder))
+    win, stride = window_lengths(spec, _fs(run_dir), n_samples)
+    bm = BundleMember(spec=spec, window=win, stride=stride, models=[fm])
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(max(batch_sizes), n_leads, n_samples)).astype(np.float32)
+    tab = (rng.normal(size=(max(batch_sizes), len(spec.tabular_names))).astype(np.float32)
+           if spec.tabular_names else None)
+    return measure_latency(
+        lambda bs: bm.predict(0, x[:bs], None if tab is None else tab[:bs]),
+        batch_sizes=batch_sizes, repeats=repeats, warmup=1)
+
+
+def _fs(run_dir: Path) -> float:
+    import yaml
+
+    cfg = yaml.safe_load((run_dir / "config.resolved.yaml").read_text())
+    return float(cfg["data"]["preprocessing"]["fs"])
+
+
+def stack_meta_latency(fitted: Any, n_classes: int, repeats: int,
+                       batch_sizes: tuple[int, ...] = (1, 64)) -> dict[int, LatencyStats]:
+    """ms per ECG of the meta-learner alone on one level-0 set."""
+    rng = np.random.default_rng(0)
+    n = max(batch_sizes)
+    preds = {m: rng.uniform(0.01, 0.99, size=(n, n_classes)) for m in fitted.spec.members}
+    tab = (rng.normal(size=(n, len(fitted.tabular_names))) if fitted.tabular_names else None)
+    return measure_latency(
+        lambda bs: fitted.predict_level0({m: p[:bs] for m, p in preds.items()},
+                                         None if tab is None else tab[:bs]),
+        batch_sizes=batch_sizes, repeats=repeats, warmup=1)
+
+
+def combine(parts: list[tuple[dict[int, LatencyStats], float]]) -> dict[int, LatencyStats]:
+    """Sum of (latency x multiplicity) per batch size: members run one after another."""
+    out: dict[int, LatencyStats] = {}
+    for bs in parts[0][0]:
+        p50 = sum(lat[bs].p50_ms * mult for lat, mult in parts)
+        p95 = sum(lat[bs].p95_ms * mult for lat, mult in parts)
+        out[bs] = LatencyStats(batch_size=bs, p50_ms=p50, p95_ms=p95,
+                               repeats=min(lat[bs].repeats for lat, _ in parts))
+    return out

@@ -1,0 +1,160 @@
+"""The stacking stage: level-1 data from member predictions, named and tuned stacks.
+
+Writes ``stack/<name>/`` (a :class:`stacking.FittedStack`, JSON + LightGBM text)
+with ``operating.json`` (per-class thresholds chosen on the stack's own meta-level
+OOF predictions), ``stack/study.json`` + ``stack/trials.csv`` (the joint study) and
+``stack/selected.json`` (the stack that is shipped). Every choice here uses
+development OOF only; the test predictions are computed but never looked at.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ensembler.errors import StageError
+from ensembler.evaluation import choose_threshold
+from ensembler.pipeline.context import RunContext
+from ensembler.training.predictions import MemberPredictions, load_all
+from ensembler.utils.atomic import write_json, write_text
+from ensembler.utils.hashing import fingerprint
+
+#: The stack shipped by default and named as the primary comparison in advance.
+PRIMARY = "joint_stack"
+#: The stacks that are tuned with Optuna (the others are fixed recipes).
+TUNED = ("tuned_logistic", "tuned_lightgbm", PRIMARY)
+
+
+@dataclass
+class StackStage:
+    names: list[str]
+    selected: str
+    skipped: bool
+    study: dict[str, Any]
+
+
+def load_member_predictions(ctx: RunContext) -> dict[str, MemberPredictions]:
+    folder = ctx.run_dir / "predictions"
+    preds = load_all(folder) if folder.is_dir() else {}
+    if not preds:
+        raise StageError(f"no member predictions in {folder}; run `ensembler train` first")
+    return preds
+
+
+def level1_data(ctx: RunContext, preds: dict[str, MemberPredictions]) -> Any:
+    """The :class:`stacking.Level1Data` of the run (rows in the split's dev/test order)."""
+    from stacking import Level1Data
+
+    cohort, split = ctx.cohort, ctx.split
+    dev = np.flatnonzero(split.fold >= 0)
+    test = np.flatnonzero(split.fold == -1)
+    for name, p in preds.items():
+        if not np.array_equal(p.dev_record_id, cohort.record_id[dev].astype(str)):
+            raise StageError(
+                f"predictions/{name}.npz rows differ from the current split; retrain it")
+    names = ctx.cfg.stacking.passthrough
+    cols = [cohort.tabular_names.index(n) for n in names if n in cohort.tabular_names]
+    missing = [n for n in names if n not in cohort.tabular_names]
+    if missing:
+        raise StageError(f"stacking.passthrough: unknown tabular columns {missing}; "
+                         f"the cohort has {cohort.tabular_names}")
+    tab = cohort.tabular[:, cols].astype(np.float64) if cols else None
+    return Level1Data(
+        members=sorted(preds),
+        class_names=list(cohort.class_names),
+        oof={m: p.oof for m, p in preds.items()},
+        test_by_fold={m: p.test_by_fold for m, p in preds.items()},
+        y=cohort.labels[dev].astype(np.int64),
+        groups=cohort.patient_id[dev],
+        folds=split.fold[dev],
+        tabular_dev=None if tab is None else tab[dev],
+        tabular_test=None if tab is None else tab[test],
+        tabular_names=list(names),
+        member_cost_ms={m: float(p.meta.get("inference_ms_per_ecg", 0.0))
+                        for m, p in preds.items()},
+    )
+
+
+def _stage_key(ctx: RunContext, preds: dict[str, MemberPredictions], trials: int) -> str:
+    from ensembler.utils.hashing import array_digest
+
+    return fingerprint({
+        "preds": {m: [array_digest(p.oof), array_digest(p.test_by_fold)] for m, p in preds.items()},
+        "stacking": ctx.cfg.stacking.model_dump(mode="json"),
+        "report": [ctx.cfg.report.threshold, ctx.cfg.report.target_sensitivity],
+        "trials": trials, "seed": ctx.cfg.seed, "v": 1,
+    })
+
+
+def run_stacking(ctx: RunContext, trials: int | None = None) -> StackStage:
+    """Fit the named stacks and the tuned ones; skipped when nothing changed."""
+    from stacking import fit_stack, named_stacks, tune_stack
+
+    cfg = ctx.cfg
+    n_trials = trials or cfg.stacking.trials
+    preds = load_member_predictions(ctx)
+    key = _stage_key(ctx, preds, n_trials)
+    out = ctx.run_dir / "stack"
+    stage_file = out / "stage.json"
+    if stage_file.is_file():
+        done = json.loads(stage_file.read_text())
+        if done.get("key") == key:
+            return StackStage(done["names"], done["selected"], True, done.get("study", {}))
+    data = level1_data(ctx, preds)
+    specs = dict(named_stacks(data, seed=cfg.seed))
+    common: dict[str, Any] = dict(
+        n_trials=n_trials, seed=cfg.seed, transforms=cfg.stacking.transforms,
+        passthrough=cfg.stacking.passthrough, n_jobs=cfg.stacking.n_jobs)
+    studies: dict[str, Any] = {}
+    learners = cfg.stacking.learners
+    if "logistic" in learners:
+        studies["tuned_logistic"] = tune_stack(data, learner="logistic", nested_cv=False,
+                                               study_name="tuned_logistic", **common)
+    if "lightgbm" in learners:
+        studies["tuned_lightgbm"] = tune_stack(data, learner="lightgbm", nested_cv=False,
+                                               study_name="tuned_lightgbm", **common)
+    joint = tune_stack(data, learners=learners, nested_cv=cfg.stacking.nested_cv,
+                       multi_objective=cfg.stacking.multi_objective, study_name=PRIMARY,
+                       **common)
+    studies[PRIMARY] = joint
+    for name, res in studies.items():
+        specs[name] = res.best_spec
+    methods = list(cfg.stacking.calibration)
+    for name, spec in specs.items():
+        fitted = fit_stack(data, spec, seed=cfg.seed, calibration_methods=methods)
+        folder = fitted.save(out / name)
+        thr = choose_threshold(data.y, fitted.oof_, method=cfg.report.threshold,
+                               target=cfg.report.target_sensitivity)
+        write_json(folder / "operating.json", {
+            "thresholds": [None if not np.isfinite(t) else float(t) for t in thr],
+            "method": cfg.report.threshold,
+            "target_sensitivity": cfg.report.target_sensitivity,
+            "chosen_on": "the stack's own meta-level out-of-fold predictions on development data",
+        })
+    study_doc = {name: res.to_dict() for name, res in studies.items()}
+    for name, res in studies.items():
+        write_text(out / f"trials_{name}.csv", res.trials.to_csv(index=False))
+    write_json(out / "study.json", study_doc)
+    selected = cfg.export.stack or PRIMARY
+    if selected not in specs:
+        raise StageError(f"export.stack: {selected!r} is not a stack of this run; "
+                         f"choose one of {sorted(specs)}")
+    write_json(out / "selected.json", {
+        "name": selected, "members": list(specs[selected].members),
+        "chosen_on": "joint Optuna study, patient-grouped CV macro-AUC on development OOF",
+    })
+    names = list(specs)
+    write_json(stage_file, {"key": key, "names": names, "selected": selected,
+                            "study": {"joint_inner_best": joint.best_value,
+                                      "nested": study_doc[PRIMARY].get("nested")}})
+    return StackStage(names, selected, False, study_doc)
+
+
+def load_fitted(run_dir: Path, name: str) -> Any:
+    from stacking import FittedStack
+
+    return FittedStack.load(run_dir / "stack" / name)
