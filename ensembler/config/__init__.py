@@ -120,13 +120,33 @@ def config_from_dict(
         raw = _deep_merge(raw, profiles[profile])
         raw["profile"] = profile
     try:
-        return RunConfig.model_validate(raw)
+        cfg = RunConfig.model_validate(raw)
     except ValidationError as exc:
         lines = [
             f"{_format_loc(tuple(err['loc']))}: {err['msg']} (got {err.get('input')!r})"
             for err in exc.errors()
         ]
         raise ConfigError(f"{source}: invalid config\n  " + "\n  ".join(lines)) from None
+    _check_architectures(cfg, source)
+    return cfg
+
+
+def _check_architectures(cfg: RunConfig, source: str) -> None:
+    """Every ``models[i].arch`` is a registered name or a ``module.path:callable``."""
+    if not cfg.models:
+        return
+    from base_models import list_models
+
+    valid = list_models()
+    for i, entry in enumerate(cfg.models):
+        if ":" in entry.arch:
+            module, _, attr = entry.arch.partition(":")
+            if not module or not attr:
+                raise ConfigError(f"{source}: models[{i}].arch: expected 'module.path:callable', "
+                                  f"got {entry.arch!r}")
+        elif entry.arch not in valid:
+            raise ConfigError(f"{source}: models[{i}].arch: unknown architecture "
+                              f"{entry.arch!r}; valid: {valid}")
 
 
 def load_config(

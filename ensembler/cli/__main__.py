@@ -1,0 +1,5 @@
+"""``python -m ensembler.cli``."""
+
+from ensembler.cli.main import main
+
+main()

@@ -1,0 +1,83 @@
+"""`ensembler run` end to end on a tiny synthetic cohort, then resumed; CLI error paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TINY = """
+name: tiny
+seed: 3
+data:
+  source: synthetic
+  synthetic: {n_patients: 48, ecgs_per_patient: [1, 2], n_test_patients: 30, duration_s: 5}
+  preprocessing: {fs: 100, duration_s: 5}
+split: {n_folds: 3, test: predefined}
+training: {epochs: 1, batch_size: 32, crop_s: 2.5, n_jobs: 1, threads_per_job: 1}
+models:
+  - {name: cnn, arch: cnn1d, params: {filters: [8, 8, 8]}}
+  - {name: lstm_tab, arch: cnn_lstm, params: {conv_channels: [8, 8, 8], hidden: 8},
+     fusion: late}
+tuning: {enabled: true, archs: [cnn], trials: 2, epochs: 1, n_startup_trials: 1}
+stacking: {trials: 4, passthrough: [age, sex], nested_cv: false}
+report: {n_bootstrap: 200, latency_repeats: 3}
+export: {enabled: true}
+"""
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ensembler.cli", *args], cwd=cwd,
+                          capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=900)
+
+
+@pytest.mark.slow
+def test_run_end_to_end_then_resume(tmp_path: Path) -> None:
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(TINY)
+    first = _cli("run", str(cfg), "--run-dir", str(tmp_path / "run"), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:] + first.stdout[-3000:]
+    run = tmp_path / "run"
+    for path in ("config.resolved.yaml", "split.json", "predictions/cnn.npz",
+                 "predictions/lstm_tab.npz", "stack/selected.json", "report/report.html",
+                 "report/metrics.json", "bundle/manifest.json", "bundle/MODEL_CARD.md",
+                 "hpo/fairness.json"):
+        assert (run / path).exists(), path
+    parity = json.loads((run / "bundle_parity.json").read_text())
+    assert parity["ok"] and parity["max_abs_diff"] <= 1e-5 and parity["n_records"] > 30
+    metrics = json.loads((run / "report/metrics.json").read_text())
+    names = {r["name"] for r in metrics["leaderboard"]}
+    assert {"cnn", "lstm_tab", "best_single", "joint_stack", "mean", "greedy"} <= names
+    assert metrics["primary"]["a"] == "joint_stack" and metrics["primary"]["b"] == "best_single"
+    assert "Summary" in first.stdout and "Primary comparison" in first.stdout
+
+    weights = run / "base/cnn/fold_0/weights.safetensors"
+    before = weights.stat().st_mtime_ns
+    second = _cli("run", str(cfg), "--run-dir", str(run), cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert weights.stat().st_mtime_ns == before  # finished training is reused, not redone
+    secs = json.loads((run / "run_seconds.json").read_text())
+    assert secs["training"] < 30
+
+
+def test_bad_config_exits_nonzero_without_output(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(TINY.replace("arch: cnn1d", "arch: cnn9000"))
+    res = _cli("run", str(cfg), "--run-dir", str(tmp_path / "run"), cwd=tmp_path)
+    assert res.returncode == 2
+    assert "models[0].arch" in res.stderr and "cnn9000" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_compare_before_training_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(TINY)
+    res = _cli("stack", str(cfg), "--run-dir", str(tmp_path / "run"), cwd=tmp_path)
+    assert res.returncode == 2
+    assert "run `ensembler train` first" in res.stderr
