@@ -11,6 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ensembler.errors import StageError
 from ensembler.pipeline.context import RunContext
@@ -117,6 +118,8 @@ def build_comparison(ctx: RunContext) -> Any:
             n_params=n_s, latency_ms=l_all,
             notes=f"{fitted.spec.label()}; calibration {fitted.calibration_}"))
     fairness, note = _fairness(ctx)
+    eff_csv = run_dir / "efficiency" / "data_efficiency.csv"
+    efficiency = pd.read_csv(eff_csv) if eff_csv.is_file() and cfg.report.data_efficiency else None
     oracle = None
     if cohort.oracle_risk is not None:
         risk = np.asarray(cohort.oracle_risk)[test]
@@ -131,12 +134,19 @@ def build_comparison(ctx: RunContext) -> Any:
         primary=(PRIMARY, "best_single"), baseline="best_single",
         training_curves={m: sorted(str(f) for f in (run_dir / "base" / m).glob("fold_*/curve.csv"))
                          for m in preds},
-        fairness=fairness, fairness_note=note, tuned_members=tuned, oracle_auc=oracle,
+        fairness=fairness, fairness_note=note, data_efficiency=efficiency,
+        tuned_members=tuned, oracle_auc=oracle,
         provenance=PROVENANCE,
         stack_study={"inner_best_cv_auc": joint.get("best_value"), "nested": joint.get("nested"),
                      "pareto": joint.get("pareto")},
         run_name=cfg.name,
     )
+
+
+def _file_digest(path: Any) -> str | None:
+    from ensembler.utils.hashing import file_sha256
+
+    return file_sha256(path) if path.is_file() else None
 
 
 def run_compare(ctx: RunContext) -> dict[str, Any]:
@@ -148,6 +158,7 @@ def run_compare(ctx: RunContext) -> dict[str, Any]:
     key = fingerprint({
         "stack": json.loads(stage_file.read_text())["key"] if stage_file.is_file() else None,
         "report": ctx.cfg.report.model_dump(mode="json"), "seed": ctx.cfg.seed, "v": 1,
+        "efficiency": _file_digest(ctx.run_dir / "efficiency" / "data_efficiency.csv"),
     })
     done = out / "stage.json"
     if done.is_file() and json.loads(done.read_text()).get("key") == key:

@@ -120,6 +120,10 @@ def run_all(ctx: RunContext, console: Console | None = None) -> RunResult:
         stage("tuning", lambda: _tune(ctx))
     stage("training", lambda: run_training(ctx))
     stage("stacking", lambda: run_stacking(ctx))
+    if cfg.report.data_efficiency:
+        from ensembler.pipeline.efficiency import run_data_efficiency
+
+        stage("data efficiency", lambda: run_data_efficiency(ctx))
     metrics = stage("comparison", lambda: run_compare(ctx))
     if cfg.export.enabled:
         bundle_path = stage("export", lambda: _export(ctx))

@@ -25,7 +25,8 @@ models:
      fusion: late}
 tuning: {enabled: true, archs: [cnn], trials: 2, epochs: 1, n_startup_trials: 1}
 stacking: {trials: 4, passthrough: [age, sex], nested_cv: false}
-report: {n_bootstrap: 200, latency_repeats: 3}
+report: {n_bootstrap: 200, latency_repeats: 3, data_efficiency: [cnn],
+         data_efficiency_fractions: [0.5, 1.0]}
 export: {enabled: true}
 """
 
@@ -46,7 +47,8 @@ def test_run_end_to_end_then_resume(tmp_path: Path) -> None:
     for path in ("config.resolved.yaml", "split.json", "predictions/cnn.npz",
                  "predictions/lstm_tab.npz", "stack/selected.json", "report/report.html",
                  "report/metrics.json", "bundle/manifest.json", "bundle/MODEL_CARD.md",
-                 "hpo/fairness.json"):
+                 "hpo/fairness.json", "efficiency/data_efficiency.csv",
+                 "report/figures/data_efficiency.png"):
         assert (run / path).exists(), path
     parity = json.loads((run / "bundle_parity.json").read_text())
     assert parity["ok"] and parity["max_abs_diff"] <= 1e-5 and parity["n_records"] > 30
