@@ -1,1 +1,59 @@
-"""PyTorch base architectures for (batch, leads, samples) ECG input, plus the registry."""
+"""PyTorch base architectures for (batch, leads, samples) ECG input, plus the registry.
+
+>>> from base_models import create_model, list_models
+>>> model = create_model("resnet1d_wang", n_leads=12, n_classes=5)
+>>> logits = model(torch.randn(8, 12, 250))            # (8, 5)
+
+Every model: ``model(x (B, leads, T), tabular (B, n_tabular) | None) -> logits (B, C)``,
+``forward_features``, ``forward_head``, ``num_features``, ``min_length``.
+The family modules are imported here explicitly: importing ``base_models`` registers
+every built-in variant.
+"""
+
+from base_models import (  # noqa: F401  (imported to register the built-in families)
+    cnn1d,
+    cnn_lstm,
+    inception1d,
+    resnet1d,
+    ts_cnn,
+    vit1d,
+    xresnet1d,
+)
+from base_models._registry import (
+    HEAD_HPARAMS,
+    check_model_interface,
+    create_model,
+    get_model_info,
+    list_models,
+    register_model,
+    resolve_model_fn,
+)
+from base_models.errors import (
+    BaseModelsError,
+    DuplicateModelError,
+    InputShapeError,
+    InvalidHParamError,
+    ModelInterfaceError,
+    UnknownModelError,
+)
+from base_models.fusion import FUSION_MODES, EcgModel, backbone_in_channels, nan_safe_tabular
+
+__all__ = [
+    "FUSION_MODES",
+    "HEAD_HPARAMS",
+    "BaseModelsError",
+    "DuplicateModelError",
+    "EcgModel",
+    "InputShapeError",
+    "InvalidHParamError",
+    "ModelInterfaceError",
+    "UnknownModelError",
+    "backbone_in_channels",
+    "check_model_interface",
+    "create_model",
+    "get_model_info",
+    "list_models",
+    "nan_safe_tabular",
+    "register_model",
+    "resolve_model_fn",
+]
