@@ -56,19 +56,22 @@ __all__ = [
 class RunConfig(Section):
     """A whole run: data, split, members, tuning, stacking, report and export."""
 
-    name: str = "run"
-    seed: int = 0
+    name: str = "run"  # run name; the run directory defaults to runs/<name>
+    seed: int = 0  # the one seed: splits, initialisation, sampling, studies
     run_dir: str | None = None  # default: runs/<name>
-    profile: str | None = None
+    profile: str | None = None  # set by --profile NAME (a key of profiles)
     data: DataConfig = Field(default_factory=DataConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    # models: base-model entries (see models[] below)
     models: list[ModelEntry] = Field(default_factory=list)
+    # external_members: prediction files made elsewhere, stacked as members
     external_members: list[ExternalMember] = Field(default_factory=list)
     tuning: TuningConfig = Field(default_factory=TuningConfig)
     stacking: StackingConfig = Field(default_factory=StackingConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    # profiles: named overrides deep-merged over this config by --profile
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -151,7 +154,7 @@ def _check_architectures(cfg: RunConfig, source: str) -> None:
 
 def load_config(
     path: str | Path,
-    profile: str | None = None,
+    profile: str | None = None,  # set by --profile NAME (a key of profiles)
     overrides: dict[str, Any] | None = None,
 ) -> RunConfig:
     """Load and validate a YAML run config.

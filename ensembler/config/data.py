@@ -31,20 +31,20 @@ class SyntheticEffects(Section):
     sex_prior: float = 0.5  # tabular: males (+1) vs females (-1)
     within_patient_corr: float = Field(0.9, ge=0.0, le=1.0)  # feature corr. across a patient's ECGs
     label_noise: float = Field(0.05, ge=0.0, lt=0.5)  # fraction of labels flipped
-    prevalence: float = Field(0.3, gt=0.0, lt=1.0)
+    prevalence: float = Field(0.3, gt=0.0, lt=1.0)  # share of positive patients before label noise
 
 
 class SyntheticConfig(Section):
     """The built-in synthetic cohort (``ensembler synth``)."""
 
-    n_patients: int = Field(300, ge=4)
+    n_patients: int = Field(300, ge=4)  # development patients of the synthetic cohort
     ecgs_per_patient: tuple[int, int] = (1, 5)  # inclusive range per patient
     n_test_patients: int = Field(0, ge=0)  # extra held-out patients (0: none)
-    fs: float = 100.0
-    duration_s: float = 10.0
-    task: Literal["binary", "multilabel"] = "binary"
+    fs: float = 100.0  # sampling rate in Hz
+    duration_s: float = 10.0  # record length in seconds (crop/pad)
+    task: Literal["binary", "multilabel"] = "binary"  # task definition
     n_conditions: int = Field(3, ge=1, le=5)  # multilabel only
-    paced_fraction: float = Field(0.05, ge=0.0, le=1.0)
+    paced_fraction: float = Field(0.05, ge=0.0, le=1.0)  # share of paced patients (a subgroup)
     effects: SyntheticEffects = Field(default_factory=SyntheticEffects)
     seed: int | None = None  # None: the run seed
 
@@ -54,19 +54,20 @@ class ManifestConfig(Section):
 
     path: str  # CSV file
     record_dir: str | None = None  # folder records are relative to (default: CSV's folder)
-    record_column: str = "record"
-    patient_column: str = "patient_id"
-    label_columns: list[str] = Field(min_length=1)
+    record_column: str = "record"  # column with the record path relative to record_dir
+    patient_column: str = "patient_id"  # column with the patient id (grouping unit)
+    label_columns: list[str] = Field(min_length=1)  # 0/1 label columns, one per class
+    # tabular_columns: numeric columns offered to models (age, sex ...)
     tabular_columns: list[str] = Field(default_factory=list)
-    subgroup_columns: list[str] = Field(default_factory=list)
-    fold_column: str | None = None
+    subgroup_columns: list[str] = Field(default_factory=list)  # columns reported as subgroups
+    fold_column: str | None = None  # predefined fold per record; -1 or 'test' marks the test set
 
 
 class PTBXLConfig(Section):
     """PTB-XL in its release layout."""
 
     path: str | None = None  # default: $ENSEMBLER_PTBXL_DIR
-    task: Literal[
+    task: Literal[  # task definition
         "superdiagnostic", "diagnostic", "subdiagnostic", "form", "rhythm", "all", "binary"
     ] = "superdiagnostic"
     binary_label: str | None = None  # e.g. "MI" when task == "binary"
@@ -78,14 +79,16 @@ class PTBXLConfig(Section):
 class PreprocessingConfig(Section):
     """How every record is turned into a fixed (leads, samples) float array."""
 
-    fs: float = Field(100.0, gt=0)
-    duration_s: float = Field(10.0, gt=0)
+    fs: float = Field(100.0, gt=0)  # sampling rate in Hz
+    duration_s: float = Field(10.0, gt=0)  # record length in seconds (crop/pad)
     leads: list[str] | None = None  # None: the 12 standard leads
     bandpass: tuple[float, float] | None = None  # Hz, e.g. (0.5, 40)
+    # dtype: cache precision (float16 halves disk and RAM; see tolerance in README)
     dtype: Literal["float32", "float16"] = "float32"
     source_fs: float | None = None  # declared rate of the source; mismatch is an error
+    # on_bad_record: error: stop naming the record; skip: list it in skipped.csv
     on_bad_record: Literal["error", "skip"] = "error"
-    n_jobs: int = 1
+    n_jobs: int = 1  # parallel readers when building the cache
 
     @model_validator(mode="after")
     def _bandpass_below_nyquist(self) -> PreprocessingConfig:
@@ -98,6 +101,7 @@ class PreprocessingConfig(Section):
 
 
 class DataConfig(Section):
+    # source: synthetic (built-in), wfdb (folder + CSV manifest) or ptbxl
     source: Literal["synthetic", "wfdb", "ptbxl"] = "synthetic"
     synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
     manifest: ManifestConfig | None = None
@@ -113,11 +117,14 @@ class DataConfig(Section):
 
 
 class SplitConfig(Section):
-    n_folds: int = Field(5, ge=2)
+    n_folds: int = Field(5, ge=2)  # K patient-grouped development folds
+    # test: fraction of patients, predefined folds, or no test set
     test: Literal["fraction", "predefined", "none"] = "fraction"
+    # test_fraction: share of patients held out when test is fraction
     test_fraction: float = Field(0.2, ge=0.0, lt=1.0)
     # with test "predefined": dev folds follow the predefined folds (K = their number)
     # or are recomputed as n_folds patient-grouped stratified folds
-    dev_folds: Literal["grouped", "predefined"] = "grouped"
+    dev_folds: Literal["grouped", "predefined"] = "grouped"  # recompute K folds or keep predefined
+    # duplicate_check: near-duplicate recordings across patients: warn, refuse or off
     duplicate_check: Literal["warn", "refuse", "off"] = "warn"
     duplicate_corr: float = Field(0.99, gt=0.0, le=1.0)  # near-duplicate correlation threshold

@@ -10,26 +10,30 @@ from ensembler.config.base import Section
 
 
 class ReportConfig(Section):
-    n_bootstrap: int = Field(1000, ge=100)
+    n_bootstrap: int = Field(1000, ge=100)  # patient-cluster bootstrap resamples
+    # threshold: operating point rule on development OOF
     threshold: Literal["youden", "sensitivity"] = "youden"
+    # target_sensitivity: sensitivity target when threshold is sensitivity
     target_sensitivity: float = Field(0.8, gt=0, lt=1)
-    ece_bins: int = Field(10, ge=2)
+    ece_bins: int = Field(10, ge=2)  # bins of the expected calibration error
+    # subgroups: subgroup columns reported
     subgroups: list[str] = Field(default_factory=lambda: ["sex", "age_band", "paced"])
-    min_subgroup_n: int = Field(30, ge=1)
-    latency_repeats: int = Field(20, ge=3)
+    min_subgroup_n: int = Field(30, ge=1)  # subgroups smaller than this are flagged
+    latency_repeats: int = Field(20, ge=3)  # timed repeats per batch size
     data_efficiency: list[str] = Field(default_factory=list)  # member names to rerun
-    data_efficiency_fractions: list[float] = Field(
+    data_efficiency_fractions: list[float] = Field(  # fractions of development patients
         default_factory=lambda: [0.1, 0.25, 0.5, 1.0]
     )
 
 
 class ExportConfig(Section):
-    enabled: bool = True
+    enabled: bool = True  # export the bundle in `ensembler run`
     stack: str | None = None  # None: the jointly tuned stack
+    # members: fold-average, refit-full, or auto (chosen on development data)
     members: Literal["auto", "fold-average", "refit-full"] = "auto"
-    onnx: bool = False
-    zip: bool = False
-    intended_use: str = (
+    onnx: bool = False  # also export members to ONNX (checked against torch)
+    zip: bool = False  # also write bundle.zip
+    intended_use: str = (  # intended-use statement of the model card
         "Research use only: retrospective evaluation of ECG classifiers. "
         "Not a medical device; not for clinical decision making."
     )

@@ -4,27 +4,28 @@ from __future__ import annotations
 
 from typing import Literal
 
-Learner = Literal["logistic", "lightgbm", "mean", "weighted", "greedy"]
-Transform = Literal["prob", "logit", "rank"]
-Calibration = Literal["none", "platt", "isotonic", "temperature"]
-
 from pydantic import Field
 
 from ensembler.config.base import Section
 
+Learner = Literal["logistic", "lightgbm", "mean", "weighted", "greedy"]
+Transform = Literal["prob", "logit", "rank"]
+Calibration = Literal["none", "platt", "isotonic", "temperature"]
+_LEARNERS: list[Learner] = ["logistic", "lightgbm", "mean", "weighted", "greedy"]
+
 
 class StackingConfig(Section):
-    trials: int = Field(30, ge=1)
-    learners: list[Learner] = Field(
-        default_factory=lambda: list[Learner](["logistic", "lightgbm", "mean", "weighted", "greedy"])
+    trials: int = Field(30, ge=1)  # trials of each stacking study
+    learners: list[Learner] = Field(  # meta-learners the joint study may choose
+        default_factory=lambda: list(_LEARNERS)
     )
-    transforms: list[Transform] = Field(
+    transforms: list[Transform] = Field(  # level-1 transforms the study may choose
         default_factory=lambda: list[Transform](["prob", "logit", "rank"])
     )
     passthrough: list[str] = Field(default_factory=list)  # tabular columns offered
-    nested_cv: bool = True
-    multi_objective: bool = False
-    calibration: list[Calibration] = Field(
+    nested_cv: bool = True  # nested CV estimate of the tuned joint stack
+    multi_objective: bool = False  # also minimise members and ms/ECG -> Pareto front
+    calibration: list[Calibration] = Field(  # calibration methods compared by OOF log-loss
         default_factory=lambda: list[Calibration](["none", "platt", "isotonic", "temperature"])
     )
-    n_jobs: int = 1
+    n_jobs: int = 1  # parallel folds inside a stacking trial

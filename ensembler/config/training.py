@@ -17,24 +17,27 @@ class AugmentConfig(Section):
 class TrainingConfig(Section):
     """Fold-trainer settings; a member may override any of them."""
 
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(64, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(1e-2, ge=0)
-    schedule: Literal["onecycle", "cosine"] = "onecycle"
-    pos_weight: bool = False
-    grad_clip: float | None = 1.0
+    epochs: int = Field(10, ge=1)  # maximum epochs per fold model
+    batch_size: int = Field(64, ge=1)  # records per optimisation step
+    lr: float = Field(1e-3, gt=0)  # AdamW (peak) learning rate
+    weight_decay: float = Field(1e-2, ge=0)  # AdamW weight decay
+    schedule: Literal["onecycle", "cosine"] = "onecycle"  # learning-rate schedule over all steps
+    pos_weight: bool = False  # BCE pos_weight = negatives/positives per class (fitted per fold)
+    grad_clip: float | None = 1.0  # max gradient norm (None: no clipping)
     patience: int = Field(5, ge=1)  # early stopping on the inner validation split
+    # inner_val_fraction: patients of the fold's training part used for early stopping
     inner_val_fraction: float = Field(0.15, gt=0, lt=0.5)
     crop_s: float | None = 2.5  # random crop length in training; None: full record
     eval_stride_s: float | None = None  # sliding-window stride at eval; None: crop_s / 2
+    # eval_aggregate: how sliding-window probabilities are combined per record
     eval_aggregate: Literal["mean", "max"] = "mean"
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     dropout: float | None = Field(None, ge=0.0, lt=1.0)  # None: the architecture default
-    refit_full: bool = False
+    refit_full: bool = False  # also train one model on all development data (median best epoch)
+    # device: auto: CUDA when available (bf16 autocast), else CPU
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    n_jobs: int = 1
-    backend: Literal["loky", "dask", "sequential"] = "loky"
+    n_jobs: int = 1  # parallel (member, fold) jobs
+    backend: Literal["loky", "dask", "sequential"] = "loky"  # joblib backend for the jobs
     scheduler_address: str | None = None  # dask.distributed scheduler; implies backend dask
     threads_per_job: int | None = None  # torch threads per job; None: cores // n_jobs
 
@@ -42,9 +45,11 @@ class TrainingConfig(Section):
 class ModelEntry(Section):
     """One base-model entry of the config; replicas make several named members."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")  # member name (files, meta-feature columns)
     arch: str  # registry name, or "module.path:callable" for a user architecture
+    # params: architecture hyper-parameters (see base_models)
     params: dict[str, Any] = Field(default_factory=dict)
+    # fusion: tabular fusion: none, early, intermediate or late
     fusion: Literal["none", "early", "intermediate", "late"] = "none"
     seeds: int = Field(1, ge=1)  # seed replicas
     bootstrap: int = Field(0, ge=0)  # bootstrap (bagging) replicas
@@ -56,5 +61,5 @@ class ModelEntry(Section):
 class ExternalMember(Section):
     """Predictions produced elsewhere, registered as a member (same npz contract)."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")  # member name (files, meta-feature columns)
     path: str  # .npz with oof, test, test_by_fold, dev_record_id, test_record_id

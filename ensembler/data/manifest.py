@@ -1,0 +1,102 @@
+"""Generic source: a folder of WFDB records plus a CSV manifest.
+
+Manifest columns (names configurable in ``ManifestConfig``): ``record`` (path
+relative to the record folder, without extension), ``patient_id``, the label
+columns (0/1), optional tabular columns (numeric, blank = NaN), optional
+subgroup columns, and an optional fold column whose value ``-1`` or ``test``
+marks the held-out test set (other values: integer predefined dev folds).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ensembler.config import ManifestConfig
+from ensembler.data.table import TEST_FOLD, RecordTable
+from ensembler.errors import DataError
+
+
+def _fold_column(values: pd.Series, where: str) -> np.ndarray:
+    text = values.astype(str).str.strip().str.lower()
+    text = text.where(text != "test", str(TEST_FOLD))
+    folds = pd.to_numeric(text, errors="coerce")
+    bad = folds.isna() | (folds != np.round(folds))
+    if bad.any():
+        rows = list(np.flatnonzero(bad.to_numpy())[:5] + 2)  # +2: header line, 1-based
+        raise DataError(f"{where}: fold values must be integers or 'test'; bad at lines {rows}")
+    return folds.to_numpy().astype(np.int64)
+
+
+def read_manifest(
+    cfg: ManifestConfig, source: str = "wfdb", expected_fs: float | None = None
+) -> RecordTable:
+    """Read a manifest CSV into a :class:`RecordTable` (no signal is read here).
+
+    Raises
+    ------
+    DataError
+        Missing file or columns, empty/duplicate record ids, empty patient ids,
+        labels that are not 0/1, non-numeric tabular values, or bad fold values;
+        the message names the file, the column and the offending lines.
+    """
+    csv = Path(cfg.path)
+    if not csv.is_file():
+        raise DataError(f"manifest not found: {csv}")
+    try:
+        df = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{csv}: not a readable CSV: {exc}") from None
+    needed = [cfg.record_column, cfg.patient_column, *cfg.label_columns,
+              *cfg.tabular_columns, *cfg.subgroup_columns]
+    if cfg.fold_column:
+        needed.append(cfg.fold_column)
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise DataError(f"{csv}: missing column(s) {missing}; has {list(df.columns)}")
+    if df.empty:
+        raise DataError(f"{csv}: manifest has no rows")
+    for col in (cfg.record_column, cfg.patient_column):
+        empty = df[col].str.strip() == ""
+        if empty.any():
+            raise DataError(f"{csv}: column {col!r} is empty at lines "
+                            f"{list(np.flatnonzero(empty.to_numpy())[:5] + 2)}")
+    rec = df[cfg.record_column].str.strip()
+    dup = rec[rec.duplicated()].unique()
+    if len(dup):
+        raise DataError(f"{csv}: record(s) listed twice in {cfg.record_column!r}: {list(dup[:5])}")
+    labels = np.zeros((len(df), len(cfg.label_columns)), np.uint8)
+    for j, col in enumerate(cfg.label_columns):
+        values = df[col].str.strip()
+        bad = ~values.isin(["0", "1", "0.0", "1.0"])
+        if bad.any():
+            raise DataError(f"{csv}: label column {col!r} must be 0/1; bad values "
+                            f"{list(values[bad].unique()[:5])}")
+        labels[:, j] = values.astype(float).astype(np.uint8)
+    tabular = np.full((len(df), len(cfg.tabular_columns)), np.nan, np.float32)
+    for j, col in enumerate(cfg.tabular_columns):
+        text = df[col].str.strip()
+        num = pd.Series(pd.to_numeric(text.mask(text == ""), errors="coerce"))
+        bad = num.isna() & (text != "")
+        if bad.any():
+            raise DataError(f"{csv}: tabular column {col!r} is not numeric: "
+                            f"{list(df[col][bad].unique()[:5])}")
+        tabular[:, j] = num.to_numpy(dtype=np.float32)
+    root = Path(cfg.record_dir) if cfg.record_dir else csv.parent
+    fold = _fold_column(df[cfg.fold_column], f"{csv}: column {cfg.fold_column!r}") \
+        if cfg.fold_column else None
+    return RecordTable(
+        paths=[str(root / r) for r in rec],
+        record_id=rec.to_numpy(dtype=str),
+        patient_id=df[cfg.patient_column].str.strip().to_numpy(dtype=str),
+        labels=labels,
+        class_names=list(cfg.label_columns),
+        tabular=tabular,
+        tabular_names=list(cfg.tabular_columns),
+        subgroups=df[cfg.subgroup_columns].reset_index(drop=True),
+        predefined_fold=fold,
+        source=source,
+        expected_fs=expected_fs,
+    )
