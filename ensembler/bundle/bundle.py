@@ -1,0 +1,245 @@
+"""The loaded bundle: verified files in, calibrated stacked probabilities out.
+
+``load_bundle`` verifies everything (see :mod:`ensembler.bundle.integrity`) before
+any weight is touched, then rebuilds each member's networks from safetensors and
+the meta-learner from JSON / LightGBM text. It never calls pickle, ``torch.load``
+or ``joblib.load``.
+
+Fold-average mode reproduces the run's stacked test predictions exactly: for each
+fold k the fold-k models of all members form one level-0 set, the stack scores it
+(``FittedStack.predict_level0``) and the K outputs are averaged. Refit-full mode
+scores the single level-0 set of the refit-full models.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ensembler.bundle.integrity import MANIFEST, VerifiedBundle, read_verified
+from ensembler.bundle.members import BundleMember, load_fold_model, spec_from_description
+from ensembler.config import PreprocessingConfig
+from ensembler.errors import BundleIntegrityError, DataError
+from stacking.model import FittedStack
+
+
+def _load_stack(vb: VerifiedBundle, prefix: str) -> FittedStack:
+    """FittedStack.load on a private copy of the verified stack files (JSON/LightGBM text)."""
+    tmp = Path(tempfile.mkdtemp(prefix="ensembler-stack-"))
+    try:
+        for name, data in vb.files.items():
+            if name.startswith(prefix + "/"):
+                (tmp / name[len(prefix) + 1:]).write_bytes(data)
+        return FittedStack.load(tmp)
+    except (KeyError, ValueError, FileNotFoundError) as exc:
+        raise BundleIntegrityError(f"{vb.source}/{prefix}: unreadable stack ({exc})") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@dataclass
+class Bundle:
+    """A verified, loaded bundle.
+
+    Attributes:
+        manifest: the verified manifest (dict).
+        members: the members, each with one model per level-0 set (K folds or 1 full).
+        stack: the fitted meta-learner (with its calibrator).
+        thresholds: (C,) operating thresholds; decision = probability >= threshold.
+        preprocessing: the training preprocessing spec (fs, duration, leads, band-pass).
+        backend: ``torch`` or ``onnx`` (members scored with ONNX Runtime).
+    """
+
+    manifest: dict[str, Any]
+    members: list[BundleMember]
+    stack: FittedStack
+    thresholds: np.ndarray
+    preprocessing: PreprocessingConfig
+    backend: str = "torch"
+    source: Path | None = None
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.manifest["task"]["class_names"])
+
+    @property
+    def lead_names(self) -> list[str]:
+        return list(self.manifest["input"]["lead_names"])
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.manifest["input"]["n_samples"])
+
+    @property
+    def tabular_names(self) -> list[str]:
+        """Tabular inputs, in the column order ``predict_proba`` expects."""
+        return list(self.manifest["input"]["tabular"]["names"])
+
+    @property
+    def member_mode(self) -> str:
+        return str(self.manifest["members"]["mode"])
+
+    @property
+    def n_sets(self) -> int:
+        """Number of level-0 sets: K in fold-average mode, 1 in refit-full mode."""
+        return len(self.members[0].models)
+
+    @property
+    def digest(self) -> str:
+        return str(self.manifest["manifest_digest"])
+
+    def _check(self, signals: np.ndarray, tabular: np.ndarray | None) -> np.ndarray | None:
+        want = (len(self.lead_names), self.n_samples)
+        if signals.ndim != 3 or signals.shape[1:] != want:
+            raise DataError(f"signals: expected (N, {want[0]}, {want[1]}) preprocessed as in "
+                            f"training, got {signals.shape}")
+        f = len(self.tabular_names)
+        if tabular is None:
+            return np.full((signals.shape[0], f), np.nan, np.float32) if f else None
+        tab = np.asarray(tabular, np.float32)
+        if tab.shape != (signals.shape[0], f):
+            raise DataError(f"tabular: expected ({signals.shape[0]}, {f}) in the order "
+                            f"{self.tabular_names}, got {tab.shape}")
+        return tab
+
+    def _columns(self, tab: np.ndarray | None, names: Sequence[str], n: int
+                 ) -> np.ndarray | None:
+        """Columns ``names`` of the input table ``tab`` (N, F); NaN where not an input."""
+        if not names:
+            return None
+        out = np.full((n, len(names)), np.nan, np.float32)
+        for j, name in enumerate(names):
+            if tab is not None and name in self.tabular_names:
+                out[:, j] = tab[:, self.tabular_names.index(name)]
+        return out
+
+    def level0(self, signals: np.ndarray, tabular: np.ndarray | None = None
+               ) -> dict[str, np.ndarray]:
+        """Member probabilities per level-0 set: member -> (n_sets, N, C)."""
+        tab = self._check(signals, tabular)
+        out = {}
+        for m in self.members:
+            t = self._columns(tab, m.tabular_names, signals.shape[0])
+            out[m.name] = np.stack([m.predict(k, signals, t, self.backend)
+                                    for k in range(len(m.models))])
+        return out
+
+    def combine(self, level0: dict[str, np.ndarray], tabular: np.ndarray | None = None
+                ) -> np.ndarray:
+        """Stack each level-0 set and average over sets.
+
+        ``level0``: member -> (n_sets, N, C); ``tabular``: (N, F) inputs or None.
+        Returns (N, C) calibrated probabilities.
+        """
+        n = next(iter(level0.values())).shape[1]
+        stab = (self._columns(tabular, self.stack.tabular_names, n)
+                if self.stack.spec.passthrough else None)
+        outs = [self.stack.predict_level0({m: v[k] for m, v in level0.items()}, stab)
+                for k in range(self.n_sets)]
+        return np.asarray(np.mean(outs, axis=0), dtype=np.float64)
+
+    def predict_proba(self, signals: np.ndarray, tabular: np.ndarray | None = None,
+                      batch_size: int = 256) -> np.ndarray:
+        """Calibrated ensemble probabilities.
+
+        Parameters
+        ----------
+        signals : (N, leads, samples) float32, preprocessed with ``self.preprocessing``
+            (lead order ``lead_names``); use :func:`ensembler.bundle.records.load_records`
+            to get them from WFDB files.
+        tabular : (N, F) raw tabular values in the order ``tabular_names`` (NaN = missing),
+            or None when none is known.
+
+        Returns
+        -------
+        (N, C) float64 probabilities; each record is scored independently of the others.
+        """
+        signals = np.asarray(signals, np.float32)
+        tab = self._check(signals, tabular)
+        parts = []
+        for lo in range(0, signals.shape[0], batch_size):
+            sl = slice(lo, lo + batch_size)
+            t = None if tab is None else tab[sl]
+            parts.append(self.combine(self.level0(signals[sl], t), t))
+        if not parts:
+            return np.zeros((0, len(self.class_names)))
+        return np.concatenate(parts, axis=0)
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """(N, C) 0/1 decisions at the bundle's thresholds (positive when p >= threshold)."""
+        thr = np.where(np.isfinite(self.thresholds), self.thresholds, np.inf)
+        return (np.asarray(proba) >= thr[None, :]).astype(np.uint8)
+
+
+def load_bundle(path: str | Path, backend: str = "torch",
+                expect_digest: str | None = None) -> Bundle:
+    """Verify and load a bundle folder or zip.
+
+    Parameters
+    ----------
+    path : bundle folder or ``.zip``
+    backend : ``torch`` (default) or ``onnx`` (needs a bundle exported with ``--onnx``)
+    expect_digest : optional manifest digest published by the exporter
+
+    Raises
+    ------
+    BundleIntegrityError
+        Unknown format version, edited manifest, an unlisted/missing/disallowed file,
+        a pickle-like file, a hash mismatch or weights that do not fit; names the file.
+    """
+    if backend not in ("torch", "onnx"):
+        raise ValueError(f"backend: expected 'torch' or 'onnx', got {backend!r}")
+    vb = read_verified(path, expect_digest)
+    man = vb.manifest
+    n_leads = len(man["input"]["lead_names"])
+    n_classes = len(man["task"]["class_names"])
+    sessions: dict[str, Any] = {}
+    if backend == "onnx":
+        import onnxruntime as ort
+
+        if not man.get("onnx", {}).get("enabled"):
+            raise DataError(f"{vb.source}: bundle has no ONNX members; export with --onnx")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = max(1, _torch_threads())
+        opts.inter_op_num_threads = 1
+        # no busy-waiting between runs: spinning ORT threads starve torch and other work
+        # in the same process (measured: torch eager 10x slower at batch 1 beside them)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        for entry in man["members"]["list"]:
+            for mdl in entry["models"]:
+                sessions[mdl["onnx"]] = ort.InferenceSession(
+                    vb.files[mdl["onnx"]], opts, providers=["CPUExecutionProvider"])
+    members = []
+    for entry in man["members"]["list"]:
+        spec = spec_from_description(entry["spec"])
+        bm = BundleMember(spec=spec, window=entry["window"], stride=entry["stride"])
+        for mdl in entry["models"]:
+            fm = load_fold_model(spec, mdl["label"], vb.files[mdl["weights"]],
+                                 vb.text(mdl["state"]), n_leads, n_classes,
+                                 f"{vb.source}/{mdl['weights']}")
+            fm.onnx = sessions.get(mdl.get("onnx", ""))
+            bm.models.append(fm)
+        members.append(bm)
+    stack = _load_stack(vb, man["stack"]["dir"])
+    if list(stack.spec.members) != [m.name for m in members]:
+        raise BundleIntegrityError(f"{vb.source}/{MANIFEST}: members "
+                                   f"{[m.name for m in members]} differ from the stack's "
+                                   f"{list(stack.spec.members)}")
+    thr = np.array([np.nan if v is None else float(v)
+                    for v in man["operating"]["thresholds"]], dtype=np.float64)
+    prep = PreprocessingConfig.model_validate(man["input"]["preprocessing"])
+    return Bundle(manifest=man, members=members, stack=stack, thresholds=thr,
+                  preprocessing=prep, backend=backend, source=vb.source)
+
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())

@@ -1,0 +1,132 @@
+"""``MODEL_CARD.md``: generated from the manifest and the run, never written by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _f(v: Any, nd: int = 3) -> str:
+    return "n/a" if v is None else f"{float(v):.{nd}f}"
+
+
+def _ci(d: dict[str, Any] | None) -> str:
+    if not d:
+        return "n/a"
+    return f"{_f(d.get('point'))} (95% CI {_f(d.get('lo'))}–{_f(d.get('hi'))})"
+
+
+def _metrics(m: dict[str, Any], classes: list[str]) -> list[str]:
+    if m.get("status") != "evaluated":
+        return [f"Not evaluated: {m.get('reason', m.get('status'))}. Run `ensembler report` "
+                "before exporting to put held-out metrics with confidence intervals here."]
+    st = m["stack"]
+    lines = [f"Held-out test set: {m.get('n_test')} ECGs of {m.get('n_test_patients')} patients "
+             "(confidence intervals: patient-cluster bootstrap).", "",
+             f"- Macro ROC AUC: {_ci(st.get('test_auc'))}"]
+    for c, v in (st.get("test_auc_per_class") or {}).items():
+        lines.append(f"  - {c}: {_ci(v)}")
+    op = st.get("operating_point") or {}
+    for c, pc in zip(classes, op.get("per_class", []), strict=False):
+        lines.append(f"- {c} at threshold {_f(pc.get('threshold'))}: sensitivity "
+                     f"{_ci(pc.get('sensitivity'))}, specificity {_ci(pc.get('specificity'))}, "
+                     f"PPV {_ci(pc.get('ppv'))}, NPV {_ci(pc.get('npv'))}")
+    return lines
+
+
+def _comparison(m: dict[str, Any]) -> list[str]:
+    rows = m.get("leaderboard") or []
+    if not rows:
+        return ["Not available (no report)."]
+    out = ["| model | kind | dev OOF AUC | test AUC (95% CI) |", "|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['name']} | {r.get('kind')} | {_f(r.get('dev_oof_auc'))} | "
+                   f"{_ci(r.get('test_auc'))} |")
+    return out
+
+
+def _subgroups(m: dict[str, Any]) -> list[str]:
+    sg = m.get("subgroups") or {}
+    cols = sg.get("columns") or {}
+    if not cols:
+        return ["Not available (no subgroup report)."]
+    out = ["| column | value | model | n | AUC (95% CI) |", "|---|---|---|---|---|"]
+    for col, by_model in cols.items():
+        for model, rows in by_model.items():
+            for r in rows:
+                flag = " (small)" if r.get("small") else ""
+                out.append(f"| {col} | {r['value']} | {model} | {r['n']} | "
+                           f"{_f(r.get('auc'))} ({_f(r.get('lo'))}–{_f(r.get('hi'))}){flag} |")
+    return out
+
+
+def model_card(man: dict[str, Any]) -> str:
+    """Markdown model card from the (JSON-clean) manifest."""
+    classes = man["task"]["class_names"]
+    data = man["data"]
+    dev, test = data["development"], data["test"]
+    mem = man["members"]
+    stack = man["stack"]
+    cal = stack["calibration_scores"] or {}
+    lat = man.get("latency_ms", {}).get("batch_1", {})
+    modes = man["member_mode_test_auc"]["values"]
+    inp_spec = man["input"]
+    lines = [
+        f"# Model card — {man['run']['name']} / {stack['name']}", "",
+        "## Intended use", "", man["intended_use"], "",
+        f"Task: {man['task']['type']} classification of 12-lead ECGs into {classes}. Output: a "
+        "calibrated probability per class and a decision at a fixed threshold.", "",
+        "## Inputs", "",
+        f"- Leads, in this order: {', '.join(inp_spec['lead_names'])} (matched by name; III, aVR, "
+        "aVL, aVF are derived from I and II when only 8 leads are stored).",
+        f"- Resampled to {inp_spec['fs']:g} Hz, {inp_spec['duration_s']:g} s "
+        f"({inp_spec['n_samples']} samples; cropped from the start or zero-padded); band-pass "
+        f"{inp_spec['preprocessing'].get('bandpass') or 'none'}.",
+        f"- Tabular inputs: {', '.join(inp_spec['tabular']['names']) or 'none'} "
+        "(blank = missing; the models were trained with missing values).", "",
+        "## Training data", "",
+        f"Source: {data['source']}. Development: {dev['records']} ECGs of {dev['patients']} "
+        f"patients (positives {dev['positives']}); held-out test: {test['records']} ECGs of "
+        f"{test['patients']} patients (positives {test['positives']}).", "",
+        f"Split: {data['n_folds']} patient-grouped cross-validation folds on the development "
+        f"set; the test patients were held out (`split` = {data['split']}). Every patient's "
+        "ECGs lie in one fold only.", "",
+        "## Model", "",
+        f"Stacked ensemble `{stack['label']}`; members ({mem['mode']}): "
+        + ", ".join(f"`{m['name']}` ({m['arch']}, {m['n_params']:,} parameters, "
+                    f"{len(m['models'])} network(s))" for m in mem["list"]) + ".", "",
+        f"Calibration: `{stack['calibration']}` (cross-validated log-loss per method: "
+        + ", ".join(f"{k} {_f(v, 4)}" for k, v in cal.items()) + "). Thresholds: "
+        + ", ".join(f"{c} {_f(t)}" for c, t in zip(classes, man["operating"]["thresholds"],
+                                                     strict=True))
+        + f" ({man['operating'].get('method')}).", "",
+        "Development estimate (meta-level out-of-fold macro AUC): "
+        f"{_f(stack['dev_meta_oof_auc'])}.",
+        "",
+        "## Test metrics", "", *_metrics(man["metrics"], classes), "",
+        "## Single models vs the ensemble", "", *_comparison(man["metrics"]), "",
+        "Member mode, test macro AUC (information only; the mode was chosen on development "
+        "data): " + ", ".join(f"{k} {_f(v)}" for k, v in modes.items()) + ".", "",
+        "## Subgroups", "", *_subgroups(man["metrics"]), "",
+        "## Latency", "",
+        f"{_f(lat.get('p50_ms'), 1)} ms per ECG at batch 1 (median; p95 "
+        f"{_f(lat.get('p95_ms'), 1)} ms) on CPU with {man.get('latency_ms', {}).get('threads')} "
+        "thread(s), measured at export.", "",
+        "## How each choice was made", "",
+        *[f"- **{k}**: {v}" for k, v in man["provenance"].items()], "",
+        "## Limitations", "",
+        "- Validated only on the data described above; performance on other populations, "
+        "devices, sampling rates or lead placements is unknown until checked with "
+        "`ensembler evaluate`.",
+        "- Records are assumed to be resting 12-lead ECGs in mV; signals with NaN values or "
+        "flat leads are refused, not repaired.",
+        "- Subgroups marked *small* have too few records for a stable estimate.",
+        "- The thresholds were chosen on development data and are not re-tuned on new data.",
+        "", "## Verifying this bundle", "",
+        "```", "ensembler verify BUNDLE            # every SHA-256 + the manifest digest",
+        "ensembler evaluate BUNDLE labels.csv   # re-validate on your own labelled data", "```",
+        "", "The manifest digest is printed by `ensembler verify`; compare it with the value "
+        "published by the exporter (`--expect-digest`). Parity with the run's own test "
+        f"predictions at export: max abs difference {man.get('parity', {}).get('max_abs_diff')}.",
+        "",
+    ]
+    return "\n".join(lines)

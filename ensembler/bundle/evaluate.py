@@ -1,0 +1,151 @@
+"""External validation: a bundle scored on someone else's labelled records at its fixed thresholds.
+
+Nothing is re-fitted or re-tuned here: the thresholds, calibration and members are
+the bundle's. Confidence intervals come from a patient-cluster bootstrap.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ensembler.bundle.bundle import Bundle
+from ensembler.bundle.integrity import json_clean
+from ensembler.bundle.predict import score_loaded
+from ensembler.bundle.records import RecordInput, load_records
+from ensembler.config import ManifestConfig
+from ensembler.data.manifest import read_manifest
+from ensembler.errors import DataError
+from ensembler.evaluation import (
+    brier,
+    calibration_slope_intercept,
+    cluster_bootstrap,
+    expected_calibration_error,
+    operating_point,
+    roc_auc,
+    subgroup_auc,
+)
+
+
+def _per_class(names: list[str], values: np.ndarray) -> dict[str, float]:
+    return {c: float(v) for c, v in zip(names, values, strict=True)}
+
+
+def evaluate_bundle(bundle: Bundle, manifest_csv: str | Path, *, skip_bad: bool = False,
+                    n_boot: int = 1000, seed: int = 0, subgroups: list[str] | None = None,
+                    record_column: str = "record", patient_column: str = "patient_id",
+                    min_subgroup_n: int = 30, ece_bins: int = 10) -> dict[str, Any]:
+    """Score a labelled CSV manifest and return the validation report (JSON-ready dict).
+
+    The CSV needs ``record`` (path relative to the CSV), ``patient_id`` and one 0/1
+    column per class of the bundle; tabular columns named as in the bundle and
+    subgroup columns are optional.
+    """
+    csv = Path(manifest_csv)
+    header = list(pd.read_csv(csv, nrows=0).columns) if csv.is_file() else []
+    classes = bundle.class_names
+    missing = [c for c in classes if c not in header]
+    if csv.is_file() and missing:
+        raise DataError(f"{csv}: label column(s) {missing} missing; the bundle predicts "
+                        f"{classes}")
+    tab_cols = [n for n in bundle.tabular_names if n in header]
+    wanted_sub = subgroups if subgroups is not None else \
+        list(bundle.manifest.get("subgroup_columns", []))
+    sub_cols = [c for c in wanted_sub if c in header]
+    table = read_manifest(ManifestConfig(
+        path=str(csv), record_column=record_column, patient_column=patient_column,
+        label_columns=classes, tabular_columns=tab_cols, subgroup_columns=sub_cols))
+    records = [RecordInput(str(rid), Path(path), {n: float(v) for n, v in
+                                                  zip(tab_cols, table.tabular[i], strict=True)
+                                                  if np.isfinite(v)})
+               for i, (rid, path) in enumerate(zip(table.record_id, table.paths, strict=True))]
+    missing_tab = [n for n in bundle.tabular_names if n not in tab_cols]
+    loaded = load_records(records, bundle.preprocessing, bundle.tabular_names, skip_bad,
+                          missing_tab)
+    preds = score_loaded(bundle, loaded)
+    row_of = {r: i for i, r in enumerate(table.record_id)}
+    rows = np.array([row_of[r] for r in loaded.record_id], dtype=np.int64)
+    if len(rows) == 0:
+        raise DataError(f"{csv}: no record could be scored")
+    y, p, groups = table.labels[rows], preds.proba, table.patient_id[rows]
+    auc = cluster_bootstrap(y, p, groups, n_boot=n_boot, seed=seed)
+    per_class = roc_auc(y, p)
+    cal = calibration_slope_intercept(y, p)
+    report: dict[str, Any] = {
+        "bundle": {"digest": bundle.digest, "stack": bundle.manifest["stack"]["label"],
+                   "member_mode": bundle.member_mode},
+        "data": {"manifest": str(csv), "n_records": len(rows),
+                 "n_patients": len(np.unique(groups)),
+                 "prevalence": _per_class(classes, y.mean(axis=0)),
+                 "failed": [{"record": r, "reason": why} for r, why in preds.failed],
+                 "tabular_missing": missing_tab},
+        "auc": {"macro": {"point": auc.point, "lo": auc.lo, "hi": auc.hi},
+                "per_class": _per_class(classes, per_class.per_class),
+                "bootstrap": f"patient-cluster, {n_boot} resamples"},
+        "operating_point": operating_point(y, p, bundle.thresholds, groups, n_boot=n_boot,
+                                           seed=seed).as_dict(),
+        "thresholds": _per_class(classes, bundle.thresholds),
+        "calibration": {
+            "brier": _per_class(classes, brier(y, p).per_class),
+            "ece": _per_class(classes, expected_calibration_error(y, p, ece_bins).per_class),
+            "slope": _per_class(classes, cal.slope),
+            "intercept": _per_class(classes, cal.intercept)},
+        "subgroups": {col: [r.as_dict() for r in subgroup_auc(
+            y, p, groups, table.subgroups[col].to_numpy(), min_n=min_subgroup_n,
+            n_boot=n_boot, seed=seed)] for col in sub_cols},
+        "reference": (bundle.manifest.get("metrics", {}).get("stack") or {}).get("test_auc"),
+    }
+    return json_clean(report)  # type: ignore[no-any-return]
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    """A short human-readable version of :func:`evaluate_bundle`'s report."""
+
+    def f(v: Any) -> str:
+        return "n/a" if v is None else f"{v:.3f}"
+
+    d, a = report["data"], report["auc"]["macro"]
+    lines = [f"# External validation — bundle {report['bundle']['digest'][:16]}", "",
+             f"{d['n_records']} records of {d['n_patients']} patients ({d['manifest']}); "
+             f"{len(d['failed'])} could not be read.", "",
+             f"Macro ROC AUC: {f(a['point'])} (95% CI {f(a['lo'])}–{f(a['hi'])}, "
+             f"{report['auc']['bootstrap']})."]
+    ref = report.get("reference")
+    if ref:
+        lines.append(f"Bundle's own held-out test AUC: {f(ref.get('point'))} "
+                     f"({f(ref.get('lo'))}–{f(ref.get('hi'))}).")
+    lines += ["", "| class | AUC | threshold | sensitivity | specificity | PPV | NPV | Brier | "
+              "ECE | slope |", "|---|---|---|---|---|---|---|---|---|---|"]
+    ops = report["operating_point"]["per_class"]
+    cal = report["calibration"]
+    for c, op in zip(report["auc"]["per_class"], ops, strict=True):
+        rates = " | ".join(f"{f(op[r]['point'])} ({f(op[r]['lo'])}–{f(op[r]['hi'])})"
+                           for r in ("sensitivity", "specificity", "ppv", "npv"))
+        lines.append(f"| {c} | {f(report['auc']['per_class'][c])} | "
+                     f"{f(report['thresholds'][c])} | {rates} | {f(cal['brier'][c])} | "
+                     f"{f(cal['ece'][c])} | {f(cal['slope'][c])} |")
+    for col, rows in report["subgroups"].items():
+        lines += ["", f"Subgroup `{col}`:", "", "| value | n | patients | AUC (95% CI) |",
+                  "|---|---|---|---|"]
+        for r in rows:
+            lines.append(f"| {r['value']} | {r['n']} | {r['n_patients']} | {f(r['auc'])} "
+                         f"({f(r['lo'])}–{f(r['hi'])}){' small' if r['small'] else ''} |")
+    if d["failed"]:
+        lines += ["", "Records not scored:", *[f"- {x['record']}: {x['reason']}"
+                                              for x in d["failed"]]]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
+    """Write ``<out>.md`` and ``<out>.json`` (``out`` with or without suffix)."""
+    base = Path(out)
+    base = base.with_suffix("") if base.suffix in (".md", ".json") else base
+    base.parent.mkdir(parents=True, exist_ok=True)
+    md, js = base.with_suffix(".md"), base.with_suffix(".json")
+    md.write_text(report_markdown(report))
+    js.write_text(json.dumps(report, indent=1) + "\n")
+    return md, js

@@ -1,0 +1,109 @@
+"""Member models of a bundle: rebuilt from architecture + safetensors, run like in training.
+
+Weights are read with ``safetensors.torch.load`` from bytes that were verified
+beforehand; the fitted per-fold preprocessing state comes from JSON. Prediction
+reuses the trainer's own ``FoldState`` transforms and ``predict_windows``, so a
+bundle scores a record exactly as the fold model did during the run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load as load_safetensors
+
+from ensembler.config import TrainingConfig
+from ensembler.errors import BundleIntegrityError
+from ensembler.training.loop import build_model
+from ensembler.training.members import MemberSpec
+from ensembler.training.state import FoldState
+from ensembler.training.windows import predict_windows, window_starts
+
+
+def spec_from_description(d: dict[str, Any]) -> MemberSpec:
+    """Inverse of :meth:`MemberSpec.describe` (the ``spec`` stored in each fold's meta.json)."""
+    kind, index = d.get("replica", ["none", 0])
+    return MemberSpec(
+        name=d["name"], entry=d.get("entry", d["name"]), arch=d["arch"],
+        params=dict(d.get("params", {})), fusion=d.get("fusion", "none"),
+        tabular_names=tuple(d.get("tabular_names", [])),
+        training=TrainingConfig.model_validate(d["training"]),
+        replica_kind=kind, replica_index=int(index), tuned=bool(d.get("tuned", False)),
+    )
+
+
+@dataclass
+class FoldModel:
+    """One trained network (a fold model, or the refit-full model) with its fitted state."""
+
+    label: str  # "fold_0" ... or "full"
+    model: torch.nn.Module
+    state: FoldState
+    onnx: Any = None  # onnxruntime.InferenceSession when loaded with backend="onnx"
+
+
+@dataclass
+class BundleMember:
+    """A member: its spec, windowing, tabular columns and one FoldModel per level-0 set."""
+
+    spec: MemberSpec
+    window: int | None
+    stride: int | None
+    models: list[FoldModel] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def tabular_names(self) -> list[str]:
+        return list(self.spec.tabular_names)
+
+    def predict(self, k: int, signals: np.ndarray, tabular: np.ndarray | None,
+                backend: str = "torch") -> np.ndarray:
+        """(N, C) probabilities of model ``k`` for preprocessed ``signals`` (N, leads, T).
+
+        ``tabular`` is (N, len(tabular_names)) raw values (NaN = missing) or None.
+        """
+        fm = self.models[k]
+        x = fm.state.transform_signals(signals)
+        t = fm.state.transform_tabular(tabular)
+        aggregate = self.spec.training.eval_aggregate
+        if backend == "onnx":
+            return onnx_predict_windows(fm.onnx, x, t, self.window, self.stride, aggregate)
+        return predict_windows(fm.model, x, t, self.window, self.stride, aggregate)
+
+
+def load_fold_model(spec: MemberSpec, label: str, weights: bytes, state_json: str,
+                    n_leads: int, n_classes: int, where: str) -> FoldModel:
+    """Rebuild the architecture, load weights from verified bytes (strict), eval mode."""
+    model = build_model(spec, n_leads=n_leads, n_classes=n_classes)
+    try:
+        tensors = load_safetensors(weights)
+        model.load_state_dict(tensors, strict=True)
+    except (RuntimeError, ValueError) as exc:
+        raise BundleIntegrityError(
+            f"{where}: weights do not fit architecture {spec.arch!r} ({exc})"
+        ) from None
+    model.eval()
+    return FoldModel(label=label, model=model, state=FoldState(**json.loads(state_json)))
+
+
+def onnx_predict_windows(session: Any, signals: np.ndarray, tabular: np.ndarray | None,
+                         window: int | None, stride: int | None, aggregate: str) -> np.ndarray:
+    """ONNX Runtime twin of :func:`predict_windows` (same windows, sigmoid, aggregation)."""
+    n, leads, t = signals.shape
+    win = t if window is None or window >= t else window
+    starts = window_starts(t, win, stride or max(1, win // 2))
+    x = np.stack([signals[:, :, s : s + win] for s in starts], axis=1)
+    feeds = {"signal": np.ascontiguousarray(x.reshape(n * len(starts), leads, win), np.float32)}
+    if tabular is not None:
+        feeds["tabular"] = np.repeat(np.asarray(tabular, np.float32), len(starts), axis=0)
+    logits = session.run(["logits"], feeds)[0].astype(np.float32)
+    probs = (1.0 / (1.0 + np.exp(-logits))).reshape(n, len(starts), -1)
+    agg = probs.mean(axis=1) if aggregate == "mean" else probs.max(axis=1)
+    return agg.astype(np.float32)

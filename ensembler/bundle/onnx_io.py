@@ -1,0 +1,53 @@
+"""ONNX export of member networks and the torch-vs-ONNX Runtime check."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ensembler.bundle.members import FoldModel, onnx_predict_windows
+from ensembler.training.windows import predict_windows
+
+OPSET = 17
+
+
+def export_onnx(model: torch.nn.Module, path: Path, n_leads: int, window: int,
+                n_tabular: int) -> None:
+    """Export ``model(signal (B, leads, window)[, tabular (B, F)]) -> logits (B, C)``.
+
+    The batch axis is dynamic; the window length is fixed (the member's crop window or
+    the full record), exactly what :func:`onnx_predict_windows` feeds. Uses the
+    TorchScript-based exporter, which handles the NaN-safe tabular branch.
+    """
+    model.eval()
+    args: tuple[torch.Tensor, ...] = (torch.zeros(2, n_leads, window),)
+    names = ["signal"]
+    if n_tabular:
+        args = (*args, torch.zeros(2, n_tabular))
+        names.append("tabular")
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, args, buf,  # type: ignore[arg-type]  # BytesIO is accepted
+                          input_names=names, output_names=["logits"],
+                          dynamic_axes={n: {0: "batch"} for n in [*names, "logits"]},
+                          opset_version=OPSET, dynamo=False)
+    path.write_bytes(buf.getvalue())
+
+
+def onnx_max_abs_diff(fm: FoldModel, path: Path, signals: np.ndarray,
+                      tabular: np.ndarray | None, window: int | None, stride: int | None,
+                      aggregate: str) -> float:
+    """Max |p_onnx - p_torch| over ``signals`` (N, leads, T) raw (state applied here)."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(path.read_bytes(), providers=["CPUExecutionProvider"])
+    x = fm.state.transform_signals(signals)
+    t = fm.state.transform_tabular(tabular)
+    p_torch = predict_windows(fm.model, x, t, window, stride, aggregate)
+    p_onnx = onnx_predict_windows(sess, x, t, window, stride, aggregate)
+    return float(np.max(np.abs(p_torch - p_onnx))) if len(x) else 0.0
