@@ -29,6 +29,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _timing import timed  # noqa: E402
 
 from ensembler.bundle import export_bundle, load_bundle  # noqa: E402
 from ensembler.bundle.bundle import Bundle  # noqa: E402
@@ -58,16 +59,9 @@ def build_run(run_dir: Path) -> Path:
     return run_dir
 
 
-def timed(fn: Callable[[], object], repeats: int) -> dict[str, float]:
-    fn()  # warm-up
-    wall, cpu = [], []
-    for _ in range(repeats):
-        w0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - w0)
-        cpu.append(time.process_time() - c0)
-    return {"wall_ms": 1000 * float(np.median(wall)), "cpu_ms": 1000 * float(np.median(cpu))}
-
+def timed_ms(fn: Callable[[], object], repeats: int) -> dict[str, float]:
+    t = timed(fn, repeats, warmup=1)
+    return {"wall_ms": 1000 * t["wall_s_median"], "cpu_ms": 1000 * t["cpu_s_median"]}
 
 def per_ecg(t: dict[str, float], bs: int) -> dict[str, float]:
     return {k: v / bs for k, v in t.items()}
@@ -86,7 +80,7 @@ def bench_bundle(torch_b: Bundle, onnx_b: Bundle, x: np.ndarray, t: np.ndarray,
             tab = tb[:, cols[mt.name]] if cols[mt.name] else None
             row = {}
             for name, m, backend in (("torch", mt, "torch"), ("onnx", mo, "onnx")):
-                row[name] = per_ecg(timed(lambda m=m, backend=backend, tab=tab, xb=xb: [
+                row[name] = per_ecg(timed_ms(lambda m=m, backend=backend, tab=tab, xb=xb: [
                     m.predict(k, xb, tab, backend) for k in range(len(m.models))], repeats), bs)
             row["onnx_speedup"] = row["torch"]["wall_ms"] / row["onnx"]["wall_ms"]
             sum_torch += row["torch"]["wall_ms"]
@@ -94,7 +88,7 @@ def bench_bundle(torch_b: Bundle, onnx_b: Bundle, x: np.ndarray, t: np.ndarray,
             out["members"].setdefault(mt.name, {})[f"batch_{bs}"] = row  # type: ignore[union-attr]
         ens = {}
         for name, b, total in (("torch", torch_b, sum_torch), ("onnx", onnx_b, sum_onnx)):
-            e = per_ecg(timed(lambda b=b, xb=xb, tb=tb: b.predict_proba(xb, tb), repeats), bs)
+            e = per_ecg(timed_ms(lambda b=b, xb=xb, tb=tb: b.predict_proba(xb, tb), repeats), bs)
             ens[name] = {**e, "sum_of_members_ms": total, "overhead_ms": e["wall_ms"] - total}
         out["ensemble"][f"batch_{bs}"] = ens  # type: ignore[index]
     return out

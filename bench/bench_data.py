@@ -15,15 +15,13 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import wfdb
+from _timing import timed
 
 from ensembler.config import SyntheticConfig, config_from_dict
 from ensembler.data import load_cohort
@@ -33,16 +31,6 @@ from ensembler.splits import find_duplicate_recordings, make_split
 OUT = Path(__file__).parent / "results" / "data.json"
 
 
-def timed(fn: Callable[[], Any], repeats: int) -> dict[str, Any]:
-    walls, cpus, loads = [], [], []
-    for _ in range(repeats):
-        loads.append(os.getloadavg()[0])
-        w0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        walls.append(time.perf_counter() - w0)
-        cpus.append(time.process_time() - c0)
-    return {"wall_s_median": statistics.median(walls), "cpu_s_median": statistics.median(cpus),
-            "wall_s_all": walls, "load1_at_start": loads, "repeats": repeats}
 
 
 def bench_synth(repeats: int, tmp: Path) -> dict[str, Any]:

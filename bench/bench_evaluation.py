@@ -11,12 +11,12 @@ import json
 import os
 import platform
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _timing import timed
 from sklearn.metrics import roc_auc_score
 
 from ensembler.config import ReportConfig
@@ -32,19 +32,8 @@ OUT = Path(__file__).parent / "results" / "evaluation.json"
 
 
 def _timed(fn: Callable[[], Any], repeats: int) -> dict[str, float]:
-    wall, cpu = [], []
-    for _ in range(repeats):
-        w0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - w0)
-        cpu.append(time.process_time() - c0)
-    return {
-        "wall_s_median": float(np.median(wall)),
-        "cpu_s_median": float(np.median(cpu)),
-        "wall_s_min": float(np.min(wall)),
-        "repeats": repeats,
-    }
-
+    t = timed(fn, repeats)
+    return {k: t[k] for k in ("wall_s_median", "cpu_s_median", "wall_s_min", "repeats")}
 
 def _data(n: int, c: int, seed: int = 0) -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng(seed)

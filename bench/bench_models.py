@@ -16,13 +16,12 @@ import argparse
 import json
 import os
 import platform
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+from _timing import timed
 from torch.utils.flop_counter import FlopCounterMode
 
 from base_models import create_model, get_model_info
@@ -35,15 +34,8 @@ LENGTHS = {"2.5s": 250, "10s": 1000}
 
 
 def _timed(fn: Callable[[], None], repeats: int) -> dict[str, float]:
-    fn()  # warm-up
-    walls, cpus = [], []
-    for _ in range(repeats):
-        w0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        walls.append(time.perf_counter() - w0)
-        cpus.append(time.process_time() - c0)
-    return {"wall_s": statistics.median(walls), "cpu_s": statistics.median(cpus)}
-
+    t = timed(fn, repeats, warmup=1)
+    return {"wall_s": t["wall_s_median"], "cpu_s": t["cpu_s_median"]}
 
 def count_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
     """Forward FLOPs for ``x`` (torch's FlopCounterMode: matmul/conv/attention; LSTM/GRU

@@ -8,15 +8,13 @@ import click
 import numpy as np
 
 from ensembler.cli.main import cli
+from ensembler.cli.options import config_argument, load
 from ensembler.config import RunConfig, load_config
+from ensembler.pipeline.context import RunContext
 
 
 def _config(path: str | None) -> RunConfig:
     return load_config(path) if path else RunConfig()
-
-
-def _cache_root(cfg: RunConfig, cache_root: str | None) -> Path:
-    return Path(cache_root) if cache_root else cfg.resolved_run_dir() / "cohort"
 
 
 @cli.command("synth")
@@ -43,26 +41,25 @@ def synth(config: str | None, out: str, n_patients: int | None, seed: int | None
 
 
 @cli.command("cache")
-@click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--cache-root", default=None, help="Default: <run dir>/cohort.")
-def cache(config: str, cache_root: str | None) -> None:
+@config_argument
+def cache(config: Path, profile: str | None, data_dir: Path | None,
+          run_dir: Path | None) -> None:
     """Build (or reuse) the preprocessed cache and print a summary."""
     import json
 
-    from ensembler.data import load_cohort
+    from ensembler.data.load import cache_dir_of
 
-    cfg = _config(config)
-    root = _cache_root(cfg, cache_root)
-    cohort = load_cohort(cfg, root, progress=True)
-    info = json.loads((root / cohort.fingerprint / "info.json").read_text())
-    click.echo(f"cache {root / cohort.fingerprint}")
+    ctx = RunContext.create(load(config, profile, data_dir), run_dir)
+    cohort = ctx.cohort
+    folder = cache_dir_of(ctx.cfg, ctx.run_dir / "cohort")
+    info = json.loads((folder / "info.json").read_text())
+    click.echo(f"cache {folder}")
     click.echo(f"  records {len(cohort)}, patients {len(np.unique(cohort.patient_id))}, "
                f"signals {tuple(cohort.signals.shape)} at {cohort.fs:g} Hz")
     for name, count in zip(cohort.class_names, cohort.labels.sum(axis=0), strict=True):
         click.echo(f"  {name}: {int(count)}")
     click.echo(f"  skipped bad records: {info['n_skipped_bad']}"
-               + (f" (see {root / cohort.fingerprint / 'skipped.csv'})"
-                  if info["n_skipped_bad"] else ""))
+               + (f" (see {folder / 'skipped.csv'})" if info["n_skipped_bad"] else ""))
     if "rows_skipped_missing_files" in info:
         click.echo(f"  CSV rows without record files: {info['rows_skipped_missing_files']}")
     if "oracle_auc_dev" in info:
@@ -70,22 +67,15 @@ def cache(config: str, cache_root: str | None) -> None:
 
 
 @cli.command("split")
-@click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--cache-root", default=None, help="Default: <run dir>/cohort.")
-def split(config: str, cache_root: str | None) -> None:
-    """Compute the patient-grouped folds and write split.json in the run dir."""
-    from ensembler.data import load_cohort
-    from ensembler.splits import find_duplicate_recordings, make_split
-
-    cfg = _config(config)
-    cohort = load_cohort(cfg, _cache_root(cfg, cache_root), progress=True)
-    sp = make_split(cohort, cfg.split, cfg.seed)
-    dups = find_duplicate_recordings(cohort, sp.fold, cfg.split.duplicate_check,
-                                     cfg.split.duplicate_corr)
-    run_dir = cfg.resolved_run_dir()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    sp.to_json(run_dir / "split.json")
-    click.echo(f"wrote {run_dir / 'split.json'} (fingerprint {sp.fingerprint})")
+@config_argument
+def split(config: Path, profile: str | None, data_dir: Path | None,
+          run_dir: Path | None) -> None:
+    """Compute the patient-grouped folds, check duplicates, write split.json in the run dir."""
+    ctx = RunContext.create(load(config, profile, data_dir), run_dir)
+    cohort = ctx.cohort
+    sp = ctx.split
+    dups = ctx.check_duplicates(sp.fold)
+    click.echo(f"wrote {ctx.run_dir / 'split.json'} (fingerprint {sp.fingerprint})")
     for f in [*range(sp.n_folds), -1]:
         idx = sp.fold == f
         if idx.any():
@@ -93,5 +83,5 @@ def split(config: str, cache_root: str | None) -> None:
             click.echo(f"  {'test' if f == -1 else f'fold {f}'}: {int(idx.sum())} records, "
                        f"{len(np.unique(cohort.patient_id[idx]))} patients, positives {pos}")
     if dups:
-        click.echo(f"  warning: {len(dups)} duplicate recording pair(s) across folds")
-
+        click.echo(f"  warning: {len(dups)} duplicate recording pair(s) across folds "
+                   f"(listed in {ctx.run_dir / 'duplicates.json'})")

@@ -57,5 +57,26 @@ class RunContext:
             old = Split.from_json(path)
             if old.fingerprint == split.fingerprint:
                 return old
+        self.check_duplicates(split.fold)
         split.to_json(path)
         return split
+
+    def check_duplicates(self, fold: Any) -> list[Any]:
+        """Near-identical recordings under different patient ids across folds: written to
+        ``duplicates.json``; a warning, or a SplitError with ``split.duplicate_check: refuse``."""
+        import warnings
+
+        from ensembler.splits import find_duplicate_recordings
+        from ensembler.utils.atomic import write_json
+
+        sc = self.cfg.split
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            pairs = find_duplicate_recordings(self.cohort, fold, sc.duplicate_check,
+                                              sc.duplicate_corr)
+        for w in caught:
+            print(f"warning: {w.message}")
+        write_json(self.run_dir / "duplicates.json",
+                   [{"records": [p.record_i, p.record_j], "patients": [p.patient_i, p.patient_j],
+                     "folds": [p.fold_i, p.fold_j]} for p in pairs])
+        return pairs

@@ -1,8 +1,17 @@
-"""Inference latency of members and stacks on the current device (for the report)."""
+"""Inference latency of members and stacks on the current device (for the report).
+
+Latency is timed on ONE torch thread: a single inference stream per core is how
+per-ECG latency is usually served, and on a busy 2-core machine multi-threaded
+small batches spend most of their time in OpenMP barriers (we measured 350 ms vs
+2.4 ms per ECG at batch 1 for the same network under load), which would make the
+figures measure the machine's load rather than the model.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +39,23 @@ def member_latency(run_dir: Path, member: str, n_leads: int, n_samples: int, n_c
     x = rng.normal(size=(max(batch_sizes), n_leads, n_samples)).astype(np.float32)
     tab = (rng.normal(size=(max(batch_sizes), len(spec.tabular_names))).astype(np.float32)
            if spec.tabular_names else None)
-    return measure_latency(
-        lambda bs: bm.predict(0, x[:bs], None if tab is None else tab[:bs]),
-        batch_sizes=batch_sizes, repeats=repeats, warmup=1)
+    with one_thread():
+        return measure_latency(
+            lambda bs: bm.predict(0, x[:bs], None if tab is None else tab[:bs]),
+            batch_sizes=batch_sizes, repeats=repeats, warmup=2)
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block with torch on one intra-op thread, then restore."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _fs(run_dir: Path) -> float:
