@@ -6,12 +6,12 @@ import logging
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from ensembler.cli.options import config_argument, load
 from ensembler.pipeline.context import RunContext
 from ensembler.pipeline.run import run_all
 from ensembler.pipeline.summary import print_summary
+from ensembler.pipeline.summary import wide_console as make_console
 
 
 @click.command("run")
@@ -25,7 +25,7 @@ def run_cmd(config: Path, profile: str | None, data_dir: Path | None,
     optuna.logging.set_verbosity(logging.WARNING)
     cfg = load(config, profile, data_dir)
     ctx = RunContext.create(cfg, run_dir)
-    console = Console()
+    console = make_console()
     res = run_all(ctx, console)
     console.rule("[bold]Summary")
     print_summary(res.metrics, ctx.run_dir, res.bundle, console)

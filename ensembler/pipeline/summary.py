@@ -24,10 +24,17 @@ def _lat(row: dict[str, Any]) -> str:
     return "n/a" if not one else f"{one['p50_ms']:.1f} ms"
 
 
+def wide_console() -> Console:
+    """A console wide enough for the leaderboard, also when output goes to a file."""
+    import sys
+
+    return Console() if sys.stdout.isatty() else Console(width=140)
+
+
 def print_summary(metrics: dict[str, Any], run_dir: Path, bundle: Path | None = None,
                   console: Console | None = None) -> None:
     """Leaderboard excerpt, the primary comparison and where the report/bundle are."""
-    con = console or Console()
+    con = console if console is not None else wide_console()
     rows = {r["name"]: r for r in metrics.get("leaderboard", [])}
     table = Table(title="Test set (read once) — AUC with 95% patient-bootstrap CI")
     for col in ("model", "kind", "test AUC [95% CI]", "Δ vs best_single [CI]", "p",
