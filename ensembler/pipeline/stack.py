@@ -91,7 +91,21 @@ def _stage_key(ctx: RunContext, preds: dict[str, MemberPredictions], trials: int
 
 
 def run_stacking(ctx: RunContext, trials: int | None = None) -> StackStage:
-    """Fit the named stacks and the tuned ones; skipped when nothing changed."""
+    """Fit the named stacks and the tuned ones; skipped when nothing changed.
+
+    scikit-learn ConvergenceWarnings are silenced here: the search visits strong L1
+    penalties where saga stops at max_iter; such a trial is still scored honestly.
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return _run_stacking(ctx, trials)
+
+
+def _run_stacking(ctx: RunContext, trials: int | None) -> StackStage:
     from stacking import fit_stack, named_stacks, tune_stack
 
     cfg = ctx.cfg
