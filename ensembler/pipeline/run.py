@@ -100,15 +100,20 @@ def run_all(ctx: RunContext, console: Console | None = None) -> RunResult:
     metrics: dict[str, Any] = {}
 
     def stage(name: str, fn: Callable[[], Any]) -> Any:
-        con.rule(f"[bold]{name}")
+        done = len(seconds) + 1
+        con.rule(f"[bold][{done}/{len(stages)}] {name}")
         t0 = time.perf_counter()
         value = fn()
         seconds[name] = time.perf_counter() - t0
         con.print(f"[dim]{name}: {seconds[name]:.1f} s[/dim]")
         return value
 
-    stages = ["data + cache", "split", "tuning", "training", "stacking", "comparison",
-              "export", "predict + parity"]
+    stages = ["data + cache", "split"]
+    stages += ["tuning"] if cfg.tuning.enabled and cfg.tuning.archs else []
+    stages += ["training", "stacking"]
+    stages += ["data efficiency"] if cfg.report.data_efficiency else []
+    stages += ["comparison"]
+    stages += ["export", "predict + parity"] if cfg.export.enabled else []
     con.print(f"Run [bold]{cfg.name}[/bold] in {ctx.run_dir}: " + " → ".join(stages))
     cohort = stage("data + cache", lambda: ctx.cohort)
     con.print(f"{len(cohort)} ECGs, {len(np.unique(cohort.patient_id))} patients, "
