@@ -146,8 +146,8 @@ def fit_model(
         total, count = 0.0, 0
         for lo in range(0, len(perm), bs):
             b = perm[lo : lo + bs]
-            xb = augment(random_crop(x_train[b], win, rng), cfg.augment, rng)
-            xt = torch.from_numpy(np.ascontiguousarray(xb)).to(dev)
+            xb = augment(random_crop(x_train, win, rng, rows=b), cfg.augment, rng)
+            xt = torch.from_numpy(xb).to(dev)
             yt = torch.from_numpy(y_train[b]).to(dev)
             tt = None if t_train is None else torch.from_numpy(t_train[b]).to(dev)
             with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):

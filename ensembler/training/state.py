@@ -43,9 +43,9 @@ class FoldState:
         n = signals.shape[0]
         rng = np.random.default_rng(seed)
         idx = np.sort(rng.choice(n, size=min(n, max_records), replace=False))
-        sample = np.asarray(signals[idx], dtype=np.float64)
-        mean = sample.mean(axis=(0, 2))
-        std = sample.std(axis=(0, 2))
+        sample = np.asarray(signals[idx], dtype=np.float32)
+        mean = sample.mean(axis=(0, 2), dtype=np.float64)
+        std = sample.std(axis=(0, 2), dtype=np.float64)
         std = np.where(std > 1e-6, std, 1.0)
         if tabular is not None and tabular.size and tabular_names:
             tab = np.asarray(tabular, dtype=np.float64)

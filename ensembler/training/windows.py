@@ -20,13 +20,19 @@ def window_starts(n_samples: int, window: int, stride: int) -> list[int]:
     return starts
 
 
-def random_crop(x: np.ndarray, window: int | None, rng: np.random.Generator) -> np.ndarray:
-    """Crop each record of ``x`` (B, leads, T) at a random offset to (B, leads, window)."""
+def random_crop(x: np.ndarray, window: int | None, rng: np.random.Generator,
+                rows: np.ndarray | None = None) -> np.ndarray:
+    """Records ``rows`` of ``x`` (N, leads, T), each cropped at a random offset.
+
+    Returns (len(rows), leads, window) (all records when ``rows`` is None). Only the
+    cropped samples are copied, never the full records.
+    """
+    idx = np.arange(x.shape[0]) if rows is None else np.asarray(rows)
     if window is None or window >= x.shape[-1]:
-        return x
-    offsets = rng.integers(0, x.shape[-1] - window + 1, size=x.shape[0])
-    idx = offsets[:, None] + np.arange(window)[None, :]
-    return np.take_along_axis(x, idx[:, None, :].repeat(x.shape[1], axis=1), axis=2)
+        return np.ascontiguousarray(x[idx])
+    offsets = rng.integers(0, x.shape[-1] - window + 1, size=len(idx))
+    views = np.lib.stride_tricks.sliding_window_view(x, window, axis=2)  # (N, L, T-w+1, w)
+    return np.ascontiguousarray(views[idx, :, offsets])
 
 
 def augment(x: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:

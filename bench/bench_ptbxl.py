@@ -1,0 +1,94 @@
+"""The PTB-XL CPU-profile run and its numbers.
+
+Runs (or resumes) ``ensembler run configs/ptbxl_superdiag.yaml`` on
+``$ENSEMBLER_PTBXL_DIR`` and writes ``bench/results/ptbxl_superdiag.json``:
+per-member OOF (development) and test macro-AUC, train seconds and parameters, the
+leaderboard with CIs, the primary comparison, stage seconds and the bundle parity.
+``--summarise-only`` reads an existing run directory without running anything.
+
+Run: ``ENSEMBLER_PTBXL_DIR=... .venv/bin/python bench/bench_ptbxl.py``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ensembler.config import load_config
+from ensembler.training.metrics import macro_auc
+from ensembler.training.predictions import load_all
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = Path(__file__).parent / "results"
+
+
+def summarise(config: str, run_dir: Path) -> dict:
+    from ensembler.pipeline.context import RunContext
+
+    ctx = RunContext(cfg=load_config(ROOT / config), run_dir=run_dir, progress=False)
+    cohort, split = ctx.cohort, ctx.split
+    y_dev = cohort.labels[split.fold >= 0]
+    y_test = cohort.labels[split.fold == -1]
+    members = {}
+    for name, p in load_all(run_dir / "predictions").items():
+        members[name] = {
+            "oof_macro_auc": macro_auc(y_dev, p.oof), "test_macro_auc": macro_auc(y_test, p.test),
+            "train_seconds": float(np.sum(p.meta["train_seconds"])),
+            "best_epoch": p.meta["best_epoch"], "n_params": p.meta["n_params"],
+            "inference_ms_per_ecg": p.meta["inference_ms_per_ecg"],
+        }
+    metrics = json.loads((run_dir / "report" / "metrics.json").read_text())
+    board = [{"name": r["name"], "kind": r["kind"], "test_auc": r["test_auc"],
+              "delta_vs_best_single": r.get("delta_vs_baseline"),
+              "dev_oof_auc": r.get("dev_oof_auc"), "n_members": r.get("n_members"),
+              "latency_ms": r.get("latency_ms"), "n_params": r.get("n_params")}
+             for r in metrics["leaderboard"]]
+    parity_file = run_dir / "bundle_parity.json"
+    seconds_file = run_dir / "run_seconds.json"
+    return {
+        "config": config, "run_dir": str(run_dir), "classes": cohort.class_names,
+        "n_dev": int((split.fold >= 0).sum()), "n_test": int((split.fold == -1).sum()),
+        "n_folds": int(split.n_folds), "members": members, "leaderboard": board,
+        "primary": metrics.get("primary"),
+        "stack_study": metrics.get("stack_study"),
+        "stage_seconds": json.loads(seconds_file.read_text()) if seconds_file.is_file() else None,
+        "bundle_parity": json.loads(parity_file.read_text()) if parity_file.is_file() else None,
+        "cpu_count": os.cpu_count(), "load_at_summary": os.getloadavg(),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default="configs/ptbxl_superdiag.yaml")
+    ap.add_argument("--run-dir", type=Path, default=ROOT / "runs" / "ptbxl_superdiag")
+    ap.add_argument("--summarise-only", action="store_true")
+    args = ap.parse_args()
+    if not os.environ.get("ENSEMBLER_PTBXL_DIR"):
+        sys.exit("set ENSEMBLER_PTBXL_DIR to a PTB-XL copy")
+    wall = None
+    if not args.summarise_only:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "ensembler.cli", "run", str(ROOT / args.config),
+                        "--run-dir", str(args.run_dir)], check=True)
+        wall = time.perf_counter() - t0
+    result = summarise(args.config, args.run_dir)
+    result["wall_seconds_this_invocation"] = wall
+    name = Path(args.config).stem
+    OUT.mkdir(exist_ok=True)
+    (OUT / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    print("| member | OOF macro-AUC (dev) | test macro-AUC | train s | params |")
+    print("|---|---|---|---|---|")
+    for m, r in result["members"].items():
+        print(f"| {m} | {r['oof_macro_auc']:.3f} | {r['test_macro_auc']:.3f} | "
+              f"{r['train_seconds']:.0f} | {r['n_params']:,} |")
+
+
+if __name__ == "__main__":
+    main()
