@@ -7,9 +7,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from toydata import make_cohort, make_split, tiny_config  # noqa: E402
+from toydata import make_cohort, make_split, tiny_config
 
-from ensembler.training.runner import member_specs, train_members  # noqa: E402
+from ensembler.training.runner import member_specs, train_members
 
 
 def main(run_dir: str, n_jobs: int, epochs: int) -> None:
