@@ -136,7 +136,7 @@ def load_ptbxl_table(cfg: PTBXLConfig, spec: PreprocessingConfig) -> RecordTable
         labels, names = labels[:, ok], [n for n, k in zip(names, ok, strict=True) if k]
     age = db["age"].to_numpy(dtype=np.float32)
     age = np.where(age >= 300, 90.0, age).astype(np.float32)  # 300 codes "90 or older"
-    pace = db["pacemaker"].fillna("").astype(str).str.contains("ja|pace", case=False)
+    pace = db["pacemaker"].astype("string").fillna("").str.contains("ja|pace", case=False)
     tabular = np.stack([age, db["sex"].to_numpy(np.float32), db["height"].to_numpy(np.float32),
                         db["weight"].to_numpy(np.float32), pace.to_numpy(np.float32)], axis=1)
     folds = db["strat_fold"].to_numpy(np.int64)
