@@ -65,7 +65,7 @@ def build_comparison(ctx: RunContext) -> Any:
     c = cohort.n_classes
     k = int(split.n_folds)
     reps = cfg.report.latency_repeats
-    lat = {m: member_latency(run_dir, m, n_leads, n_samples, c, reps) for m in preds}
+    lat = {m: member_latency(run_dir, m, n_leads, n_samples, c, cohort.fs, reps) for m in preds}
     params = {m: int(p.meta.get("n_params", 0)) for m, p in preds.items()}
 
     def cost(members: list[str], mult: int) -> tuple[int, Any]:

@@ -17,7 +17,7 @@ from ensembler.errors import ConfigError
 from ensembler.pipeline.context import RunContext
 from ensembler.pipeline.train import tuned_parameters
 from ensembler.training.inner import inner_split
-from ensembler.training.jobs import _tabular
+from ensembler.training.jobs import member_tabular
 from ensembler.training.loop import fit_model, resolve_device, window_lengths
 from ensembler.training.metrics import macro_auc
 from ensembler.training.runner import member_specs
@@ -52,7 +52,7 @@ def run_data_efficiency(ctx: RunContext) -> pd.DataFrame | None:
     rows = []
     for name in wanted:
         spec = specs[name]
-        tab = _tabular(cohort, spec.tabular_names)
+        tab = member_tabular(cohort, spec.tabular_names)
         device = resolve_device(spec.training.device)
         for frac in sorted(cfg.report.data_efficiency_fractions):
             keep = set(order[: max(4, round(frac * len(order)))])

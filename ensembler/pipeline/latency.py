@@ -21,6 +21,7 @@ from ensembler.evaluation import LatencyStats, measure_latency
 
 
 def member_latency(run_dir: Path, member: str, n_leads: int, n_samples: int, n_classes: int,
+                   fs: float,
                    repeats: int, batch_sizes: tuple[int, ...] = (1, 64)
                    ) -> dict[int, LatencyStats] | None:
     """ms per ECG of ONE fold model of ``member`` (windowing included); None if absent."""
@@ -33,7 +34,7 @@ def member_latency(run_dir: Path, member: str, n_leads: int, n_samples: int, n_c
     spec = spec_from_description(json.loads((folder / "meta.json").read_text())["spec"])
     fm = load_fold_model(spec, "fold_0", (folder / "weights.safetensors").read_bytes(),
                          (folder / "state.json").read_text(), n_leads, n_classes, str(folder))
-    win, stride = window_lengths(spec, _fs(run_dir), n_samples)
+    win, stride = window_lengths(spec, fs, n_samples)
     bm = BundleMember(spec=spec, window=win, stride=stride, models=[fm])
     rng = np.random.default_rng(0)
     x = rng.normal(size=(max(batch_sizes), n_leads, n_samples)).astype(np.float32)
@@ -56,13 +57,6 @@ def one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def _fs(run_dir: Path) -> float:
-    import yaml
-
-    cfg = yaml.safe_load((run_dir / "config.resolved.yaml").read_text())
-    return float(cfg["data"]["preprocessing"]["fs"])
 
 
 def stack_meta_latency(fitted: Any, n_classes: int, repeats: int,

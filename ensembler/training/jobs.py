@@ -68,7 +68,8 @@ def job_is_done(job: FoldJob, run_dir: Path) -> bool:
         return False
 
 
-def _tabular(cohort: Cohort, names: tuple[str, ...]) -> np.ndarray | None:
+def member_tabular(cohort: Cohort, names: tuple[str, ...]) -> np.ndarray | None:
+    """The cohort's tabular columns ``names`` (N, F) as float32, or None when empty."""
     if not names:
         return None
     cols = [cohort.tabular_names.index(n) for n in names]
@@ -104,7 +105,7 @@ def run_fold_job(
         )
     if spec.replica_kind == "bootstrap":
         train_idx = patient_bootstrap(train_idx, cohort.patient_id, derive_seed(job.seed, "boot"))
-    tab = _tabular(cohort, spec.tabular_names)
+    tab = member_tabular(cohort, spec.tabular_names)
     device = resolve_device(spec.training.device)
     label = "full" if job.fold == FULL else f"fold {job.fold + 1}/{int(fold_vec.max()) + 1}"
     result = fit_model(

@@ -115,11 +115,14 @@ def run_jobs(
     return list(metas)
 
 
+def _fold_meta(job: FoldJob, run_dir: Path) -> dict[str, Any]:
+    return dict(json.loads((job.folder(run_dir) / "meta.json").read_text()))
+
+
 def _fold_outputs(job: FoldJob, run_dir: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    folder = job.folder(run_dir)
-    with np.load(folder / "preds.npz", allow_pickle=False) as z:
+    with np.load(job.folder(run_dir) / "preds.npz", allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
-    return arrays, json.loads((folder / "meta.json").read_text())
+    return arrays, _fold_meta(job, run_dir)
 
 
 def assemble_member(
@@ -194,19 +197,17 @@ def train_members(
     ran = run_jobs(selected, cohort, fold_vec, run_dir, cfg.training, verbose)
     out: dict[str, MemberPredictions] = {}
     full_jobs: list[FoldJob] = []
-    for spec in specs:
-        if not all(job_is_done(j, run_dir) for j in jobs[spec.name]):
-            continue
+    complete = [s for s in specs if all(job_is_done(j, run_dir) for j in jobs[s.name])]
+    for spec in complete:
         if spec.training.refit_full:
-            epochs = [_fold_outputs(j, run_dir)[1]["best_epoch"] for j in jobs[spec.name]]
+            epochs = [_fold_meta(j, run_dir)["best_epoch"] for j in jobs[spec.name]]
             full_jobs.append(FoldJob(spec, FULL, cfg.seed, cohort.fingerprint, split.fingerprint,
                                      epochs=max(1, int(np.median(epochs)))))
     ran += run_jobs(full_jobs, cohort, fold_vec, run_dir, cfg.training, verbose)
     full_by_name = {j.member.name: j for j in full_jobs}
-    for spec in specs:
-        if all(job_is_done(j, run_dir) for j in jobs[spec.name]):
-            out[spec.name] = assemble_member(spec, jobs[spec.name], cohort, fold_vec, run_dir,
-                                             full_by_name.get(spec.name))
+    for spec in complete:
+        out[spec.name] = assemble_member(spec, jobs[spec.name], cohort, fold_vec, run_dir,
+                                         full_by_name.get(spec.name))
     return TrainSummary(predictions=out, jobs_run=len(ran), jobs_skipped=skipped)
 
 

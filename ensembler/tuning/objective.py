@@ -21,6 +21,7 @@ from ensembler.config import ModelEntry, RunConfig
 from ensembler.data.cohort import Cohort
 from ensembler.errors import SplitError
 from ensembler.training.inner import inner_split, stratify_key
+from ensembler.training.jobs import member_tabular
 from ensembler.training.loop import fit_model, resolve_device, window_lengths
 from ensembler.training.members import MemberSpec, expand_entry
 from ensembler.training.metrics import macro_auc
@@ -79,13 +80,6 @@ def make_tuning_split(
     return TuningSplit(kind=t.objective_split, parts=parts, fingerprint=fp)
 
 
-def _tabular(cohort: Cohort, names: tuple[str, ...]) -> np.ndarray | None:
-    if not names:
-        return None
-    cols = [cohort.tabular_names.index(n) for n in names]
-    return np.asarray(cohort.tabular[:, cols], dtype=np.float32)
-
-
 class Objective:
     """``objective(trial) -> mean macro AUC`` over the tuning split's parts.
 
@@ -141,7 +135,7 @@ class Objective:
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at part {part} epoch {epoch}")
 
-        tab = _tabular(c, spec.tabular_names)
+        tab = member_tabular(c, spec.tabular_names)
         device = resolve_device(spec.training.device)
         prefix = f"[{spec.entry} trial {trial.number} part {part}] "
         res = fit_model(spec, c.signals, c.labels, tab, c.fs, tr, va,
