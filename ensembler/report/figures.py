@@ -152,30 +152,13 @@ def training_curves_figure(curves: Mapping[str, Sequence[str | Path]]) -> bytes:
         twin = ax.twinx()
         for k, path in enumerate(paths):
             f = read_curve(path)
-            ax.plot(
-                f["epoch"],
-                f["train_loss"],
-                c="C0",
-                lw=0.8,
-                alpha=0.7,
-                label="train loss" if k == 0 else None,
-            )
-            ax.plot(
-                f["epoch"],
-                f["val_loss"],
-                c="C1",
-                lw=0.8,
-                alpha=0.7,
-                label="val loss" if k == 0 else None,
-            )
-            twin.plot(
-                f["epoch"],
-                f["val_auc"],
-                c="C2",
-                lw=0.8,
-                ls="--",
-                label="val AUC" if k == 0 else None,
-            )
+            for axis, col, color, style, label in (
+                (ax, "train_loss", "C0", "-", "train loss"),
+                (ax, "val_loss", "C1", "-", "val loss"),
+                (twin, "val_auc", "C2", "--", "val AUC"),
+            ):
+                axis.plot(f["epoch"], f[col], c=color, ls=style, lw=0.8,
+                          alpha=0.7 if axis is ax else 1.0, label=label if k == 0 else None)
         ax.set(title=f"{member} ({len(paths)} folds)", xlabel="epoch", ylabel="loss")
         twin.set_ylabel("val AUC")
         ax.legend(fontsize=6, loc="upper right")
