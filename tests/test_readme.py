@@ -1,27 +1,66 @@
-"""The README is generated from docs/ and documents every config field."""
+"""The README and the generated docs pages are current, short, linked and complete."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
 from pathlib import Path
+from types import ModuleType
+
+import pytest
 
 from ensembler.config.reference import rows
 
 REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs"
+# README sources and page templates are inputs of docs/build_readme.py, not pages.
+NOT_PAGES = ("readme", "templates")
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 
 
-def test_readme_is_current() -> None:
-    spec = importlib.util.spec_from_file_location("build_readme", REPO / "docs/build_readme.py")
+def _module(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, DOCS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert (REPO / "README.md").read_text() == module.build(), (
-        "README.md is stale: run `.venv/bin/python docs/build_readme.py`")
+    return module
+
+
+def _pages() -> list[Path]:
+    return sorted(p for p in DOCS.rglob("*.md") if p.relative_to(DOCS).parts[0] not in NOT_PAGES)
+
+
+def _slug(heading: str) -> str:
+    """GitHub's heading anchor: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _anchors(page: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    return {_slug(m.group(1)) for m in re.finditer(r"^#+\s+(.+)$", text, flags=re.M)}
+
+
+def _links(page: Path) -> list[str]:
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    return [m.group(1) for m in LINK.finditer(text) if not re.match(r"\w+://|mailto:", m.group(1))]
+
+
+def test_generated_files_are_current() -> None:
+    for path, text in _module("build_readme").outputs().items():
+        assert path.read_text() == text, (
+            f"{path.relative_to(REPO)} is stale: run `.venv/bin/python docs/build_readme.py`")
+
+
+def test_readme_is_short() -> None:
+    n = len((REPO / "README.md").read_text().splitlines())
+    assert n <= 250, f"README.md has {n} lines; move detail to a docs/ page"
 
 
 def test_every_config_field_is_documented() -> None:
-    readme = (REPO / "README.md").read_text()
-    missing = [path for path, *_ in rows() if f"`{path}`" not in readme]
+    reference = (DOCS / "config.md").read_text()
+    missing = [path for path, *_ in rows() if f"`{path}`" not in reference]
     assert not missing, missing
     undocumented = [path for path, _, _, note in rows() if not note]
     assert not undocumented, f"config fields without a # comment: {undocumented}"
@@ -30,3 +69,52 @@ def test_every_config_field_is_documented() -> None:
 def test_two_setup_commands() -> None:
     readme = (REPO / "README.md").read_text()
     assert "make quickstart" in readme and "make test" in readme
+
+
+def test_every_relative_link_resolves() -> None:
+    broken = []
+    for page in [REPO / "README.md", *_pages()]:
+        for link in _links(page):
+            target, _, anchor = link.partition("#")
+            path = (page.parent / target).resolve() if target else page
+            if not path.exists():
+                broken.append(f"{page.relative_to(REPO)}: {link} (no such file)")
+            elif anchor and path.suffix == ".md" and anchor not in _anchors(path):
+                broken.append(f"{page.relative_to(REPO)}: {link} (no such heading)")
+    assert not broken, "\n".join(broken)
+
+
+def test_every_docs_page_is_reachable_from_the_readme() -> None:
+    seen: set[Path] = set()
+    todo = [REPO / "README.md"]
+    while todo:
+        page = todo.pop()
+        if page in seen or page.suffix != ".md" or not page.is_file():
+            continue
+        seen.add(page)
+        todo += [(page.parent / link.partition("#")[0]).resolve() for link in _links(page)
+                 if link.partition("#")[0]]
+    orphans = [str(p.relative_to(REPO)) for p in _pages() if p.resolve() not in seen]
+    assert not orphans, f"docs pages no link from README.md reaches: {orphans}"
+
+
+def test_results_tables_mark_contended_and_tolerate_missing_keys(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tables = _module("results_tables")
+    monkeypatch.setattr(tables, "RESULTS", tmp_path)
+    (tmp_path / "trainer.json").write_text(json.dumps(
+        {"contended": True, "overhead_cpu": 0.5, "overhead_wall": 0.25}))
+    (tmp_path / "data.json").write_text(json.dumps({"synth_1000_ecgs": {"wall_s_median": 3.0}}))
+    (tmp_path / "ptbxl_superdiag.json").write_text(json.dumps(
+        {"contended": True, "stage_seconds": {"training": 60.0},
+         "members": {"m": {"oof_macro_auc": 0.9}}}))
+    page = tables.render("{{throughput}}\n{{sd.stages}}\n{{sd.members}}")
+    trainer_row = next(line for line in page.splitlines() if "bare PyTorch" in line)
+    assert "+50.0% CPU" in trainer_row and "(contended)" in trainer_row
+    synth_row = next(line for line in page.splitlines() if "synthesise" in line)
+    assert "3.0 s wall / n/a s CPU" in synth_row and "(contended)" not in synth_row
+    assert "training 60 (sum 1 min) (contended)" in page
+    assert "| m | 0.900 | n/a |" in page
+    assert "n/a (no JSON)" in page  # stacking.json absent
+    with pytest.raises(KeyError, match="unknown placeholder"):
+        tables.render("{{no_such_table}}")

@@ -83,7 +83,7 @@ class PreprocessingConfig(Section):
     duration_s: float = Field(10.0, gt=0)  # record length in seconds (crop/pad)
     leads: list[str] | None = None  # None: the 12 standard leads
     bandpass: tuple[float, float] | None = None  # Hz, e.g. (0.5, 40)
-    # dtype: cache precision (float16 halves disk and RAM; see tolerance in README)
+    # dtype: cache precision (float16 halves disk and RAM; tolerance in docs/sections/data.md)
     dtype: Literal["float32", "float16"] = "float32"
     source_fs: float | None = None  # declared rate of the source; mismatch is an error
     # on_bad_record: error: stop naming the record; skip: list it in skipped.csv

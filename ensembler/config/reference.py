@@ -2,7 +2,7 @@
 
 The meaning is the field's trailing ``# comment`` in the section's source, so the
 reference cannot drift from the code; ``python -m ensembler.config.reference``
-prints it (the README's config reference is generated with it).
+prints it (docs/config.md is generated with it).
 """
 
 from __future__ import annotations
