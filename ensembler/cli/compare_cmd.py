@@ -7,9 +7,6 @@ from pathlib import Path
 import click
 
 from ensembler.cli.options import config_argument, load
-from ensembler.pipeline.compare import run_compare
-from ensembler.pipeline.context import RunContext
-from ensembler.pipeline.summary import print_summary
 
 
 @click.command("compare")
@@ -17,6 +14,10 @@ from ensembler.pipeline.summary import print_summary
 def compare_cmd(config: Path, profile: str | None, data_dir: Path | None,
                 run_dir: Path | None) -> None:
     """Compare every single model, bag and stack on the test set; write report/."""
+    from ensembler.pipeline.compare import run_compare
+    from ensembler.pipeline.context import RunContext
+    from ensembler.pipeline.summary import print_summary
+
     cfg = load(config, profile, data_dir)
     ctx = RunContext.create(cfg, run_dir)
     metrics = run_compare(ctx)

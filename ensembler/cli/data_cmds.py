@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
 
 from ensembler.cli.main import cli
 from ensembler.cli.options import config_argument, load
 from ensembler.config import RunConfig, load_config
-from ensembler.pipeline.context import RunContext
 
 
 def _config(path: str | None) -> RunConfig:
@@ -47,7 +45,10 @@ def cache(config: Path, profile: str | None, data_dir: Path | None,
     """Build (or reuse) the preprocessed cache and print a summary."""
     import json
 
+    import numpy as np
+
     from ensembler.data.load import cache_dir_of
+    from ensembler.pipeline.context import RunContext
 
     ctx = RunContext.create(load(config, profile, data_dir), run_dir)
     cohort = ctx.cohort
@@ -71,6 +72,10 @@ def cache(config: Path, profile: str | None, data_dir: Path | None,
 def split(config: Path, profile: str | None, data_dir: Path | None,
           run_dir: Path | None) -> None:
     """Compute the patient-grouped folds, check duplicates, write split.json in the run dir."""
+    import numpy as np
+
+    from ensembler.pipeline.context import RunContext
+
     ctx = RunContext.create(load(config, profile, data_dir), run_dir)
     cohort = ctx.cohort
     sp = ctx.split

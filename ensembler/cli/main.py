@@ -1,4 +1,9 @@
-"""The ``ensembler`` command."""
+"""The ``ensembler`` command.
+
+Importing this module must stay cheap (``ensembler --help`` under a second): the
+command modules import click and the config package only; torch, pandas,
+scikit-learn and the pipeline are imported inside the commands that use them.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,14 @@ import sys
 import click
 
 from ensembler import __version__
-from ensembler.errors import EnsemblerError
+from ensembler.cli.errors import report_error
 
 
 @click.group()
 @click.version_option(__version__, prog_name="ensembler")
-def cli() -> None:
+@click.option("--debug", is_flag=True,
+              help="Show the Python traceback of an error instead of the one-line message.")
+def cli(debug: bool) -> None:
     """Build, compare and ship stacked ensembles of deep ECG classifiers."""
 
 
@@ -34,18 +41,33 @@ from ensembler.cli.tune_cmd import tune_cmd  # noqa: E402
 cli.add_command(tune_cmd)
 
 
-def main() -> None:
-    """Entry point: known errors become one clear line on stderr and exit code 2."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: a user-input error becomes one line on stderr and exit code 2; any other
+    error one line and exit code 1; ``--debug`` (before the command) shows the traceback."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args[: _first_command(args)]
     try:
-        cli.main(standalone_mode=False)
+        cli.main(args=args, prog_name="ensembler", standalone_mode=False)
     except click.exceptions.Abort:
         sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except EnsemblerError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # every error ends as one line (or a traceback with --debug)
+        sys.exit(report_error(exc, debug))
+
+
+def _first_command(args: list[str]) -> int:
+    """Index of the first argument that is not a group option (the subcommand)."""
+    for i, a in enumerate(args):
+        if not a.startswith("-"):
+            return i
+    return len(args)
 
 
 import ensembler.cli.bundle_cmds  # noqa: E402  (registers export, verify, inspect, predict, evaluate)

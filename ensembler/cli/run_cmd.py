@@ -8,10 +8,6 @@ from pathlib import Path
 import click
 
 from ensembler.cli.options import config_argument, load
-from ensembler.pipeline.context import RunContext
-from ensembler.pipeline.run import run_all
-from ensembler.pipeline.summary import print_summary
-from ensembler.pipeline.summary import wide_console as make_console
 
 
 @click.command("run")
@@ -21,6 +17,11 @@ def run_cmd(config: Path, profile: str | None, data_dir: Path | None,
     """Run every stage (data → cache → split → tune → train → stack → compare → export →
     predict with parity); finished stages are reused, interrupted runs resume."""
     import optuna
+
+    from ensembler.pipeline.context import RunContext
+    from ensembler.pipeline.run import run_all
+    from ensembler.pipeline.summary import print_summary
+    from ensembler.pipeline.summary import wide_console as make_console
 
     optuna.logging.set_verbosity(logging.WARNING)
     cfg = load(config, profile, data_dir)

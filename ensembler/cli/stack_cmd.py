@@ -5,12 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from ensembler.cli.options import config_argument, load
-from ensembler.pipeline.context import RunContext
-from ensembler.pipeline.stack import load_fitted, run_stacking
 
 
 @click.command("stack")
@@ -19,6 +15,12 @@ from ensembler.pipeline.stack import load_fitted, run_stacking
 def stack_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: Path | None,
               trials: int | None) -> None:
     """Fit the fixed stacks and tune logistic, LightGBM and the joint stack (dev OOF only)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ensembler.pipeline.context import RunContext
+    from ensembler.pipeline.stack import load_fitted, run_stacking
+
     cfg = load(config, profile, data_dir)
     ctx = RunContext.create(cfg, run_dir)
     res = run_stacking(ctx, trials)

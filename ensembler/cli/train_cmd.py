@@ -5,14 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
-from rich.console import Console
-from rich.table import Table
 
 from ensembler.cli.options import config_argument, load, parse_int_list
-from ensembler.pipeline.context import RunContext
-from ensembler.pipeline.train import run_training
-from ensembler.training.metrics import macro_auc
 
 
 @click.command("train")
@@ -22,6 +16,14 @@ from ensembler.training.metrics import macro_auc
 def train_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: Path | None,
               models: str | None, folds: str | None) -> None:
     """Train every member on every fold; write predictions/<member>.npz."""
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from ensembler.pipeline.context import RunContext
+    from ensembler.pipeline.train import run_training
+    from ensembler.training.metrics import macro_auc
+
     cfg = load(config, profile, data_dir)
     ctx = RunContext.create(cfg, run_dir)
     only = [m.strip() for m in models.split(",")] if models else None

@@ -5,14 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import optuna
-from rich.console import Console
-from rich.table import Table
 
 from ensembler.cli.options import config_argument, load
-from ensembler.pipeline.context import RunContext
-from ensembler.tuning.results import fairness_table, write_fairness_report
-from ensembler.tuning.study import tune_entry
 
 
 @click.command("tune")
@@ -37,6 +31,14 @@ def tune_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: 
              archs: tuple[str, ...], trials: int | None, seconds: float | None,
              storage: str | None, study_prefix: str | None, worker: int, quiet: bool) -> None:
     """Tune every architecture with the same budget; write hpo/fairness.{json,png}."""
+    import optuna
+    from rich.console import Console
+    from rich.table import Table
+
+    from ensembler.pipeline.context import RunContext
+    from ensembler.tuning.results import fairness_table, write_fairness_report
+    from ensembler.tuning.study import tune_entry
+
     if trials is not None and seconds is not None:
         raise click.UsageError("give --trials or --seconds, not both")
     cfg = load(config, profile, data_dir)

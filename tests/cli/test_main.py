@@ -1,0 +1,110 @@
+"""The ``ensembler`` entry point: cheap to import, and every error is one line on stderr."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ensembler.cli.main import cli, main
+from ensembler.errors import ConfigError
+
+HEAVY = ("torch", "pandas", "sklearn", "optuna", "lightgbm", "scipy")
+
+
+def test_importing_the_cli_and_help_load_no_heavy_library() -> None:
+    code = ("import sys\n"
+            "from ensembler.cli.main import main\n"
+            "for cmd in ([], ['run'], ['predict'], ['export'], ['train'], ['tune'], ['cache']):\n"
+            "    sys.argv = ['ensembler', *cmd, '--help']\n"
+            "    try:\n"
+            "        main()\n"
+            "    except SystemExit as e:\n"
+            "        assert not e.code, e.code\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert res.stderr.strip().splitlines()[-1] == "[]", res.stderr
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+            *args: str) -> tuple[int, str]:
+    monkeypatch.setattr(sys, "argv", ["ensembler", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture
+def failing() -> Iterator[Callable[[Callable[[], None]], None]]:
+    """Register a throw-away ``ensembler fail`` command that calls the given function."""
+    import click
+
+    def install(fn: Callable[[], None]) -> None:
+        cli.add_command(click.Command("fail", callback=fn))
+
+    yield install
+    cli.commands.pop("fail", None)
+
+
+def _stacking_argument() -> None:
+    from stacking.calibration import Calibrator
+
+    Calibrator.fit("bogus", np.zeros((4, 1)), np.zeros((4, 1)))
+
+
+def _base_models_argument() -> None:
+    from base_models import create_model
+
+    create_model("no_such_arch", n_leads=12, n_classes=1)
+
+
+def _config() -> None:
+    raise ConfigError("cfg.yaml: models[0].arch: unknown\narchitecture 'x'")
+
+
+def _missing_file() -> None:
+    Path("/nonexistent/dir/file.csv").read_text()
+
+
+@pytest.mark.parametrize("fn, words", [
+    (_stacking_argument, "bogus"), (_base_models_argument, "no_such_arch"),
+    (_config, "models[0].arch"), (_missing_file, "/nonexistent/dir/file.csv"),
+])
+def test_user_input_errors_are_one_line_and_exit_2(monkeypatch, capsys, failing, fn,  # type: ignore[no-untyped-def]
+                                                   words) -> None:
+    failing(fn)
+    code, err = run_cli(monkeypatch, capsys, "fail")
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_internal_errors_are_one_line_exit_1_and_debug_shows_the_traceback(  # type: ignore[no-untyped-def]
+        monkeypatch, capsys, failing) -> None:
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    failing(boom)
+    code, err = run_cli(monkeypatch, capsys, "fail")
+    assert code == 1 and "Traceback" not in err
+    assert err.strip().splitlines() == [
+        "internal error: RuntimeError: boom (rerun as `ensembler --debug ...` for the traceback)"]
+    code, err = run_cli(monkeypatch, capsys, "--debug", "fail")
+    assert code == 1 and "Traceback (most recent call last)" in err and "boom" in err
+    failing(_config)
+    code, err = run_cli(monkeypatch, capsys, "--debug", "fail")
+    assert code == 2 and "Traceback" in err and err.strip().endswith("architecture 'x'")
+
+
+def test_a_missing_config_is_one_line(monkeypatch, capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    code, err = run_cli(monkeypatch, capsys, "train", str(tmp_path / "nope.yaml"))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "nope.yaml" in err
