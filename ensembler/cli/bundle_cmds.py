@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -55,6 +56,19 @@ def verify_cmd(bundle: Path, expect_digest: str | None) -> None:
     click.echo(f"  stack    {m['stack']['label']} ({m['members']['mode']})")
 
 
+def test_auc_line(metrics: dict[str, Any]) -> str:
+    """The manifest's headline test AUC as one readable line (point, 95% CI, test size)."""
+    auc = (metrics.get("stack") or {}).get("test_auc") or {}
+    if metrics.get("status") != "evaluated" or auc.get("point") is None:
+        why = metrics.get("reason") or metrics.get("status") or "no metrics in the manifest"
+        return f"test AUC: not evaluated ({why})"
+    ci = (f" (95% CI {float(auc['lo']):.3f}-{float(auc['hi']):.3f})"
+          if auc.get("lo") is not None and auc.get("hi") is not None else "")
+    n = metrics.get("n_test")
+    on = f" on {n} held-out ECGs" if n is not None else " on the held-out test set"
+    return f"test AUC (macro): {float(auc['point']):.3f}{ci}{on}"
+
+
 @cli.command("inspect")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--card/--no-card", default=True, help="Print MODEL_CARD.md.")
@@ -78,8 +92,7 @@ def inspect_cmd(bundle: Path, card: bool) -> None:
     click.echo("thresholds: " + ", ".join(
         f"{c}={t}" for c, t in zip(m["task"]["class_names"], m["operating"]["thresholds"],
                                    strict=True)))
-    test_auc = (m["metrics"].get("stack") or {}).get("test_auc")
-    click.echo(f"test AUC: {test_auc if test_auc else m['metrics'].get('status')}")
+    click.echo(test_auc_line(m.get("metrics") or {}))
     if card:
         click.echo("")
         click.echo(vb.text("MODEL_CARD.md"))
@@ -96,6 +109,9 @@ def inspect_cmd(bundle: Path, card: bool) -> None:
 def predict_cmd(bundle: Path, inputs: tuple[str, ...], out: Path, skip_bad: bool,
                 backend: str) -> None:
     """Score WFDB records, folders or a CSV manifest; one output row per record."""
+    if out.is_dir():
+        raise click.BadParameter(f"{out} is a folder; give the CSV file to write, e.g. "
+                                 f"{out / 'preds.csv'}", param_hint="--out")
     from ensembler.bundle import load_bundle, predict_inputs
     from ensembler.utils.atomic import write_text
 

@@ -50,7 +50,10 @@ def one_line(exc: BaseException) -> str:
     """The exception's message on a single line."""
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         return f"{exc.filename}: {exc.strerror}"
-    text = str(exc).strip() or type(exc).__name__
+    return _flatten(str(exc).strip() or type(exc).__name__)
+
+
+def _flatten(text: str) -> str:
     return "; ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
@@ -64,3 +67,12 @@ def report_error(exc: BaseException, debug: bool) -> int:
     hint = "" if debug else " (rerun as `ensembler --debug ...` for the traceback)"
     click.echo(f"internal error: {type(exc).__name__}: {one_line(exc)}{hint}", err=True)
     return INTERNAL_ERROR
+
+
+def report_click_error(exc: click.ClickException) -> int:
+    """A bad command line: one line naming the option, plus where to find the usage."""
+    hint = ""
+    if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        hint = f" (see `{exc.ctx.command_path} --help`)"
+    click.echo(f"error: {_flatten(exc.format_message())}{hint}", err=True)
+    return exc.exit_code

@@ -12,7 +12,7 @@ import sys
 import click
 
 from ensembler import __version__
-from ensembler.cli.errors import report_error
+from ensembler.cli.errors import report_click_error, report_error
 
 
 @click.group()
@@ -53,8 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        sys.exit(report_click_error(exc))
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)

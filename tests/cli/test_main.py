@@ -108,3 +108,29 @@ def test_internal_errors_are_one_line_exit_1_and_debug_shows_the_traceback(  # t
 def test_a_missing_config_is_one_line(monkeypatch, capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
     code, err = run_cli(monkeypatch, capsys, "train", str(tmp_path / "nope.yaml"))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "nope.yaml" in err
+
+
+def test_predict_refuses_an_existing_folder_as_out(monkeypatch, capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "rec.hea").write_text("rec 12 100 250\n")
+    code, err = run_cli(monkeypatch, capsys, "predict", str(tmp_path / "no_bundle"),
+                        str(tmp_path / "rec"), "--out", str(tmp_path))
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines() == [
+        f"error: Invalid value for --out: {tmp_path} is a folder; give the CSV file to write, "
+        f"e.g. {tmp_path / 'preds.csv'} (see `ensembler predict --help`)"]
+
+
+def test_usage_errors_are_one_line(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, err = run_cli(monkeypatch, capsys, "predict")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "BUNDLE" in err
+
+
+def test_inspect_prints_the_test_auc_as_a_sentence() -> None:
+    from ensembler.cli.bundle_cmds import test_auc_line
+
+    metrics = {"status": "evaluated", "n_test": 240,
+               "stack": {"test_auc": {"point": 0.7351, "lo": 0.6912, "hi": 0.7789}}}
+    assert test_auc_line(metrics) == (
+        "test AUC (macro): 0.735 (95% CI 0.691-0.779) on 240 held-out ECGs")
+    assert test_auc_line({"status": "not evaluated", "reason": "no report/metrics.json"}) == (
+        "test AUC: not evaluated (no report/metrics.json)")
