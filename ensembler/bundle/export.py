@@ -98,7 +98,8 @@ def _rows(cohort: Cohort, ids: np.ndarray, what: str) -> np.ndarray:
     index = {r: i for i, r in enumerate(cohort.record_id.astype(str))}
     missing = [r for r in ids if r not in index]
     if missing:
-        raise StageError(f"{what} records {missing[:3]} of the predictions are not in the cohort")
+        raise StageError(f"{what} records {[str(r) for r in missing[:3]]} of the predictions "
+                         "are not in the cohort")
     return np.array([index[r] for r in ids], dtype=np.int64)
 
 

@@ -11,6 +11,7 @@ hint to rerun with ``--debug``.
 
 from __future__ import annotations
 
+import re
 import traceback
 
 import click
@@ -53,7 +54,14 @@ def one_line(exc: BaseException) -> str:
     return _flatten(str(exc).strip() or type(exc).__name__)
 
 
+# numpy 2 scalar reprs (np.int64(3), np.str_('a'), np.float64(0.5)) -> their plain value.
+# Messages are built from plain values at the source; this is the last line of defence.
+_NUMPY_SCALAR = re.compile(r"\bnp\.(?:u?int\d*|float\d*|bool_?|str_|bytes_|complex\d*)"
+                           r"\(((?:[^()]|\([^()]*\))*)\)")
+
+
 def _flatten(text: str) -> str:
+    text = _NUMPY_SCALAR.sub(r"\1", text).replace("np.True_", "True").replace("np.False_", "False")
     return "; ".join(part.strip() for part in text.splitlines() if part.strip())
 
 

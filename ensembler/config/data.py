@@ -60,7 +60,7 @@ class ManifestConfig(Section):
     # tabular_columns: numeric columns offered to models (age, sex ...)
     tabular_columns: list[str] = Field(default_factory=list)
     subgroup_columns: list[str] = Field(default_factory=list)  # columns reported as subgroups
-    fold_column: str | None = None  # predefined fold per record; -1 or 'test' marks the test set
+    fold_column: str | None = None  # per record: 'test'/-1 test, blank dev, int >= 0 dev fold
 
 
 class PTBXLConfig(Section):

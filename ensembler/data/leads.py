@@ -69,7 +69,7 @@ def map_leads(
     missing = [w for w in wanted if w not in index]
     if missing and not (set(missing) <= set(_DERIVED) and {"I", "II"} <= index.keys()):
         raise ValueError(
-            f"has leads {list(lead_names)}; cannot provide {missing} "
+            f"has leads {[str(n) for n in lead_names]}; cannot provide {missing} "
             "(need them stored, or I and II to derive III/aVR/aVL/aVF)"
         )
     cols = []

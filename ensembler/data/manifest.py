@@ -4,7 +4,8 @@ Manifest columns (names configurable in ``ManifestConfig``): ``record`` (path
 relative to the record folder, without extension), ``patient_id``, the label
 columns (0/1), optional tabular columns (numeric, blank = NaN), optional
 subgroup columns, and an optional fold column whose value ``-1`` or ``test``
-marks the held-out test set (other values: integer predefined dev folds).
+marks the held-out test set, a blank a development record (fold assigned by the
+splitter), and an integer >= 0 a predefined development fold.
 """
 
 from __future__ import annotations
@@ -15,18 +16,27 @@ import numpy as np
 import pandas as pd
 
 from ensembler.config import ManifestConfig
-from ensembler.data.table import TEST_FOLD, RecordTable
+from ensembler.data.table import DEV_FOLD, TEST_FOLD, RecordTable
 from ensembler.errors import DataError
 
 
+def _lines(mask: pd.Series | np.ndarray, limit: int = 5) -> list[int]:
+    """CSV line numbers (1-based, after the header) of the first ``limit`` true rows."""
+    return [int(i) + 2 for i in np.flatnonzero(np.asarray(mask))[:limit]]
+
+
 def _fold_column(values: pd.Series, where: str) -> np.ndarray:
+    """Blank = development (the splitter assigns the fold), ``test``/-1 = test, else an
+    integer predefined development fold (>= 0)."""
     text = values.astype(str).str.strip().str.lower()
-    text = text.where(text != "test", str(TEST_FOLD))
-    folds = pd.to_numeric(text, errors="coerce")
+    coded = text.where(text != "test", str(TEST_FOLD)).where(text != "", str(DEV_FOLD))
+    folds = pd.to_numeric(coded, errors="coerce")
     bad = folds.isna() | (folds != np.round(folds))
+    bad |= (folds < 0) & (folds != TEST_FOLD) & (text != "")  # -2, -3, ... typed in
     if bad.any():
-        rows = list(np.flatnonzero(bad.to_numpy())[:5] + 2)  # +2: header line, 1-based
-        raise DataError(f"{where}: fold values must be integers or 'test'; bad at lines {rows}")
+        raise DataError(f"{where}: fold values must be blank (development), 'test' or -1 "
+                        f"(test set), or an integer >= 0 (a predefined development fold); "
+                        f"bad at lines {_lines(bad)}")
     return folds.to_numpy().astype(np.int64)
 
 
@@ -61,19 +71,20 @@ def read_manifest(
     for col in (cfg.record_column, cfg.patient_column):
         empty = df[col].str.strip() == ""
         if empty.any():
-            raise DataError(f"{csv}: column {col!r} is empty at lines "
-                            f"{list(np.flatnonzero(empty.to_numpy())[:5] + 2)}")
+            raise DataError(f"{csv}: column {col!r} is empty at lines {_lines(empty)}")
     rec = df[cfg.record_column].str.strip()
     dup = rec[rec.duplicated()].unique()
     if len(dup):
-        raise DataError(f"{csv}: record(s) listed twice in {cfg.record_column!r}: {list(dup[:5])}")
+        raise DataError(f"{csv}: record(s) listed twice in {cfg.record_column!r}: "
+                        f"{[str(d) for d in dup[:5]]}")
     labels = np.zeros((len(df), len(cfg.label_columns)), np.uint8)
     for j, col in enumerate(cfg.label_columns):
         values = df[col].str.strip()
         bad = ~values.isin(["0", "1", "0.0", "1.0"])
         if bad.any():
             raise DataError(f"{csv}: label column {col!r} must be 0/1; bad values "
-                            f"{list(values[bad].unique()[:5])}")
+                            f"{[str(v) for v in values[bad].unique()[:5]]} at lines "
+                            f"{_lines(bad)}")
         labels[:, j] = values.astype(float).astype(np.uint8)
     tabular = np.full((len(df), len(cfg.tabular_columns)), np.nan, np.float32)
     for j, col in enumerate(cfg.tabular_columns):
@@ -82,7 +93,8 @@ def read_manifest(
         bad = num.isna() & (text != "")
         if bad.any():
             raise DataError(f"{csv}: tabular column {col!r} is not numeric: "
-                            f"{list(df[col][bad].unique()[:5])}")
+                            f"{[str(v) for v in df[col][bad].unique()[:5]]} at lines "
+                            f"{_lines(bad)}")
         tabular[:, j] = num.to_numpy(dtype=np.float32)
     root = Path(cfg.record_dir) if cfg.record_dir else csv.parent
     fold = _fold_column(df[cfg.fold_column], f"{csv}: column {cfg.fold_column!r}") \

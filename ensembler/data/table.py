@@ -18,6 +18,9 @@ import pandas as pd
 
 #: Value of ``predefined_fold`` that marks the held-out test set.
 TEST_FOLD = -1
+#: Value of ``predefined_fold`` for a development record without a predefined dev fold
+#: (a blank fold in a manifest): the splitter assigns its fold.
+DEV_FOLD = -2
 
 
 @dataclass
@@ -33,7 +36,8 @@ class RecordTable:
     tabular : ndarray of shape (N, F), float32, NaN where missing
     tabular_names : list of str, length F
     subgroups : DataFrame with N rows
-    predefined_fold : ndarray (N,) int or None; ``TEST_FOLD`` (-1) marks test rows
+    predefined_fold : ndarray (N,) int or None; ``TEST_FOLD`` (-1) marks test rows,
+        ``DEV_FOLD`` (-2) development rows without a predefined dev fold
     oracle_risk : ndarray (N, C) float or None (synthetic cohorts)
     source : "ptbxl", "wfdb" or "synthetic"
     expected_fs : sampling rate the source declares (records must match), or None

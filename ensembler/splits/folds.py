@@ -13,7 +13,7 @@ from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold
 
 from ensembler.config import SplitConfig
 from ensembler.data.cohort import Cohort
-from ensembler.data.table import TEST_FOLD
+from ensembler.data.table import DEV_FOLD, TEST_FOLD
 from ensembler.errors import SplitError
 from ensembler.splits.checks import check_split
 
@@ -100,6 +100,22 @@ def _grouped_folds(labels: np.ndarray, groups: np.ndarray, k: int, seed: int) ->
     return fold
 
 
+def _check_predefined(pid: np.ndarray, pre: np.ndarray, cfg: SplitConfig,
+                      record_id: np.ndarray) -> None:
+    """Predefined folds must respect patients: every fold when the dev folds are kept, the
+    test/development boundary when they are recomputed. Kept dev folds need a fold on every
+    development record (a blank manifest fold is ``DEV_FOLD``)."""
+    if cfg.dev_folds != "predefined":
+        check_split(pid, np.where(pre == TEST_FOLD, TEST_FOLD, 0))
+        return
+    blank = np.flatnonzero(pre == DEV_FOLD)
+    if len(blank):
+        raise SplitError(f"split.dev_folds 'predefined' but {len(blank)} development record(s) "
+                         f"have a blank fold (e.g. {[str(r) for r in record_id[blank[:3]]]}); "
+                         "give each a fold >= 0, or use split.dev_folds: grouped")
+    check_split(pid, pre)
+
+
 def make_split(cohort: Cohort, cfg: SplitConfig, seed: int) -> Split:
     """Assign every record of ``cohort`` to a dev fold (0..K-1) or the test set (-1).
 
@@ -126,7 +142,7 @@ def make_split(cohort: Cohort, cfg: SplitConfig, seed: int) -> Split:
         if predefined is None:
             raise SplitError("split.test/dev_folds 'predefined' but the cohort has no "
                              "predefined folds (PTB-XL strat_fold or a manifest fold_column)")
-        check_split(pid, np.asarray(predefined))  # predefined folds must respect patients
+        _check_predefined(pid, np.asarray(predefined), cfg, cohort.record_id)
     if cfg.test == "predefined":
         assert predefined is not None
         test = np.asarray(predefined) == TEST_FOLD

@@ -247,6 +247,6 @@ def _align(have: np.ndarray, want: np.ndarray, path: str | Path, part: str) -> n
     if missing or len(have) != len(want):
         raise PredictionsError(
             f"{path}: {part} records differ from this run's ({len(missing)} missing, "
-            f"e.g. {missing[:3]}; {len(have)} rows vs {len(want)} expected)"
+            f"e.g. {[str(r) for r in missing[:3]]}; {len(have)} rows vs {len(want)} expected)"
         )
     return np.array([index[r] for r in want])

@@ -134,3 +134,26 @@ def test_inspect_prints_the_test_auc_as_a_sentence() -> None:
         "test AUC (macro): 0.735 (95% CI 0.691-0.779) on 240 held-out ECGs")
     assert test_auc_line({"status": "not evaluated", "reason": "no report/metrics.json"}) == (
         "test AUC: not evaluated (no report/metrics.json)")
+
+
+def _numpy_values() -> None:
+    from ensembler.errors import DataError
+
+    raise DataError(f"m.csv: bad at lines {list(np.flatnonzero([0, 1, 1]) + 2)}, ids "
+                    f"{list(np.array(['a', 'b']))}, p {np.float64(0.5)}, {[np.True_]}")
+
+
+def test_numpy_scalars_never_reach_the_user(monkeypatch, capsys, failing) -> None:  # type: ignore[no-untyped-def]
+    failing(_numpy_values)
+    code, err = run_cli(monkeypatch, capsys, "fail")
+    assert code == 2
+    assert err.strip() == "error: m.csv: bad at lines [3, 4], ids ['a', 'b'], p 0.5, [True]"
+
+
+def test_record_mismatch_messages_show_plain_ids() -> None:
+    from ensembler.errors import PredictionsError
+    from ensembler.training.runner import _align
+
+    with pytest.raises(PredictionsError) as info:
+        _align(np.array(["a", "b"]), np.array(["a", "c"]), "ext.npz", "development")
+    assert "['c']" in str(info.value) and "np." not in str(info.value)

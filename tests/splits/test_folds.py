@@ -99,3 +99,17 @@ def test_split_json_round_trip_and_tamper(tmp_path: Path) -> None:
     (tmp_path / "split.json").write_text(json.dumps(raw))
     with pytest.raises(SplitError, match="fingerprint mismatch"):
         Split.from_json(tmp_path / "split.json")
+
+
+def test_blank_manifest_folds_are_development_rows() -> None:
+    from ensembler.data.table import DEV_FOLD
+
+    c = cohort(n_pat=40)
+    pre = _pid_folds(c)
+    pre[pre >= 0] = DEV_FOLD  # manifest: blank = development, "test" = test
+    c.predefined_fold = pre
+    sp = make_split(c, SplitConfig(test="predefined", n_folds=3), seed=0)
+    np.testing.assert_array_equal(sp.fold == -1, pre == -1)
+    assert set(np.unique(sp.fold[pre != -1])) == {0, 1, 2}
+    with pytest.raises(SplitError, match="blank fold"):
+        make_split(c, SplitConfig(test="predefined", dev_folds="predefined"), seed=0)
