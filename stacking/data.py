@@ -53,6 +53,16 @@ class Level1Data:
     member_cost_ms: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._check_names()
+        n = self._check_labels()
+        k = self._check_groups_and_folds(n)
+        n_test = self._check_predictions(n, k)
+        self._check_tabular(n, n_test)
+        unknown = set(self.member_cost_ms) - set(self.members)
+        if unknown:
+            raise ValueError(f"Level1Data.member_cost_ms: unknown members {sorted(unknown)}")
+
+    def _check_names(self) -> None:
         self.members = list(self.members)
         self.class_names = list(self.class_names)
         if not self.members:
@@ -61,6 +71,9 @@ class Level1Data:
             raise ValueError(f"Level1Data.members: duplicate names in {self.members}")
         if not self.class_names:
             raise ValueError("Level1Data.class_names: at least one class is required")
+
+    def _check_labels(self) -> int:
+        """Store ``y`` as (N_dev, C) int64 0/1 with both values in every class; returns N_dev."""
         c = len(self.class_names)
         y = np.asarray(self.y)
         if y.ndim == 1 and c == 1:
@@ -70,13 +83,16 @@ class Level1Data:
         if not np.isin(y, (0, 1)).all():
             raise ValueError("Level1Data.y: labels must be 0 or 1")
         self.y = y.astype(np.int64)
-        n = y.shape[0]
         for j, name in enumerate(self.class_names):
             if self.y[:, j].min() == self.y[:, j].max():
                 raise ValueError(
                     f"Level1Data.y: class {name!r} has only one label value in development "
                     "data; its AUC is undefined"
                 )
+        return int(y.shape[0])
+
+    def _check_groups_and_folds(self, n: int) -> int:
+        """Patient ids and folds 0..K-1 (K >= 2), each patient in one fold; returns K."""
         self.groups = np.asarray(self.groups)
         if self.groups.shape != (n,):
             raise ValueError(f"Level1Data.groups: expected shape ({n},), got {self.groups.shape}")
@@ -98,9 +114,14 @@ class Level1Data:
                 "Level1Data.folds: some patient ids (groups) appear in more than one fold; "
                 "the base folds must be patient-grouped"
             )
+        return k
+
+    def _check_predictions(self, n: int, k: int) -> int:
+        """Every member's oof (N_dev, C) and test_by_fold (K, N_test, C); returns N_test."""
         missing = [m for m in self.members if m not in self.oof or m not in self.test_by_fold]
         if missing:
             raise ValueError(f"Level1Data: no oof/test_by_fold arrays for members {missing}")
+        c = len(self.class_names)
         n_test = None
         for m in self.members:
             self.oof[m] = np.asarray(self.oof[m], dtype=np.float64)
@@ -113,10 +134,7 @@ class Level1Data:
             n_test = t.shape[1] if n_test is None else n_test
             _check_probs(f"Level1Data.test_by_fold[{m!r}]", t, (k, n_test, c))
             self.test_by_fold[m] = t
-        self._check_tabular(n, n_test or 0)
-        unknown = set(self.member_cost_ms) - set(self.members)
-        if unknown:
-            raise ValueError(f"Level1Data.member_cost_ms: unknown members {sorted(unknown)}")
+        return n_test or 0
 
     def _check_tabular(self, n: int, n_test: int) -> None:
         self.tabular_names = list(self.tabular_names)

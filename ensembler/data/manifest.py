@@ -40,18 +40,8 @@ def _fold_column(values: pd.Series, where: str) -> np.ndarray:
     return folds.to_numpy().astype(np.int64)
 
 
-def read_manifest(
-    cfg: ManifestConfig, source: str = "wfdb", expected_fs: float | None = None
-) -> RecordTable:
-    """Read a manifest CSV into a :class:`RecordTable` (no signal is read here).
-
-    Raises
-    ------
-    DataError
-        Missing file or columns, empty/duplicate record ids, empty patient ids,
-        labels that are not 0/1, non-numeric tabular values, or bad fold values;
-        the message names the file, the column and the offending lines.
-    """
+def _read_csv(cfg: ManifestConfig) -> pd.DataFrame:
+    """The manifest as strings, with every configured column present and >= 1 row."""
     csv = Path(cfg.path)
     if not csv.is_file():
         raise DataError(f"manifest not found: {csv}")
@@ -68,6 +58,11 @@ def read_manifest(
         raise DataError(f"{csv}: missing column(s) {missing}; has {list(df.columns)}")
     if df.empty:
         raise DataError(f"{csv}: manifest has no rows")
+    return df
+
+
+def _record_ids(df: pd.DataFrame, cfg: ManifestConfig, csv: Path) -> pd.Series:
+    """Stripped record ids; record and patient ids non-empty, record ids unique."""
     for col in (cfg.record_column, cfg.patient_column):
         empty = df[col].str.strip() == ""
         if empty.any():
@@ -77,8 +72,13 @@ def read_manifest(
     if len(dup):
         raise DataError(f"{csv}: record(s) listed twice in {cfg.record_column!r}: "
                         f"{[str(d) for d in dup[:5]]}")
-    labels = np.zeros((len(df), len(cfg.label_columns)), np.uint8)
-    for j, col in enumerate(cfg.label_columns):
+    return rec
+
+
+def _labels(df: pd.DataFrame, columns: list[str], csv: Path) -> np.ndarray:
+    """(N, C) uint8 labels; every value must be 0 or 1."""
+    labels = np.zeros((len(df), len(columns)), np.uint8)
+    for j, col in enumerate(columns):
         values = df[col].str.strip()
         bad = ~values.isin(["0", "1", "0.0", "1.0"])
         if bad.any():
@@ -86,8 +86,13 @@ def read_manifest(
                             f"{[str(v) for v in values[bad].unique()[:5]]} at lines "
                             f"{_lines(bad)}")
         labels[:, j] = values.astype(float).astype(np.uint8)
-    tabular = np.full((len(df), len(cfg.tabular_columns)), np.nan, np.float32)
-    for j, col in enumerate(cfg.tabular_columns):
+    return labels
+
+
+def _tabular(df: pd.DataFrame, columns: list[str], csv: Path) -> np.ndarray:
+    """(N, F) float32 tabular values; blank is NaN, anything else must be numeric."""
+    tabular = np.full((len(df), len(columns)), np.nan, np.float32)
+    for j, col in enumerate(columns):
         text = df[col].str.strip()
         num = pd.Series(pd.to_numeric(text.mask(text == ""), errors="coerce"))
         bad = num.isna() & (text != "")
@@ -96,6 +101,26 @@ def read_manifest(
                             f"{[str(v) for v in df[col][bad].unique()[:5]]} at lines "
                             f"{_lines(bad)}")
         tabular[:, j] = num.to_numpy(dtype=np.float32)
+    return tabular
+
+
+def read_manifest(
+    cfg: ManifestConfig, source: str = "wfdb", expected_fs: float | None = None
+) -> RecordTable:
+    """Read a manifest CSV into a :class:`RecordTable` (no signal is read here).
+
+    Raises
+    ------
+    DataError
+        Missing file or columns, empty/duplicate record ids, empty patient ids,
+        labels that are not 0/1, non-numeric tabular values, or bad fold values;
+        the message names the file, the column and the offending lines.
+    """
+    csv = Path(cfg.path)
+    df = _read_csv(cfg)
+    rec = _record_ids(df, cfg, csv)
+    labels = _labels(df, list(cfg.label_columns), csv)
+    tabular = _tabular(df, list(cfg.tabular_columns), csv)
     root = Path(cfg.record_dir) if cfg.record_dir else csv.parent
     fold = _fold_column(df[cfg.fold_column], f"{csv}: column {cfg.fold_column!r}") \
         if cfg.fold_column else None

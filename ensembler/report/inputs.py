@@ -107,6 +107,12 @@ class ComparisonInput:
 
     def validate(self) -> None:
         """Check shapes, names and patient separation; raise with what and where."""
+        y, yd = self._check_labels_and_patients()
+        self._check_entries(y.shape[0], yd.shape[0])
+        self._check_tables(y.shape[0])
+
+    def _check_labels_and_patients(self) -> tuple[np.ndarray, np.ndarray]:
+        """(y_test, y_dev) as label arrays; one patient id per row, no patient on both sides."""
         y = as_labels(self.y_test, "y_test")
         yd = as_labels(self.y_dev, "y_dev")
         c = len(self.class_names)
@@ -128,31 +134,37 @@ class ComparisonInput:
                 f"{both.size} patient(s) appear in both development and test data, "
                 f"e.g. {both[:3].tolist()}; the test set must hold unseen patients"
             )
+        return y, yd
+
+    def _check_entries(self, n_test: int, n_dev: int) -> None:
+        """Unique names and known kinds; probabilities of the right shape; baseline present."""
         if not self.entries:
             raise PredictionsError("entries: the leaderboard needs at least one model")
         names = [e.name for e in self.entries]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise PredictionsError(f"entries: names must be unique; repeated: {dup}")
+        c = len(self.class_names)
         for e in self.entries:
             if e.kind not in KINDS:
                 raise PredictionsError(
                     f"entry {e.name!r}: kind must be one of {KINDS}, got {e.kind!r}"
                 )
-            as_probabilities(e.test_proba, y.shape[0], c, f"entry {e.name!r}: test_proba")
+            as_probabilities(e.test_proba, n_test, c, f"entry {e.name!r}: test_proba")
             if e.dev_oof_proba is not None:
-                as_probabilities(
-                    e.dev_oof_proba, yd.shape[0], c, f"entry {e.name!r}: dev_oof_proba"
-                )
+                as_probabilities(e.dev_oof_proba, n_dev, c, f"entry {e.name!r}: dev_oof_proba")
         wanted = [self.baseline, *(self.primary or ())]
         missing = [n for n in wanted if n not in names]
         if missing:
             raise PredictionsError(
                 f"baseline/primary name(s) {missing} not among the entries {names}"
             )
-        if self.subgroups_test is not None and len(self.subgroups_test) != y.shape[0]:
+
+    def _check_tables(self, n_test: int) -> None:
+        """Subgroup rows, fairness/data-efficiency columns and training-curve files."""
+        if self.subgroups_test is not None and len(self.subgroups_test) != n_test:
             raise PredictionsError(
-                f"subgroups_test: expected {y.shape[0]} rows (one per test ECG), "
+                f"subgroups_test: expected {n_test} rows (one per test ECG), "
                 f"got {len(self.subgroups_test)}"
             )
         for frame, cols, what in (
