@@ -12,6 +12,7 @@ import torch
 import base_models
 from base_models import (
     DuplicateModelError,
+    EcgModel,
     InvalidHParamError,
     ModelInterfaceError,
     UnknownModelError,
@@ -48,7 +49,7 @@ def test_unknown_name_lists_valid_names_readably() -> None:
 
 def test_duplicate_registration_raises() -> None:
     with pytest.raises(DuplicateModelError, match=r"already registered; registered: \["):
-        register_model(lambda *a, **k: None, name="cnn1d")
+        register_model(lambda *a, **k: torch.nn.Identity(), name="cnn1d")
 
 
 def test_unknown_and_invalid_hparams_name_the_parameter() -> None:
@@ -83,6 +84,7 @@ def test_every_family_accepts_dropout_and_widths() -> None:
 def test_documented_parameter_count(name: str) -> None:
     info = get_model_info(name)
     model = create_model(name, 12, 5)
+    assert isinstance(model, EcgModel)
     assert sum(p.numel() for p in model.parameters()) == info["param_count"]
     assert info["min_length"] == model.min_length >= 1
     with torch.no_grad():  # the default-size model runs at its minimum length

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,7 +11,7 @@ import torch.nn.functional as F
 from base_models import create_model
 
 # small settings of every family, so a few dozen Adam steps run in well under a second
-SMALL: dict[str, dict[str, object]] = {
+SMALL: dict[str, dict[str, Any]] = {
     "cnn1d": {"filters": [32, 32], "kernel_sizes": [8, 5]},
     "resnet1d": {"width": 16},
     "xresnet1d": {"depth": 18, "widen": 0.25},

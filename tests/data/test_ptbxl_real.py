@@ -47,6 +47,7 @@ def test_partial_copy_uses_present_records_and_fold_rule(root: Path) -> None:
     present = {int(p.name.split("_")[0]) for p in (root / "records100").rglob("*.hea")}
     assert len(table) + table.info["rows_dropped_no_label"] == len(present)
     assert table.info["rows_skipped_missing_files"] == table.info["rows_in_csv"] - len(present)
+    assert table.predefined_fold is not None
     folds = set(np.unique(table.predefined_fold).tolist())
     if table.info["test_strat_fold"] == 9:  # the shared copy: folds 1-9
         assert counts == {"NORM": 4289, "MI": 2452, "STTC": 2303, "CD": 2194, "HYP": 1162}

@@ -20,7 +20,7 @@ def _run(run_dir: Path, n_jobs: int = 1, epochs: int = 3) -> None:
                    check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
-def _oof(run_dir: Path) -> np.ndarray:
+def _oof(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     with np.load(run_dir / "predictions" / "cnn.npz") as z:
         return np.asarray(z["oof"]), np.asarray(z["test_by_fold"])
 

@@ -78,7 +78,8 @@ def test_objective_reports_every_epoch_and_prunes(cohort, split, make_cfg) -> No
     done = free.trials[0]
     assert done.state == optuna.trial.TrialState.COMPLETE
     assert list(done.intermediate_values) == [1, 2]  # one report per epoch
-    assert 0.0 <= done.value <= 1.0 and done.user_attrs["part_aucs"] == [done.value]
+    assert done.value is not None and 0.0 <= done.value <= 1.0
+    assert done.user_attrs["part_aucs"] == [done.value]
     # the trial trains exactly what OOF training builds from the same params
     tuned = suggest_member(optuna.trial.FixedTrial(done.params), entry, space)
     spec = objective.member(tuned)

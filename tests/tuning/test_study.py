@@ -80,7 +80,7 @@ def test_retried_trial_runs_and_is_reported(tmp_path: Path, cohort, split, make_
     assert retried.params == first.params
     assert retried.value == pytest.approx(first.value)  # same params, same seed: same AUC
     table = fairness_table(cfg, tmp_path)
-    assert table.loc[0, ["complete", "failed"]].tolist() == [2, 1]
+    assert list(table.loc[0, ["complete", "failed"]]) == [2, 1]
     frame = write_fairness_report(cfg, tmp_path)["csv"]
     assert pd.read_csv(frame)["retried_from"].tolist()[2] == 1
 
