@@ -19,9 +19,11 @@ quickstart: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 
+# ruff (incl. the pickle bans and complexity), mypy (incl. tests) and the import contracts
 lint: $(STAMP)
-	$(VENV)/bin/ruff check ensembler base_models stacking tests bench
+	$(VENV)/bin/ruff check ensembler base_models stacking tests bench docs
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # the quick benchmarks; bench/bench_ptbxl.py (about 40 min, needs $$ENSEMBLER_PTBXL_DIR) runs alone
 bench: $(STAMP)
