@@ -15,6 +15,7 @@ from base_models import (  # noqa: F401  (imported to register the built-in fami
     cnn_lstm,
     inception1d,
     resnet1d,
+    s4d,
     ts_cnn,
     vit1d,
     xresnet1d,
@@ -36,6 +37,7 @@ from base_models.errors import (
     ModelInterfaceError,
     UnknownModelError,
 )
+from base_models.export import materialized_kernels
 from base_models.fusion import FUSION_MODES, EcgModel, backbone_in_channels, nan_safe_tabular
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "create_model",
     "get_model_info",
     "list_models",
+    "materialized_kernels",
     "nan_safe_tabular",
     "register_model",
     "resolve_model_fn",

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from base_models import materialized_kernels
 from ensembler.bundle.members import FoldModel, onnx_predict_windows
 from ensembler.training.windows import predict_windows
 
@@ -30,7 +31,8 @@ def export_onnx(model: torch.nn.Module, path: Path, n_leads: int, window: int,
         args = (*args, torch.zeros(2, n_tabular))
         names.append("tabular")
     buf = io.BytesIO()
-    with warnings.catch_warnings():
+    # families with complex-valued kernels (s4d) export their materialised real kernel
+    with warnings.catch_warnings(), materialized_kernels(model, window):
         warnings.simplefilter("ignore")
         torch.onnx.export(model, args, buf,  # type: ignore[arg-type]  # BytesIO is accepted
                           input_names=names, output_names=["logits"],

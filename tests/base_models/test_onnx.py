@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from base_models import create_model
+from base_models import create_model, materialized_kernels
 
 CASES = [
     ("cnn1d", "none", {"filters": [8, 8], "kernel_sizes": [8, 3]}),
@@ -34,6 +34,8 @@ CASES = [
     ),
     ("ts_cnn", "none", {"width": 4, "slice_length": 40, "aggregate": "gru"}),
     ("ts_cnn", "none", {"width": 4, "slice_length": 40, "aggregate": "attention"}),
+    ("s4d", "late", {"d_model": 8, "n_layers": 1, "d_state": 8}),
+    ("s4d_inv", "none", {"d_model": 8, "n_layers": 2, "d_state": 8, "bidirectional": False}),
 ]
 
 
@@ -50,7 +52,7 @@ def test_onnx_export_matches_torch(name: str, fusion: str, hp: dict, tmp_path: P
         args = (x, torch.randn(2, n_tab))
         names.append("tabular")
     path = tmp_path / f"{name}.onnx"
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), materialized_kernels(model, length):
         warnings.simplefilter("ignore")
         torch.onnx.export(
             model,

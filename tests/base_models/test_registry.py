@@ -24,12 +24,12 @@ from base_models import (
 )
 from base_models._registry import _REGISTRY
 
-FAMILIES = ["cnn1d", "resnet1d", "xresnet1d", "inception1d", "cnn_lstm", "vit1d", "ts_cnn"]
+FAMILIES = ["cnn1d", "resnet1d", "xresnet1d", "inception1d", "cnn_lstm", "vit1d", "ts_cnn", "s4d"]
 
 
 def test_family_and_variant_names_are_registered() -> None:
     names = list_models()
-    for name in [*FAMILIES, "fcn_wang", "resnet1d_wang", "xresnet1d50", "xresnet1d101"]:
+    for name in [*FAMILIES, "fcn_wang", "resnet1d_wang", "xresnet1d50", "xresnet1d101", "s4d_inv"]:
         assert name in names
     assert list_models("xresnet1d*") == [n for n in names if n.startswith("xresnet1d")]
     assert names == sorted(names)

@@ -19,6 +19,7 @@ SMALL: dict[str, dict[str, Any]] = {
     "cnn_lstm": {"conv_channels": [16, 16], "hidden": 16},
     "vit1d": {"dim": 32, "depth": 2, "heads": 2, "patch_size": 10},
     "ts_cnn": {"width": 8, "slice_length": 40},
+    "s4d": {"d_model": 32, "n_layers": 2, "d_state": 16, "layer_dropout": 0.0},
 }
 
 

@@ -19,6 +19,7 @@ TINY = {
     "cnn_lstm": {"conv_channels": [8, 8, 8], "hidden": 8},
     "vit1d": {"patch_size": 10, "dim": 16, "depth": 1, "heads": 2},
     "ts_cnn": {"slice_length": 50, "width": 8},
+    "s4d": {"d_model": 8, "n_layers": 1, "d_state": 8},
 }
 
 

@@ -26,7 +26,12 @@ from ensembler.tuning.spaces.convnets import (
     suggest_resnet1d,
     suggest_xresnet1d,
 )
-from ensembler.tuning.spaces.sequence import suggest_cnn_lstm, suggest_ts_cnn, suggest_vit1d
+from ensembler.tuning.spaces.sequence import (
+    suggest_cnn_lstm,
+    suggest_s4d,
+    suggest_ts_cnn,
+    suggest_vit1d,
+)
 
 SuggestFn = Callable[[optuna.trial.BaseTrial], dict[str, Any]]
 
@@ -78,6 +83,7 @@ for _family, _fn in (
     ("cnn_lstm", suggest_cnn_lstm),
     ("vit1d", suggest_vit1d),
     ("ts_cnn", suggest_ts_cnn),
+    ("s4d", suggest_s4d),
 ):
     register_space(_family, _fn)
 

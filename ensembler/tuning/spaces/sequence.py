@@ -1,4 +1,4 @@
-"""Search spaces of the sequence families: cnn_lstm, vit1d, ts_cnn (small, CPU-friendly)."""
+"""Search spaces of the sequence families: cnn_lstm, vit1d, ts_cnn, s4d (small, CPU-friendly)."""
 
 from __future__ import annotations
 
@@ -44,4 +44,18 @@ def suggest_ts_cnn(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
         "depth": trial.suggest_int("depth", 2, 3),
         "kernel_size": trial.suggest_categorical("kernel_size", [5, 7]),
         "aggregate": trial.suggest_categorical("aggregate", ["mean", "attention", "gru"]),
+    }
+
+
+def suggest_s4d(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
+    """S4D (diagonal state space): width, depth, state size, S4D-Lin/Inv initialisation,
+    bidirectional or causal, dropout inside the blocks and the initial step range."""
+    return {
+        "d_model": trial.suggest_categorical("d_model", [32, 64, 128]),
+        "n_layers": trial.suggest_int("n_layers", 2, 4),
+        "d_state": trial.suggest_categorical("d_state", [16, 32, 64]),
+        "init": trial.suggest_categorical("init", ["lin", "inv"]),
+        "bidirectional": trial.suggest_categorical("bidirectional", [True, False]),
+        "layer_dropout": trial.suggest_float("layer_dropout", 0.0, 0.3),
+        "dt_max": trial.suggest_categorical("dt_max", [0.01, 0.1]),
     }
