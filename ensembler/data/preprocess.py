@@ -75,6 +75,17 @@ def preprocess_record(
         NaN/inf, a flat lead, leads that are missing and cannot be derived, or
         a shape that is not (samples, leads).
     """
+    return fit_length(preprocess_full(signal, lead_names, fs_in, spec, record), n_samples(spec))
+
+
+def preprocess_full(
+    signal: np.ndarray,
+    lead_names: Sequence[str],
+    fs_in: float,
+    spec: PreprocessingConfig,
+    record: str = "<record>",
+) -> np.ndarray:
+    """Every step of :func:`preprocess_record` except the crop/pad: (leads_out, samples_at_fs)."""
     x = np.asarray(signal, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != len(lead_names):
         raise BadRecordError(
@@ -95,9 +106,11 @@ def preprocess_record(
                 record, f"band-pass {spec.bandpass} Hz must satisfy 0 < low < high < fs/2"
             )
         x = sps.sosfiltfilt(_bandpass_sos(low, high, spec.fs), x, axis=0)
-    n_out = n_samples(spec)
-    if x.shape[0] >= n_out:
-        x = x[:n_out]
-    else:
-        x = np.pad(x, ((0, n_out - x.shape[0]), (0, 0)))
     return np.ascontiguousarray(x.T, dtype=np.float32)
+
+
+def fit_length(x: np.ndarray, n_out: int) -> np.ndarray:
+    """(leads, samples) cropped from the start or zero-padded at the end to ``n_out``."""
+    if x.shape[1] >= n_out:
+        return np.ascontiguousarray(x[:, :n_out], dtype=np.float32)
+    return np.pad(x, ((0, 0), (0, n_out - x.shape[1]))).astype(np.float32)
