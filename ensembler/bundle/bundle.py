@@ -17,11 +17,18 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ensembler.bundle.imputation import (
+    TabularImputer,
+    build_imputer,
+    missing_mask,
+    require_tabular,
+)
 from ensembler.bundle.integrity import MANIFEST, VerifiedBundle, read_verified
 from ensembler.bundle.members import BundleMember, load_fold_model, spec_from_description
 from ensembler.config import PreprocessingConfig
@@ -63,6 +70,11 @@ class Bundle:
     preprocessing: PreprocessingConfig
     backend: str = "torch"
     source: Path | None = None
+
+    @cached_property
+    def imputer(self) -> TabularImputer:
+        """Fill values for missing tabular inputs, from the fitted state (see imputation)."""
+        return build_imputer(self.manifest, self.members, str(self.source or "bundle"))
 
     @property
     def class_names(self) -> list[str]:
@@ -119,19 +131,24 @@ class Bundle:
                 out[:, j] = tab[:, self.tabular_names.index(name)]
         return out
 
-    def level0(self, signals: np.ndarray, tabular: np.ndarray | None = None
-               ) -> dict[str, np.ndarray]:
-        """Member probabilities per level-0 set: member -> (n_sets, N, C)."""
+    def level0(self, signals: np.ndarray, tabular: np.ndarray | None = None,
+               impute: bool = False) -> dict[str, np.ndarray]:
+        """Member probabilities per level-0 set: member -> (n_sets, N, C).
+
+        ``impute``: fill missing tabular values with each fold model's fitted state.
+        """
         tab = self._check(signals, tabular)
         out = {}
         for m in self.members:
             t = self._columns(tab, m.tabular_names, signals.shape[0])
-            out[m.name] = np.stack([m.predict(k, signals, t, self.backend)
-                                    for k in range(len(m.models))])
+            out[m.name] = np.stack([
+                m.predict(k, signals, self.imputer.fill_member(m.name, k, t) if impute else t,
+                          self.backend)
+                for k in range(len(m.models))])
         return out
 
-    def combine(self, level0: dict[str, np.ndarray], tabular: np.ndarray | None = None
-                ) -> np.ndarray:
+    def combine(self, level0: dict[str, np.ndarray], tabular: np.ndarray | None = None,
+                impute: bool = False) -> np.ndarray:
         """Stack each level-0 set and average over sets.
 
         ``level0``: member -> (n_sets, N, C); ``tabular``: (N, F) inputs or None.
@@ -140,12 +157,15 @@ class Bundle:
         n = next(iter(level0.values())).shape[1]
         stab = (self._columns(tabular, self.stack.tabular_names, n)
                 if self.stack.spec.passthrough else None)
+        if impute:
+            stab = self.imputer.fill_stack(stab, self.stack.tabular_names)
         outs = [self.stack.predict_level0({m: v[k] for m, v in level0.items()}, stab)
                 for k in range(self.n_sets)]
         return np.asarray(np.mean(outs, axis=0), dtype=np.float64)
 
     def predict_proba(self, signals: np.ndarray, tabular: np.ndarray | None = None,
-                      batch_size: int = 256) -> np.ndarray:
+                      batch_size: int = 256, missing: str = "error",
+                      record_ids: Sequence[str] | None = None) -> np.ndarray:
         """Calibrated ensemble probabilities.
 
         Parameters
@@ -155,6 +175,11 @@ class Bundle:
             to get them from WFDB files.
         tabular : (N, F) raw tabular values in the order ``tabular_names`` (NaN = missing),
             or None when none is known.
+        missing : what to do with missing required tabular values: ``error`` (raise
+            DataError naming records and columns), ``impute`` (fitted state, see
+            :mod:`ensembler.bundle.imputation`) or ``as-trained`` (the models' own missing
+            path; for reproducing a run's predictions).
+        record_ids : names of the N records, for the error message.
 
         Returns
         -------
@@ -162,11 +187,17 @@ class Bundle:
         """
         signals = np.asarray(signals, np.float32)
         tab = self._check(signals, tabular)
+        if tab is not None:
+            ids = list(record_ids) if record_ids is not None else \
+                [f"row {i}" for i in range(signals.shape[0])]
+            require_tabular(ids, missing_mask(tab, len(ids), tab.shape[1]),
+                            self.tabular_names, missing)
+        impute = missing == "impute"
         parts = []
         for lo in range(0, signals.shape[0], batch_size):
             sl = slice(lo, lo + batch_size)
             t = None if tab is None else tab[sl]
-            parts.append(self.combine(self.level0(signals[sl], t), t))
+            parts.append(self.combine(self.level0(signals[sl], t, impute), t, impute))
         if not parts:
             return np.zeros((0, len(self.class_names)))
         return np.concatenate(parts, axis=0)

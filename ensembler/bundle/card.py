@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ensembler.bundle.card_inputs import input_rules
+
 
 def _f(v: Any, nd: int = 3) -> str:
     return "n/a" if v is None else f"{float(v):.{nd}f}"
@@ -79,10 +81,9 @@ def model_card(man: dict[str, Any]) -> str:
         f"- Leads, in this order: {', '.join(inp_spec['lead_names'])} (matched by name; III, aVR, "
         "aVL, aVF are derived from I and II when only 8 leads are stored).",
         f"- Resampled to {inp_spec['fs']:g} Hz, {inp_spec['duration_s']:g} s "
-        f"({inp_spec['n_samples']} samples; cropped from the start or zero-padded); band-pass "
+        f"({inp_spec['n_samples']} samples); band-pass "
         f"{inp_spec['preprocessing'].get('bandpass') or 'none'}.",
-        f"- Tabular inputs: {', '.join(inp_spec['tabular']['names']) or 'none'} "
-        "(blank = missing; the models were trained with missing values).", "",
+        *input_rules(inp_spec), "",
         "## Training data", "",
         f"Source: {data['source']}. Development: {dev['records']} ECGs of {dev['patients']} "
         f"patients (positives {dev['positives']}); held-out test: {test['records']} ECGs of "

@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ensembler.bundle.bundle import Bundle
+from ensembler.bundle.flag_report import flag_summary, flags_markdown
 from ensembler.bundle.integrity import json_clean
+from ensembler.bundle.lengths import LengthPolicy
 from ensembler.bundle.predict import score_loaded
 from ensembler.bundle.records import RecordInput, load_records
 from ensembler.config import ManifestConfig
@@ -38,19 +40,22 @@ def _per_class(names: list[str], values: np.ndarray) -> dict[str, float]:
 def evaluate_bundle(bundle: Bundle, manifest_csv: str | Path, *, skip_bad: bool = False,
                     n_boot: int = 1000, seed: int = 0, subgroups: list[str] | None = None,
                     record_column: str = "record", patient_column: str = "patient_id",
-                    min_subgroup_n: int = 30, ece_bins: int = 10) -> dict[str, Any]:
+                    min_subgroup_n: int = 30, ece_bins: int = 10, missing: str = "error",
+                    policy: LengthPolicy = LengthPolicy()) -> dict[str, Any]:
     """Score a labelled CSV manifest and return the validation report (JSON-ready dict).
 
     The CSV needs ``record`` (path relative to the CSV), ``patient_id`` and one 0/1
-    column per class of the bundle; tabular columns named as in the bundle and
-    subgroup columns are optional.
+    column per class of the bundle, plus the bundle's tabular columns (missing values
+    raise DataError naming the records unless ``missing="impute"``, as in ``predict``);
+    subgroup columns are optional. ``policy``: the record-length rule. The report's
+    ``flags`` section counts flagged records and gives the macro AUC without them.
     """
     csv = Path(manifest_csv)
     header = list(pd.read_csv(csv, nrows=0).columns) if csv.is_file() else []
     classes = bundle.class_names
-    missing = [c for c in classes if c not in header]
-    if csv.is_file() and missing:
-        raise DataError(f"{csv}: label column(s) {missing} missing; the bundle predicts "
+    no_label = [c for c in classes if c not in header]
+    if csv.is_file() and no_label:
+        raise DataError(f"{csv}: label column(s) {no_label} missing; the bundle predicts "
                         f"{classes}")
     tab_cols = [n for n in bundle.tabular_names if n in header]
     wanted_sub = subgroups if subgroups is not None else \
@@ -65,8 +70,8 @@ def evaluate_bundle(bundle: Bundle, manifest_csv: str | Path, *, skip_bad: bool 
                for i, (rid, path) in enumerate(zip(table.record_id, table.paths, strict=True))]
     missing_tab = [n for n in bundle.tabular_names if n not in tab_cols]
     loaded = load_records(records, bundle.preprocessing, bundle.tabular_names, skip_bad,
-                          missing_tab)
-    preds = score_loaded(bundle, loaded)
+                          missing_tab, policy)
+    preds = score_loaded(bundle, loaded, missing)
     row_of = {r: i for i, r in enumerate(table.record_id)}
     rows = np.array([row_of[r] for r in loaded.record_id], dtype=np.int64)
     if len(rows) == 0:
@@ -82,7 +87,9 @@ def evaluate_bundle(bundle: Bundle, manifest_csv: str | Path, *, skip_bad: bool 
                  "n_patients": len(np.unique(groups)),
                  "prevalence": _per_class(classes, y.mean(axis=0)),
                  "failed": [{"record": r, "reason": why} for r, why in preds.failed],
-                 "tabular_missing": missing_tab},
+                 "tabular_missing": missing_tab, "missing_tabular_policy": missing,
+                 "length_policy": {"sliding_windows": policy.sliding_windows,
+                                   "pad_short": policy.pad_short}},
         "auc": {"macro": {"point": auc.point, "lo": auc.lo, "hi": auc.hi},
                 "per_class": _per_class(classes, per_class.per_class),
                 "bootstrap": f"patient-cluster, {n_boot} resamples"},
@@ -98,6 +105,7 @@ def evaluate_bundle(bundle: Bundle, manifest_csv: str | Path, *, skip_bad: bool 
             y, p, groups, table.subgroups[col].to_numpy(), min_n=min_subgroup_n,
             n_boot=n_boot, seed=seed)] for col in sub_cols},
         "reference": (bundle.manifest.get("metrics", {}).get("stack") or {}).get("test_auc"),
+        "flags": flag_summary(preds.frame, y, p, groups, n_boot=n_boot, seed=seed),
     }
     return json_clean(report)  # type: ignore[no-any-return]
 
@@ -134,6 +142,7 @@ def report_markdown(report: dict[str, Any]) -> str:
         for r in rows:
             lines.append(f"| {r['value']} | {r['n']} | {r['n_patients']} | {f(r['auc'])} "
                          f"({f(r['lo'])}–{f(r['hi'])}){' small' if r['small'] else ''} |")
+    lines += flags_markdown(report.get("flags"))
     if d["failed"]:
         lines += ["", "Records not scored:", *[f"- {x['record']}: {x['reason']}"
                                               for x in d["failed"]]]

@@ -20,6 +20,7 @@ import numpy as np
 
 from ensembler.bundle.bundle import Bundle, load_bundle
 from ensembler.bundle.card import model_card
+from ensembler.bundle.imputation import development_means, tabular_missingness
 from ensembler.bundle.integrity import json_clean, read_verified, seal, zip_bundle
 from ensembler.bundle.members import load_fold_model, spec_from_description
 from ensembler.bundle.onnx_io import export_onnx, onnx_max_abs_diff
@@ -253,6 +254,12 @@ def export_bundle(
                     "encoding": {n: "numeric as in the training data; blank = missing (NaN), "
                                  "standardised with each fold's fitted mean/std; fused models "
                                  "add a missing-indicator" for n in tab_names},
+                    # fraction missing on development rows / each fold's training part
+                    "missing": tabular_missingness(
+                        None if tab_all is None else tab_all[dev_rows], tab_names, first.fold),
+                    "stack_imputer": development_means(
+                        None if stack_tab is None else stack_tab[dev_rows],
+                        inp.stack.tabular_names if stack_tab is not None else []),
                 },
             },
             "members": {"mode": mode, "available_modes": list(mode_auc), "list": member_entries},
@@ -283,7 +290,8 @@ def export_bundle(
         if use_onnx:
             ob = load_bundle(tmp, backend="onnx")
             manifest["onnx"]["ensemble_max_abs_diff"] = float(np.max(np.abs(
-                ob.predict_proba(x_check, t_check) - bundle.predict_proba(x_check, t_check))))
+                ob.predict_proba(x_check, t_check, missing="as-trained")
+                - bundle.predict_proba(x_check, t_check, missing="as-trained"))))
         (tmp / "MODEL_CARD.md").write_text(model_card(json_clean(manifest)))
         sealed = seal(tmp, manifest)
     zip_path = None
@@ -322,7 +330,7 @@ def _parity(bundle: Bundle, inp: RunInputs, x: np.ndarray, t: np.ndarray | None,
         return {"checked": False, "reason": "the run has no test set"}
     ref = pipeline_test_predictions(inp, None if stack_tab is None else stack_tab[test_rows],
                                     mode)[: len(check)]
-    got = bundle.predict_proba(x, t)
+    got = bundle.predict_proba(x, t, missing="as-trained")
     diff = float(np.max(np.abs(got - ref))) if len(check) else 0.0
     if not diff <= PARITY_TOL:
         raise StageError(f"bundle parity failed: max |bundle - run| = {diff:.3g} > {PARITY_TOL} "
@@ -336,8 +344,8 @@ def _latency(bundle: Bundle, x: np.ndarray, t: np.ndarray | None, repeats: int
              ) -> dict[str, Any]:
     import torch
 
-    stats = measure_latency(lambda bs: bundle.predict_proba(x[:bs], None if t is None
-                                                            else t[:bs]),
+    stats = measure_latency(lambda bs: bundle.predict_proba(
+        x[:bs], None if t is None else t[:bs], missing="as-trained"),
                             batch_sizes=(1,), repeats=max(1, repeats), warmup=1)
     return {"batch_1": stats[1].as_dict(), "threads": torch.get_num_threads(),
             "device": "cpu", "note": "measured at export on the exporting machine"}

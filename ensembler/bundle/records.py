@@ -1,10 +1,12 @@
 """Prediction inputs: WFDB record paths, folders or a CSV manifest, preprocessed as in training.
 
 Each record is read with the data layer's ``read_record`` and turned into the model
-input with ``preprocess_record`` under the bundle's stored preprocessing spec
+input with ``preprocess_full`` under the bundle's stored preprocessing spec
 (resampling when the sampling rate differs, leads matched by name, limb leads
-derived from I and II, band-pass, crop/pad). Both are per-record pure functions,
-so a record gives the same input alone as inside a batch.
+derived from I and II, band-pass); its length is then fitted to the trained duration
+by the rule of :mod:`ensembler.bundle.lengths`, and it is screened for signal quality
+and limb-lead reversal (:mod:`ensembler.bundle.quality`). All are per-record pure
+functions, so a record gives the same input alone as inside a batch.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ensembler.bundle.lengths import LengthPolicy, fit_record
+from ensembler.bundle.quality import RecordQuality, assess
 from ensembler.config import PreprocessingConfig
-from ensembler.data.preprocess import preprocess_record
+from ensembler.data.leads import resolve_leads
+from ensembler.data.preprocess import n_samples, preprocess_full
 from ensembler.data.wfdb_io import read_record
 from ensembler.errors import BadRecordError, DataError
 
@@ -37,9 +42,12 @@ class RecordInput:
 class LoadedRecords:
     """Preprocessed inputs of the records that could be read, and those that could not.
 
-    ``signals`` (n_ok, leads, samples) float32; ``tabular`` (n_ok, F) float32 with NaN
-    for unknown values, or None when the bundle takes no tabular input; ``failed`` lists
-    (record id, reason).
+    ``signals`` (W, leads, samples) float32: the windows to score, W >= n_ok (one per
+    record unless sliding windows); ``owner`` (W,) the record index of each window;
+    ``tabular`` (n_ok, F) float32 with NaN for unknown values, or None when the bundle
+    takes no tabular input; ``failed`` lists (record id, reason); per record:
+    ``duration_s`` (its own length), ``length`` (the length rule applied) and
+    ``quality`` (None when not screened).
     """
 
     record_id: list[str]
@@ -47,6 +55,10 @@ class LoadedRecords:
     tabular: np.ndarray | None
     failed: list[tuple[str, str]]
     missing_tabular: list[str]
+    owner: np.ndarray
+    duration_s: list[float]
+    length: list[str]
+    quality: list[RecordQuality | None]
 
 
 def read_csv_inputs(csv: Path, tabular_names: Sequence[str]) -> list[RecordInput]:
@@ -112,25 +124,41 @@ def prediction_spec(spec: PreprocessingConfig) -> PreprocessingConfig:
     return spec.model_copy(update={"source_fs": None})
 
 
-def load_one(rec: RecordInput, spec: PreprocessingConfig) -> np.ndarray:
-    """(leads, samples) float32 model input of one record; raises BadRecordError naming it."""
+@dataclass
+class LoadedRecord:
+    """One record fitted to the trained duration: (W, leads, samples) windows + facts."""
+
+    windows: np.ndarray
+    duration_s: float
+    length: str
+    quality: RecordQuality | None
+
+
+def load_one(rec: RecordInput, spec: PreprocessingConfig,
+             policy: LengthPolicy = LengthPolicy(), screen: bool = True) -> LoadedRecord:
+    """Read, preprocess, fit the length and screen one record; BadRecordError names it."""
+    pspec = prediction_spec(spec)
     try:
         signal, leads, fs = read_record(rec.path)
-        return preprocess_record(signal, leads, fs, prediction_spec(spec), record=rec.record_id)
+        full = preprocess_full(signal, leads, fs, pspec, record=rec.record_id)
     except BadRecordError as exc:
         raise BadRecordError(rec.record_id, exc.reason) from None
     except (TypeError, ValueError, IndexError, OSError) as exc:  # malformed header internals
         raise BadRecordError(rec.record_id, f"unreadable record ({exc})") from None
+    windows, label, scored = fit_record(full, n_samples(pspec), pspec.fs, rec.record_id, policy)
+    quality = assess(scored, pspec.fs, resolve_leads(pspec.leads)) if screen else None
+    return LoadedRecord(windows, signal.shape[0] / fs, label, quality)
 
 
 def load_records(records: Sequence[RecordInput], spec: PreprocessingConfig,
                  tabular_names: Sequence[str], skip_bad: bool = False,
-                 missing_tabular: Sequence[str] = ()) -> LoadedRecords:
+                 missing_tabular: Sequence[str] = (), policy: LengthPolicy = LengthPolicy(),
+                 screen: bool = True) -> LoadedRecords:
     """Read and preprocess ``records``; a bad one raises unless ``skip_bad`` (then listed)."""
-    ok_ids, arrays, tabs, failed = [], [], [], []
+    ok_ids, loaded, tabs, failed = [], [], [], []
     for rec in records:
         try:
-            arrays.append(load_one(rec, spec))
+            loaded.append(load_one(rec, spec, policy, screen))
         except BadRecordError as exc:
             if not skip_bad:
                 raise
@@ -138,10 +166,14 @@ def load_records(records: Sequence[RecordInput], spec: PreprocessingConfig,
             continue
         ok_ids.append(rec.record_id)
         tabs.append([rec.tabular.get(n, np.nan) for n in tabular_names])
-    n_samples = round(spec.fs * spec.duration_s)
     n_leads = len(spec.leads) if spec.leads else 12
-    signals = np.stack(arrays) if arrays else np.zeros((0, n_leads, n_samples), np.float32)
+    signals = np.concatenate([r.windows for r in loaded]) if loaded else \
+        np.zeros((0, n_leads, n_samples(spec)), np.float32)
+    owner = np.concatenate([np.full(len(r.windows), i) for i, r in enumerate(loaded)]) \
+        if loaded else np.zeros(0, np.int64)
     tab = np.asarray(tabs, np.float32).reshape(len(ok_ids), len(tabular_names)) \
         if tabular_names else None
     return LoadedRecords(ok_ids, signals.astype(np.float32, copy=False), tab, failed,
-                         list(missing_tabular))
+                         list(missing_tabular), owner.astype(np.int64),
+                         [r.duration_s for r in loaded], [r.length for r in loaded],
+                         [r.quality for r in loaded])

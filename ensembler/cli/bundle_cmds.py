@@ -98,30 +98,47 @@ def inspect_cmd(bundle: Path, card: bool) -> None:
         click.echo(vb.text("MODEL_CARD.md"))
 
 
+def input_options(fn: Any) -> Any:
+    """The options predict and evaluate share: missing tabular values, record length."""
+    fn = click.option("--pad-short", is_flag=True,
+                      help="Zero-pad records shorter than the trained duration (flagged) "
+                      "instead of refusing them.")(fn)
+    fn = click.option("--sliding-windows", is_flag=True,
+                      help="Score records longer than the trained duration over sliding "
+                      "windows (flagged; calibrated on the trained duration only).")(fn)
+    return click.option("--impute-missing-tabular", "impute", is_flag=True,
+                        help="Impute missing tabular inputs with the training folds' fitted "
+                        "means (imputed rows are marked) instead of refusing them.")(fn)
+
+
 @cli.command("predict")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("preds.csv"),
-              show_default=True, help="Output CSV.")
+              show_default=True, help="Output CSV (or JSON when it ends in .json).")
 @click.option("--skip-bad", is_flag=True, help="List unreadable records and score the rest.")
 @click.option("--backend", type=click.Choice(["torch", "onnx"]), default="torch",
               show_default=True)
+@input_options
 def predict_cmd(bundle: Path, inputs: tuple[str, ...], out: Path, skip_bad: bool,
-                backend: str) -> None:
+                backend: str, impute: bool, sliding_windows: bool, pad_short: bool) -> None:
     """Score WFDB records, folders or a CSV manifest; one output row per record."""
     if out.is_dir():
         raise click.BadParameter(f"{out} is a folder; give the CSV file to write, e.g. "
                                  f"{out / 'preds.csv'}", param_hint="--out")
     from ensembler.bundle import load_bundle, predict_inputs
+    from ensembler.bundle.lengths import LengthPolicy
     from ensembler.utils.atomic import write_text
 
     b = load_bundle(bundle, backend=backend)
-    res = predict_inputs(b, list(inputs), skip_bad=skip_bad)
-    write_text(out, res.frame.to_csv(index=False))
+    res = predict_inputs(b, list(inputs), skip_bad=skip_bad,
+                         missing="impute" if impute else "error",
+                         policy=LengthPolicy(sliding_windows, pad_short))
+    text = res.frame.to_json(orient="records", indent=1) if out.suffix.lower() == ".json" \
+        else res.frame.to_csv(index=False)
+    write_text(out, text)
     click.echo(f"{len(res.frame)} record(s) scored -> {out}")
-    if res.missing_tabular:
-        click.echo(f"note: no values given for tabular input(s) {res.missing_tabular}; "
-                   "scored as missing", err=True)
+    echo_flags(res.frame, b.preprocessing.duration_s, sliding_windows)
     if res.failed:
         click.echo(f"{len(res.failed)} record(s) skipped:", err=True)
         for rec, why in res.failed:
@@ -138,19 +155,50 @@ def predict_cmd(bundle: Path, inputs: tuple[str, ...], out: Path, skip_bad: bool
 @click.option("--n-bootstrap", type=int, default=1000, show_default=True)
 @click.option("--subgroup", "subgroups", multiple=True,
               help="Subgroup column (repeatable; default: the bundle's subgroup columns).")
+@input_options
 def evaluate_cmd(bundle: Path, manifest: Path, out: Path, skip_bad: bool, n_bootstrap: int,
-                 subgroups: tuple[str, ...]) -> None:
+                 subgroups: tuple[str, ...], impute: bool, sliding_windows: bool,
+                 pad_short: bool) -> None:
     """External validation on a labelled manifest at the bundle's fixed thresholds."""
     from ensembler.bundle import evaluate_bundle, load_bundle
     from ensembler.bundle.evaluate import write_report
+    from ensembler.bundle.lengths import LengthPolicy
 
     b = load_bundle(bundle)
     report = evaluate_bundle(b, manifest, skip_bad=skip_bad, n_boot=n_bootstrap,
-                             subgroups=list(subgroups) or None)
+                             subgroups=list(subgroups) or None,
+                             missing="impute" if impute else "error",
+                             policy=LengthPolicy(sliding_windows, pad_short))
     md, js = write_report(report, out)
     a = report["auc"]["macro"]
     click.echo(f"macro AUC {a['point']:.3f} (95% CI {a['lo']:.3f}-{a['hi']:.3f}) on "
                f"{report['data']['n_records']} records -> {md}, {js}")
+    fl = report["flags"]
+    if fl["counts"]["any"]:
+        u = fl["auc_unflagged"]
+        click.echo(f"{fl['counts']['any']} record(s) flagged (see {md}); macro AUC without "
+                   f"them {'n/a' if not u else format(u['point'], '.3f')}", err=True)
     if report["data"]["failed"]:
         click.echo(f"{len(report['data']['failed'])} record(s) skipped (see {md})", err=True)
         sys.exit(1)
+
+
+def echo_flags(frame: Any, duration_s: float, sliding_windows: bool) -> None:
+    """One stderr line per kind of flagged record (the rows carry the details)."""
+    length = frame["length"]
+    counts = [
+        ((length == "cropped").sum(), f"cropped to their first {duration_s:g} s "
+                                      "(column length; --sliding-windows to score all of it)"),
+        ((length == "padded").sum(), f"shorter than {duration_s:g} s, zero-padded"),
+        (length.str.startswith("sliding").sum(), "scored over sliding windows"),
+        ((frame["imputed"] != "").sum(), "with imputed tabular inputs (column imputed)"),
+        (frame["poor_quality"].sum(), "with poor signal quality (column quality_note)"),
+        (frame["lead_reversal"].sum(), "with likely LA/RA limb-lead reversal"),
+    ]
+    for n, what in counts:
+        if n:
+            click.echo(f"flagged: {int(n)} record(s) {what}", err=True)
+    if sliding_windows:
+        click.echo(f"warning: --sliding-windows averages scores of {duration_s:g} s windows; "
+                   f"the calibration and thresholds were fitted on single {duration_s:g} s "
+                   "records only", err=True)

@@ -46,6 +46,7 @@ def test_record_paths(ctx: RunContext) -> pd.DataFrame:
 def predict_parity(ctx: RunContext, bundle_path: Path) -> dict[str, Any]:
     """Predict the bundle from the test records' raw WFDB files; compare with the run."""
     from ensembler.bundle import load_bundle
+    from ensembler.bundle.lengths import LengthPolicy
     from ensembler.bundle.predict import predict_inputs
     from ensembler.bundle.records import RecordInput
     from ensembler.bundle.run_inputs import pipeline_test_predictions, read_run
@@ -65,7 +66,9 @@ def predict_parity(ctx: RunContext, bundle_path: Path) -> dict[str, Any]:
                                    tabular={n: float(v) for n, v in zip(tab_names, vals,
                                                                         strict=True)}))
     t0 = time.perf_counter()
-    out = predict_inputs(bundle, records)
+    # reproduce the run's own inputs: its cache padded short records and kept missing values
+    out = predict_inputs(bundle, records, missing="as-trained",
+                         policy=LengthPolicy(pad_short=True), screen=False)
     seconds = time.perf_counter() - t0
     got = np.asarray(out.proba)
     inp = read_run(ctx.run_dir)

@@ -68,3 +68,15 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
     return TinyRun(run_dir=run_dir, cfg=cfg, cohort=ctx.cohort, fold=np.asarray(ctx.split.fold),
                    stack_name=stage.selected, stacked_test=stacked,
                    test_rows=np.flatnonzero(ctx.split.fold == -1), record_dir=record_dirs[0])
+
+
+@pytest.fixture(scope="session")
+def ten_second_records(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A few synthetic 10 s / 100 Hz WFDB records (``records/*.hea``) for the screening tests."""
+    from ensembler.config import SyntheticConfig
+    from ensembler.data.synth.writer import write_synthetic
+
+    out = tmp_path_factory.mktemp("ten_s") / "syn"
+    write_synthetic(SyntheticConfig(n_patients=8, ecgs_per_patient=(1, 1), fs=100,
+                                    duration_s=10, paced_fraction=0.0), 7, out)
+    return out / "records"

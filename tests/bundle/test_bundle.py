@@ -130,18 +130,19 @@ def test_eight_lead_records_and_other_sampling_rate(exported, tiny_run, tmp_path
     signal, leads, fs = read_record(tiny_run.record_dir / rid)
     keep = [leads.index(n) for n in ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")]
     write_record(tmp_path / "eight", signal[:, keep], [leads[i].upper() for i in keep], fs)
-    full = predict_inputs(bundle, [tiny_run.record_dir / rid]).proba
-    eight = predict_inputs(bundle, [tmp_path / "eight"]).proba
+    full = predict_inputs(bundle, missing="impute", inputs=[tiny_run.record_dir / rid]).proba
+    eight = predict_inputs(bundle, missing="impute", inputs=[tmp_path / "eight"]).proba
     np.testing.assert_allclose(eight, full, atol=2e-3)  # derived limb leads, 1 µV rounding
     up = np.repeat(signal, 2, axis=0)  # 200 Hz version; resampled back to 100 Hz
     write_record(tmp_path / "fast", up, leads, fs * 2)
-    fast = predict_inputs(bundle, [tmp_path / "fast"]).proba
+    fast = predict_inputs(bundle, missing="impute", inputs=[tmp_path / "fast"]).proba
     assert fast.shape == (1, 1) and np.isfinite(fast).all()
     no_v3 = [i for i in keep if leads[i] != "V3"]
     write_record(tmp_path / "nov3", signal[:, no_v3], [leads[i] for i in no_v3], fs)
     with pytest.raises(BadRecordError, match=r"nov3.*V3"):
-        predict_inputs(bundle, [tmp_path / "nov3"])
-    res = predict_inputs(bundle, [tmp_path / "nov3", tmp_path / "eight"], skip_bad=True)
+        predict_inputs(bundle, missing="impute", inputs=[tmp_path / "nov3"])
+    res = predict_inputs(bundle, missing="impute", skip_bad=True,
+                         inputs=[tmp_path / "nov3", tmp_path / "eight"])
     assert list(res.frame["record"]) == [str(tmp_path / "eight")]
     assert res.failed and "nov3" in res.failed[0][0]
 

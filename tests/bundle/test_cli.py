@@ -70,7 +70,9 @@ def test_predict_command(cli_bundle, tiny_run, tmp_path, monkeypatch, capsys) ->
     out = tmp_path / "preds.csv"
     assert run_cli(monkeypatch, "predict", str(cli_bundle), str(csv), "--out", str(out)) == 0
     df = pd.read_csv(out)
-    assert list(df.columns) == ["record", "prob_condition", "decision_condition"]
+    assert list(df.columns) == ["record", "prob_condition", "decision_condition",
+                                "duration_s", "length", "imputed", "quality_index",
+                                "poor_quality", "quality_note", "lead_reversal", "flagged"]
     assert len(df) == len(tiny_run.test_rows)
     # a bad record: clear error naming it, non-zero exit, nothing written
     first = tiny_run.record_dir / str(tiny_run.cohort.record_id[tiny_run.test_rows[0]])
@@ -82,7 +84,8 @@ def test_predict_command(cli_bundle, tiny_run, tmp_path, monkeypatch, capsys) ->
     err = capsys.readouterr().err
     assert code == 2 and "broken" in err and "missing" in err and not out2.exists()
     code = run_cli(monkeypatch, "predict", str(cli_bundle), str(tmp_path / "broken"),
-                   str(tmp_path / "headonly"), str(first), "--out", str(out2), "--skip-bad")
+                   str(tmp_path / "headonly"), str(first), "--out", str(out2), "--skip-bad",
+                   "--impute-missing-tabular")
     assert code == 1
     err = capsys.readouterr().err
     assert "2 record(s) skipped" in err and "broken" in err and "headonly" in err
