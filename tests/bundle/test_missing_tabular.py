@@ -47,9 +47,10 @@ def _test_ids(tiny_run) -> list[str]:  # type: ignore[no-untyped-def]
 def _readme_predict_folder_command() -> list[str]:
     """The README's own 'predict a folder' example, as argv after ``ensembler``."""
     readme = (REPO / "README.md").read_text()
-    line = next(ln for ln in readme.splitlines()
-                if "ensembler predict runs/quickstart/bundle path/to/records/" in ln)
-    return line.split("ensembler", 1)[1].split()
+    found = re.search(r"`\.venv/bin/ensembler (predict runs/quickstart/bundle path/to/records/"
+                      r"[^`]*)`", readme)
+    assert found, "the README's predict-a-folder example is gone"
+    return found.group(1).split()
 
 
 def test_readme_predict_folder_example_refuses_then_imputes_and_marks(
@@ -63,13 +64,13 @@ def test_readme_predict_folder_example_refuses_then_imputes_and_marks(
     argv = [{"runs/quickstart/bundle": str(bundle_dir), "path/to/records/": str(folder),
              "preds.csv": str(tmp_path / "preds.csv")}.get(a, a)
             for a in _readme_predict_folder_command()]
-    assert argv[0] == "predict"
-    code = run_cli(monkeypatch, *argv)
+    assert argv[0] == "predict" and argv[-1] == "--impute-missing-tabular"
+    code = run_cli(monkeypatch, *argv[:-1])  # without the option: refused
     err = capsys.readouterr().err
     assert code == 2 and not (tmp_path / "preds.csv").exists()
     assert "age, sex, pacemaker" in err and "4 record(s) lack values" in err
     assert "s0" in err and "--impute-missing-tabular" in err and "Traceback" not in err
-    code = run_cli(monkeypatch, *argv, "--impute-missing-tabular")
+    code = run_cli(monkeypatch, *argv)  # the README's command as written
     assert code == 0, capsys.readouterr().err
     df = pd.read_csv(tmp_path / "preds.csv", keep_default_na=False)
     assert len(df) == 4 and (df["imputed"] == "age;sex;pacemaker").all()
