@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 from stacking.calibration import CALIBRATION_METHODS, Calibrator, choose_calibration
 from stacking.data import Level1Data
 from stacking.features import RankState, build_meta_features
-from stacking.learners import BLENDERS, LightGBMStacker, LogisticStacker, create_learner
+from stacking.learners import BLENDERS, LightGBMStacker, create_learner
 from stacking.metrics import macro_auc
 from stacking.spec import StackSpec
 
@@ -69,12 +69,12 @@ class StackModel:
             params["monotone_constraints"] = self.monotone_[j]
         return create_learner(self.spec.learner, params, self.random_state)
 
-    def fit(self, X: NDArray[np.floating], Y: NDArray, groups: NDArray | None = None,
-            warm_from: StackModel | None = None) -> StackModel:
+    def fit(self, X: NDArray[np.floating], Y: NDArray,
+            groups: NDArray | None = None) -> StackModel:
         """Fit on (N, D) features and (N, C) labels; ``groups`` (N,) for inner splits.
 
-        ``warm_from``: a fitted StackModel of the same spec whose logistic
-        coefficients initialise this fit (warm start across folds).
+        Every fit starts from scratch: no warm start from another fold's model,
+        whose training rows would include this fit's held-out rows.
         """
         Y = np.asarray(Y)
         self.estimators_ = []
@@ -83,11 +83,7 @@ class StackModel:
             if yj.min() == yj.max():
                 self.estimators_.append(float(yj[0]))
                 continue
-            prev = warm_from.estimators_[j] if warm_from is not None else None
             est = self._make(j)
-            if isinstance(prev, LogisticStacker) and isinstance(est, LogisticStacker):
-                # A fresh estimator seeded with the previous fit's coefficients (never mutated).
-                est.set_params(warm_start=True).set_state(prev.get_state())
             Xj = X[:, self.columns_[j]]
             if isinstance(est, LightGBMStacker):
                 est.fit(Xj, yj, groups=groups)

@@ -38,7 +38,7 @@ class ParetoPoint:
 
 @dataclass
 class NestedCVResult:
-    """Outer patient-grouped folds around the whole tuning: an honest estimate."""
+    """Outer patient-grouped folds around the stacking study (base-model tuning sits outside)."""
 
     mean: float
     sd: float
@@ -54,7 +54,8 @@ class StackStudyResult:
         best_spec: the selected configuration (multi-objective: the highest-AUC
             Pareto point; see :func:`pareto_pick` for a cheaper one).
         best_value: its inner CV macro-AUC (optimistic: it was selected on it).
-        nested: nested-CV estimate of the tuned procedure, or None if disabled.
+        nested: nested-CV estimate of this stacking study (member tuning and OOF
+            training are outside it), or None if disabled.
         trials: one row per trial (number, state, value(s), params, label).
         pareto: the Pareto front (multi-objective mode), else empty.
         n_complete, n_pruned: trial counts by state.
@@ -135,14 +136,14 @@ class _FoldFeatures:
         return self._cache[key]
 
 
-def _run_fold(feats: _FoldFeatures, spec: StackSpec, k: int, seed: int,
-              warm: StackModel | None) -> tuple[float, StackModel]:
+def _run_fold(feats: _FoldFeatures, spec: StackSpec, k: int, seed: int) -> float:
+    """Macro-AUC on base fold k of ``spec`` fitted from scratch on the other folds."""
     d = feats.data
     x_tr, x_te, names = feats.get(spec.transform, k)
     te = d.folds == k
     model = StackModel(spec, d.class_names, names, seed)
-    model.fit(x_tr, d.y[~te], groups=d.groups[~te], warm_from=warm)
-    return macro_auc(d.y[te], model.predict(x_te)), model
+    model.fit(x_tr, d.y[~te], groups=d.groups[~te])
+    return macro_auc(d.y[te], model.predict(x_te))
 
 
 def _make_study(data: Level1Data, seed: int, multi_objective: bool, storage: str | None,
@@ -187,21 +188,20 @@ def _study(data: Level1Data, n_trials: int, seed: int, learners: Sequence[str],
                 raise optuna.TrialPruned("no member selected")
             trial.set_user_attr("label", spec.label())
             aucs: list[float] = []
-            warm: list[StackModel | None] = [None] * n_jobs
             for start in range(0, K, n_jobs):
                 ks = list(range(start, min(start + n_jobs, K)))
                 if n_jobs == 1:
-                    res = [_run_fold(feats, spec, ks[0], seed, warm[0])]
+                    res = [_run_fold(feats, spec, ks[0], seed)]
                 else:
-                    res = par(delayed(_run_fold)(feats, spec, k, seed, warm[i])
-                              for i, k in enumerate(ks))
-                for i, (auc, model) in enumerate(res):
+                    res = par(delayed(_run_fold)(feats, spec, k, seed) for k in ks)
+                for auc in res:
                     aucs.append(auc)
-                    warm[i] = model if spec.learner == "logistic" else None
-                if not multi_objective:
-                    trial.report(float(np.mean(aucs)), step=ks[-1])
-                    if trial.should_prune():
-                        raise optuna.TrialPruned()
+                    if not multi_objective:
+                        # one report and one pruning check per fold, in fold order, so the
+                        # trial's fate does not depend on how many folds ran in parallel
+                        trial.report(float(np.mean(aucs)), step=len(aucs) - 1)
+                        if trial.should_prune():
+                            raise optuna.TrialPruned()
             trial.set_user_attr("fold_aucs", aucs)
             auc = float(np.mean(aucs))
             if not multi_objective:
@@ -251,8 +251,9 @@ def tune_stack(
     are searched jointly). ``multi_objective`` adds "members count" and, when
     every member has ``member_cost_ms``, "inference ms per ECG" as minimised
     objectives and returns the Pareto front (no pruning in that mode).
-    ``nested_cv`` reruns the tuning (``nested_trials``, default ``n_trials``)
-    inside each outer base fold and scores its pick on that fold. ``n_jobs``
+    ``nested_cv`` reruns this study (``nested_trials``, default ``n_trials``)
+    inside each outer base fold and scores its pick on that fold; it covers the
+    stacking study only, not the base models' tuning. ``n_jobs``
     runs folds in parallel threads (each LightGBM fit uses one thread).
     """
     learners = [learner] if learner is not None else list(learners)

@@ -82,3 +82,31 @@ def test_bad_arguments(level1) -> None:
         tune_stack(d, n_trials=2, transforms=["softmax"], nested_cv=False)
     with pytest.raises(ValueError, match="passthrough"):
         tune_stack(d, n_trials=2, passthrough=["age"], nested_cv=False)
+
+
+
+def test_trial_values_do_not_depend_on_fold_order_or_n_jobs(level1) -> None:
+    """Each fold is fitted from scratch (no warm start from a fold that saw its rows) and
+    pruned on the same per-fold reports whatever the number of parallel folds."""
+    from optuna.trial import FixedTrial
+
+    from stacking.model import fit_predict
+    from stacking.search import suggest_spec
+
+    d, _ = level1(n_dev=300, n_test=50, tabular=True)
+    runs = [tune_stack(d, learner="logistic", n_trials=15, seed=2, nested_cv=False,
+                       passthrough=["age", "sex"], n_jobs=n) for n in (1, 2)]
+    a, b = (r.trials for r in runs)
+    assert list(a["state"]) == list(b["state"])
+    assert np.array_equal(a["value"].to_numpy(), b["value"].to_numpy(), equal_nan=True)
+    done = a[a["state"] == "COMPLETE"]
+    assert len(done) >= 5
+    for _, row in done.iterrows():
+        params = {k[len("params_"):]: v for k, v in row.items()
+                  if k.startswith("params_") and v == v}
+        spec = suggest_spec(FixedTrial(params), d.members, ["logistic"],
+                            ("prob", "logit", "rank"), ["age", "sex"])
+        for k in reversed(range(d.n_folds)):  # any fold order gives the study's value
+            te = d.folds == k
+            scratch = macro_auc(d.y[te], fit_predict(d, spec, ~te, te, 2))
+            assert row["user_attrs_fold_aucs"][k] == scratch
