@@ -1,9 +1,10 @@
 """Probability calibration (none / Platt / isotonic / temperature) chosen by CV log-loss.
 
 Calibrators are per class and serialise to JSON (Platt coefficients, isotonic
-knots, temperature). Calibration cannot change ranking, so it is chosen after
-the AUC search, on out-of-fold predictions, by cross-validated log-loss over
-the same patient folds.
+knots, temperature). Calibration is chosen after the AUC search, on out-of-fold
+predictions, by cross-validated log-loss over the same patient folds. It is not
+rank-neutral: isotonic maps score ranges to one value (ties change AUC), and
+calibrating each fold's scores before averaging them changes the averaged order.
 """
 
 from __future__ import annotations
