@@ -30,14 +30,14 @@ def train_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir:
     summary = run_training(ctx, only=only, folds=parse_int_list(folds))
     cohort, split = ctx.cohort, ctx.split
     y_dev = cohort.labels[split.fold >= 0]
-    y_test = cohort.labels[split.fold == -1]
-    table = Table(title=f"Members ({summary.jobs_run} jobs run, {summary.jobs_skipped} reused)")
-    for col in ("member", "fold AUCs", "OOF AUC", "test AUC", "train s", "params"):
+    # Development numbers only: test AUCs appear in `ensembler compare`, after every choice.
+    table = Table(title=f"Members ({summary.jobs_run} jobs run, {summary.jobs_skipped} reused)",
+                  caption="Development data only; held-out results come from `ensembler compare`.")
+    for col in ("member", "fold AUCs", "OOF AUC", "train s", "params"):
         table.add_column(col)
     for name, p in summary.predictions.items():
         fold_aucs = " ".join(f"{a:.3f}" for a in p.meta["fold_oof_auc"] if a is not None)
         tuned = " (after tuning)" if p.meta.get("tuned") else ""
-        test_auc = macro_auc(y_test, p.test) if len(y_test) else float("nan")
-        table.add_row(name, fold_aucs, f"{macro_auc(y_dev, p.oof):.3f}{tuned}", f"{test_auc:.3f}",
+        table.add_row(name, fold_aucs, f"{macro_auc(y_dev, p.oof):.3f}{tuned}",
                       f"{np.sum(p.meta['train_seconds']):.0f}", f"{p.meta['n_params']:,}")
     Console().print(table)
