@@ -34,6 +34,7 @@ class SubgroupAUC:
     hi: float
     small: bool
     classes_scored: int
+    n_dropped: int = 0  # resamples left out of the CI: a scored class lost its positives
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -77,9 +78,12 @@ def subgroup_auc(
             ones = np.ones((1, idx.size))
             point = float(macro_auc_samples(ys, ps, ones)[0])
             w = patient_weights(gs, n_boot, seed + 7919 * (k + 1))
-            lo, hi = percentile_ci(macro_auc_samples(ys, ps, w), alpha)
+            samples = macro_auc_samples(ys, ps, w)
+            lo, hi = percentile_ci(samples, alpha)
+            dropped = int(np.count_nonzero(~np.isfinite(samples)))
         else:
             point = lo = hi = float("nan")
+            dropped = n_boot
         rows.append(
             SubgroupAUC(
                 value=value,
@@ -91,6 +95,7 @@ def subgroup_auc(
                 hi=hi,
                 small=bool(idx.size < min_n or n_classes < yy.shape[1]),
                 classes_scored=n_classes,
+                n_dropped=dropped,
             )
         )
     return rows

@@ -30,14 +30,19 @@ RATES = ("sensitivity", "specificity", "ppv", "npv")
 
 @dataclass(frozen=True)
 class Estimate:
-    """A point estimate with its bootstrap percentile interval."""
+    """A point estimate with its bootstrap percentile interval.
+
+    ``n_dropped``: resamples left out of the interval because the rate was
+    undefined in them (an empty denominator, e.g. no positives drawn).
+    """
 
     point: float
     lo: float
     hi: float
+    n_dropped: int = 0
 
     def as_dict(self) -> dict[str, float]:
-        return {"point": self.point, "lo": self.lo, "hi": self.hi}
+        return {"point": self.point, "lo": self.lo, "hi": self.hi, "n_dropped": self.n_dropped}
 
 
 @dataclass(frozen=True)
@@ -173,8 +178,10 @@ def operating_point(
     macro = {}
     for r, name in enumerate(RATES):
         if has_thr.any():
-            lo, hi = percentile_ci(boot[r][:, has_thr].mean(axis=1), alpha)
-            macro[name] = Estimate(float(point[r, has_thr].mean()), lo, hi)
+            samples = boot[r][:, has_thr].mean(axis=1)
+            lo, hi = percentile_ci(samples, alpha)
+            macro[name] = Estimate(float(point[r, has_thr].mean()), lo, hi,
+                                   int(np.count_nonzero(~np.isfinite(samples))))
         else:
             macro[name] = Estimate(float("nan"), float("nan"), float("nan"))
     for c in range(yy.shape[1]):
@@ -182,7 +189,8 @@ def operating_point(
         for r in range(4):
             lo, hi = percentile_ci(boot[r, :, c], alpha)
             if has_thr[c]:
-                ests.append(Estimate(float(point[r, c]), lo, hi))
+                ests.append(Estimate(float(point[r, c]), lo, hi,
+                                     int(np.count_nonzero(~np.isfinite(boot[r, :, c])))))
             else:
                 ests.append(Estimate(float("nan"), float("nan"), float("nan")))
         result.append(

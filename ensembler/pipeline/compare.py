@@ -16,7 +16,7 @@ import pandas as pd
 from ensembler.errors import StageError
 from ensembler.pipeline.context import RunContext
 from ensembler.pipeline.latency import combine, member_latency, stack_meta_latency
-from ensembler.pipeline.stack import PRIMARY, load_fitted, load_member_predictions
+from ensembler.pipeline.stack import PRIMARY, TUNED, load_fitted, load_member_predictions
 from ensembler.training.metrics import macro_auc
 from ensembler.utils.hashing import fingerprint
 
@@ -27,8 +27,13 @@ PROVENANCE = {
     "thresholds": "each row's own development OOF predictions (stacks: meta-level OOF)",
     "calibration": "cross-validated log-loss on development OOF",
     "member hyper-parameters": "per-architecture Optuna studies on development patients only",
-    "test set": "read once, by this report, after every choice above was fixed",
+    "test set": "read by this report after every choice above was fixed; every stage that "
+    "read test labels is listed under test_set_reads, and none informed a choice",
 }
+#: Development-AUC labels (what each number is).
+SELECTED = "selected on (optimistic)"
+TUNED_MEMBER = "after tuning (optimistic)"
+ONE_NETWORK = "the fold bag's OOF; this single network has no OOF predictions"
 
 
 def _fairness(ctx: RunContext) -> tuple[Any, str]:
@@ -79,14 +84,16 @@ def build_comparison(ctx: RunContext) -> Any:
     n_one, l_one = cost([best], 1)
     entries.append(LeaderboardEntry(
         name=f"{best}:one_network", kind="network", test_proba=one, dev_oof_proba=bp.oof,
-        members=[best], n_params=n_one, latency_ms=l_one,
+        members=[best], n_params=n_one, latency_ms=l_one, dev_auc_label=ONE_NETWORK,
         notes=("refit-full model" if bp.test_refit is not None else "fold-1 model")
-        + "; threshold from the member's OOF"))
+        + "; threshold and dev AUC from the member's fold-bag OOF"))
     for m, p in preds.items():
         n_m, l_m = cost([m], k)
         entries.append(LeaderboardEntry(name=m, kind="fold_bag", test_proba=p.test,
                                         dev_oof_proba=p.oof, members=[m], n_params=n_m,
-                                        latency_ms=l_m))
+                                        latency_ms=l_m,
+                                        dev_auc_label=TUNED_MEMBER if p.meta.get("tuned")
+                                        else None))
     by_entry: dict[str, list[str]] = defaultdict(list)
     for m, p in preds.items():
         entry = p.meta.get("config", {}).get("entry", m)
@@ -102,6 +109,8 @@ def build_comparison(ctx: RunContext) -> Any:
             dev_oof_proba=np.mean([preds[m].oof for m in ms], axis=0), members=ms,
             n_params=n_s, latency_ms=l_s,
             seed_spread=[macro_auc(y_test, preds[m].test) for m in ms]))
+    study = json.loads((run_dir / "stack" / "study.json").read_text())
+    joint = study.get(PRIMARY, {})
     for name in stage["names"]:
         fitted = load_fitted(run_dir, name)
         tab = None
@@ -116,7 +125,10 @@ def build_comparison(ctx: RunContext) -> Any:
             name=name, kind="best_single" if name == "best_single" else "stack",
             test_proba=test_p, dev_oof_proba=fitted.oof_, members=list(fitted.spec.members),
             n_params=n_s, latency_ms=l_all,
-            notes=f"{fitted.spec.label()}; calibration {fitted.calibration_}"))
+            notes=f"{fitted.spec.label()}; calibration {fitted.calibration_}",
+            dev_auc_label=SELECTED if name in (*TUNED, "best_single") else
+            "meta-level out-of-fold",
+            dev_estimate=_nested_estimate(joint) if name == PRIMARY else None))
     fairness, note = _fairness(ctx)
     eff_csv = run_dir / "efficiency" / "data_efficiency.csv"
     efficiency = pd.read_csv(eff_csv) if eff_csv.is_file() and cfg.report.data_efficiency else None
@@ -124,9 +136,8 @@ def build_comparison(ctx: RunContext) -> Any:
     if cohort.oracle_risk is not None:
         risk = np.asarray(cohort.oracle_risk)[test]
         oracle = macro_auc(y_test, risk.reshape(len(test), -1))
-    study = json.loads((run_dir / "stack" / "study.json").read_text())
-    joint = study.get(PRIMARY, {})
     tuned = {m for m, p in preds.items() if p.meta.get("tuned")}
+    seed_deltas = _seed_deltas(ctx, preds, y_test)
     return ComparisonInput(
         class_names=list(cohort.class_names), y_test=y_test, groups_test=cohort.patient_id[test],
         y_dev=y_dev, groups_dev=cohort.patient_id[dev], entries=entries,
@@ -140,7 +151,55 @@ def build_comparison(ctx: RunContext) -> Any:
         stack_study={"inner_best_cv_auc": joint.get("best_value"), "nested": joint.get("nested"),
                      "pareto": joint.get("pareto")},
         run_name=cfg.name,
+        test_reads=_test_reads(ctx, efficiency is not None,
+                               any(len(ms) > 1 for ms in by_entry.values())
+                               or seed_deltas is not None, oracle is not None),
+        primary_seed_deltas=seed_deltas,
     )
+
+
+def _seed_deltas(ctx: RunContext, preds: dict[str, Any], y_test: Any) -> list[float] | None:
+    """The primary Δ once per members' training seed (None without seed replicas)."""
+    from ensembler.pipeline.seed_spread import primary_seed_deltas, seed_replicas
+    from ensembler.pipeline.stack import level1_data
+
+    replicas = seed_replicas(preds)
+    if not replicas:
+        return None
+    specs = (load_fitted(ctx.run_dir, PRIMARY).spec, load_fitted(ctx.run_dir, "best_single").spec)
+    return primary_seed_deltas(level1_data(ctx, preds), specs, replicas, y_test, ctx.cfg.seed,
+                               list(ctx.cfg.stacking.calibration))
+
+
+def _nested_estimate(joint: dict[str, Any]) -> dict[str, Any] | None:
+    nested = joint.get("nested")
+    if not nested:
+        return None
+    return {"label": "nested CV (stacking study only)", "mean": nested["mean"],
+            "sd": nested["sd"], "n_folds": len(nested["fold_aucs"])}
+
+
+def _test_reads(ctx: RunContext, efficiency: bool, seed_bags: bool,
+                oracle: bool) -> list[dict[str, str]]:
+    """Stages besides the report that read the test labels (none chooses anything)."""
+    reads = []
+    if efficiency:
+        reads.append({"stage": "data efficiency", "when": "before this report",
+                      "what": "test macro AUC of members trained on fractions of the "
+                              "development patients (a curve; nothing is chosen from it)"})
+    if seed_bags:
+        reads.append({"stage": "seed spread", "when": "this report",
+                      "what": "test macro AUC of each seed replica and the primary Δ per "
+                              "members' training seed (training variance)"})
+    if oracle:
+        reads.append({"stage": "oracle AUC", "when": "this report",
+                      "what": "AUC of the planted risk (synthetic cohorts only)"})
+    if ctx.cfg.export.enabled:
+        reads.append({"stage": "bundle export", "when": "after this report",
+                      "what": "test macro AUC per member mode, and the refit-full headline "
+                              "when that mode is shipped; the mode is chosen on development "
+                              "data (information only)"})
+    return reads
 
 
 def _file_digest(path: Any) -> str | None:

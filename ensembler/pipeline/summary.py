@@ -36,7 +36,7 @@ def print_summary(metrics: dict[str, Any], run_dir: Path, bundle: Path | None = 
     """Leaderboard excerpt, the primary comparison and where the report/bundle are."""
     con = console if console is not None else wide_console()
     rows = {r["name"]: r for r in metrics.get("leaderboard", [])}
-    table = Table(title="Test set (read once) — AUC with 95% patient-bootstrap CI")
+    table = Table(title="Test set (read after every choice) — AUC with 95% patient-bootstrap CI")
     for col in ("model", "kind", "test AUC [95% CI]", "Δ vs best_single [CI]", "p",
                 "latency (batch 1)", "members"):
         table.add_column(col)

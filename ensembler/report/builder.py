@@ -18,13 +18,14 @@ from ensembler.report.inputs import ComparisonInput
 from ensembler.report.metrics import compute_metrics, json_ready, ordered_entries
 from ensembler.report.tables import (
     HOW_TO_READ,
-    TEST_ONCE,
+    bootstrap_warning,
     calibration_table,
     fmt,
     leaderboard_table,
     operating_blocks,
     primary_blocks,
     subgroup_table,
+    test_reads_paragraph,
 )
 
 __all__ = ["build_report", "write_report_dir"]
@@ -71,7 +72,7 @@ def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Doc
             f"Warning: `{inp.baseline}` does not have the highest development OOF AUC "
             f"among the fold bags (best: `{m['best_single_check']['best_fold_bag']}`)."
         )
-    doc.add(*(Paragraph(n) for n in notes))
+    doc.add(*(Paragraph(n) for n in notes), *bootstrap_warning(m))
     doc.add(Heading("Operating points"), *operating_blocks(m))
     doc.add(Heading("Calibration"), calibration_table(m))
     doc.add(Heading("Figures"))
@@ -143,7 +144,7 @@ def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Doc
     doc.add(
         Heading("Which data each choice used"),
         Table(["choice", "data used"], [[k, v] for k, v in m["provenance"].items()]),
-        Paragraph(TEST_ONCE),
+        test_reads_paragraph(m),
     )  # fmt: skip
     return doc
 

@@ -43,6 +43,11 @@ class LeaderboardEntry:
         :func:`ensembler.evaluation.measure_latency`, members plus meta-learner.
     seed_spread : test macro AUCs of the same recipe trained with other seeds.
     notes : free text shown under the leaderboard.
+    dev_auc_label : what the development AUC is (e.g. ``"selected on (optimistic)"``,
+        ``"fold bag's OOF"``); default: "selected on (optimistic)" for
+        ``ComparisonInput.tuned_members``, else "out-of-fold".
+    dev_estimate : an honest development estimate shown beside an optimistic one:
+        ``{"label", "mean", "sd", "n_folds"}`` (the joint stack's nested CV).
     """
 
     name: str
@@ -54,6 +59,8 @@ class LeaderboardEntry:
     latency_ms: Mapping[int, LatencyStats] | None = None
     seed_spread: Sequence[float] | None = None
     notes: str = ""
+    dev_auc_label: str | None = None
+    dev_estimate: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -78,12 +85,17 @@ class ComparisonInput:
     fairness : per-architecture tuning trials: columns arch, number, value,
         state, seconds; ``fairness_note`` states the equal budget.
     data_efficiency : columns arch, fraction, test_auc.
-    tuned_members : rows whose development AUC was used by tuning (labelled
-        "after tuning", an optimistic figure).
+    tuned_members : rows whose development AUC was used to choose something
+        (tuning, selection); labelled "selected on (optimistic)".
     oracle_auc : macro AUC of the generating risk (synthetic cohorts only).
     provenance : ``{choice: data it used}``, added to the defaults.
     stack_study : summary of the joint stacking study (inner best value,
         nested-CV estimate, Pareto front...), rendered as given.
+    test_reads : stages other than this report that read the test labels, each
+        ``{"stage", "what", "when"}`` (``when``: "before this report" or "after
+        this report"); none of them may inform a choice.
+    primary_seed_deltas : the primary Δ recomputed once per training seed of the
+        members (configuration fixed), when members have seed replicas.
     """
 
     class_names: list[str]
@@ -104,6 +116,8 @@ class ComparisonInput:
     provenance: Mapping[str, str] = field(default_factory=dict)
     stack_study: Mapping[str, Any] | None = None
     run_name: str = "run"
+    test_reads: Sequence[Mapping[str, str]] = ()
+    primary_seed_deltas: Sequence[float] | None = None
 
     def validate(self) -> None:
         """Check shapes, names and patient separation; raise with what and where."""

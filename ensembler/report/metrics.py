@@ -32,6 +32,7 @@ from ensembler.evaluation import (
     weighted_auc,
 )
 from ensembler.evaluation._checks import as_labels, evaluable_classes
+from ensembler.report.accounting import dropped_counts, dropped_warnings, seed_spread, test_reads
 from ensembler.report.inputs import KINDS, ComparisonInput, LeaderboardEntry
 
 __all__ = ["SCHEMA_VERSION", "compute_metrics", "json_ready", "ordered_entries"]
@@ -67,20 +68,6 @@ def _ci(point: float, samples: NDArray[np.float64]) -> dict[str, float]:
 
 def _per_class(names: list[str], values: NDArray[np.float64]) -> dict[str, float]:
     return {n: float(v) for n, v in zip(names, values, strict=True)}
-
-
-def _seed_spread(values: Any) -> dict[str, Any] | None:
-    if values is None or len(values) == 0:
-        return None
-    v = np.asarray(values, dtype=np.float64)
-    return {
-        "n_seeds": int(v.size),
-        "mean": float(v.mean()),
-        "sd": float(v.std(ddof=1)) if v.size > 1 else float("nan"),
-        "min": float(v.min()),
-        "max": float(v.max()),
-        "values": v.tolist(),
-    }
 
 
 def _entry_metrics(
@@ -120,20 +107,24 @@ def _entry_metrics(
             "slope": _per_class(names, cal.slope),
             "intercept": _per_class(names, cal.intercept),
         },
-        "seed_spread": _seed_spread(e.seed_spread),
+        "seed_spread": seed_spread(e.seed_spread),
         "notes": e.notes,
         "dev_oof_auc": None,
         "dev_oof_auc_label": None,
+        "dev_estimate": dict(e.dev_estimate) if e.dev_estimate else None,
         "threshold": None,
         "operating_point": None,
     }
     if e.dev_oof_proba is not None:
         yd = as_labels(inp.y_dev, "y_dev")
         row["dev_oof_auc"] = roc_auc(yd, e.dev_oof_proba).macro
-        row["dev_oof_auc_label"] = "after tuning" if e.name in inp.tuned_members else "out-of-fold"
+        row["dev_oof_auc_label"] = e.dev_auc_label or (
+            "selected on (optimistic)" if e.name in inp.tuned_members else "out-of-fold")
         thr = choose_threshold(yd, e.dev_oof_proba, cfg.threshold, cfg.target_sensitivity)
         row["threshold"] = _per_class(names, thr)
         row["operating_point"] = operating_point(y, p, thr, inp.groups_test, weights=w).as_dict()
+    row["bootstrap_dropped"] = dropped_counts(names, boot, macro_samples, ok,
+                                              row["operating_point"])
     return row, macro_samples
 
 
@@ -175,6 +166,7 @@ def _primary(inp: ComparisonInput, rows: dict[str, Any], samples: dict[str, Any]
         "p_value": d.p_value,
         "secondary": "per-class DeLong test (records treated as independent), Holm-corrected",
         "delong": delong,
+        "seed_spread": seed_spread(inp.primary_seed_deltas),
     }
 
 
@@ -220,6 +212,7 @@ def compute_metrics(inp: ComparisonInput, cfg: ReportConfig, seed: int) -> dict[
             )._asdict()
         )
     n_bad = int(np.count_nonzero(~np.isfinite(samples[inp.baseline])))
+    subgroups = _subgroups(inp, cfg, seed)
     return {
         "schema_version": SCHEMA_VERSION,
         "run": inp.run_name,
@@ -247,7 +240,8 @@ def compute_metrics(inp: ComparisonInput, cfg: ReportConfig, seed: int) -> dict[
         "best_single_check": _best_single_check(inp, rows),
         "primary": _primary(inp, rows, samples),
         "leaderboard": list(rows.values()),
-        "subgroups": _subgroups(inp, cfg, seed),
+        "subgroups": subgroups,
+        "bootstrap_warnings": dropped_warnings(list(rows.values()), subgroups, cfg.n_bootstrap),
         "oracle_auc": inp.oracle_auc,
         "stack_study": dict(inp.stack_study) if inp.stack_study else None,
         "fairness_note": inp.fairness_note or None,
@@ -257,7 +251,7 @@ def compute_metrics(inp: ComparisonInput, cfg: ReportConfig, seed: int) -> dict[
             else None
         ),
         "provenance": provenance(inp, cfg),
-        "test_set_reads": 1,
+        "test_set_reads": test_reads(inp.test_reads),
     }
 
 
@@ -278,7 +272,8 @@ def provenance(inp: ComparisonInput, cfg: ReportConfig) -> dict[str, str]:
             f"{thr} on development out-of-fold predictions (meta-level OOF for stacks)"
         ),
         "calibration and threshold metrics of stacks": "meta-level out-of-fold predictions",
-        "test set": "read once, after every choice above was fixed; used only for this report",
+        "test set": "read after every choice above was fixed; no read informed a choice "
+        "(each stage that read test labels is listed under test_set_reads)",
     }
     out.update(inp.provenance)
     return out

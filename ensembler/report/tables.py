@@ -10,19 +10,15 @@ from ensembler.report.document import Paragraph, Table
 
 __all__ = [
     "HOW_TO_READ",
-    "TEST_ONCE",
     "calibration_table",
     "fmt",
     "leaderboard_table",
     "operating_blocks",
     "primary_blocks",
     "subgroup_table",
+    "test_reads_paragraph",
 ]
 
-TEST_ONCE = (
-    "**Every choice above used development data only. The test set was read once, after "
-    "all choices were fixed, to produce this report.**"
-)
 HOW_TO_READ = (
     "**How to read the leaderboard.** Rows go from one network to the K-fold bag of each "
     "architecture (the out-of-fold members), the seed bag, the best single member chosen on "
@@ -31,8 +27,10 @@ HOW_TO_READ = (
     "*Δ vs {base}* is the paired bootstrap difference on the same resamples, with its "
     "two-sided p; only the primary comparison is a confirmatory test, the other Δs are "
     "descriptive. *Sens/Spec* are macro means over classes at thresholds chosen on "
-    "development out-of-fold predictions. *Dev AUC* marked 'after tuning' was used to pick "
-    "hyper-parameters or stack settings and is optimistic. A gain worth its cost is a "
+    "development out-of-fold predictions. *Dev AUC* says what it is: 'selected on "
+    "(optimistic)' is the score a choice was made on (best single, tuned stacks, tuned "
+    "members), 'out-of-fold' is an honest development estimate, and the joint stack's "
+    "nested-CV estimate stands beside its optimistic inner score. A gain worth its cost is a "
     "Δ whose CI excludes 0 at a latency and size you can afford."
 )
 
@@ -67,6 +65,48 @@ def _lat(row: dict[str, Any], bs: str) -> str:
     return f"{lat['p50_ms']:.2f} / {lat['p95_ms']:.2f}" if lat else "n/a"
 
 
+def _dev_auc(r: dict[str, Any]) -> str:
+    """Development AUC with what it is, and an honest estimate beside an optimistic one."""
+    if r["dev_oof_auc"] is None:
+        return "n/a"
+    text = f"{fmt(r['dev_oof_auc'])} ({r['dev_oof_auc_label']})"
+    est = r.get("dev_estimate")
+    if est:
+        text += f"; {est['label']} {fmt(est['mean'])} ± {fmt(est['sd'])}"
+    return text
+
+
+def test_reads_paragraph(m: dict[str, Any]) -> Paragraph:
+    """Which stages read the test labels, and whether any informed a choice."""
+    reads = m["test_set_reads"]
+    listed = "; ".join(
+        f"{r['stage']} ({r['when']}: {r['what']})" for r in reads["stages"]
+    )
+    if reads["informed_a_choice"]:
+        verdict = ("**Warning: test labels informed a choice in: "
+                   + ", ".join(reads["informed_a_choice"]) + ".**")
+    else:
+        verdict = ("**Every choice above used development data only; none of these reads "
+                   "informed a choice.**")
+    return Paragraph(f"Test labels were read by {reads['count']} stage(s) of this run: "
+                     f"{listed}. {verdict}")
+
+
+def bootstrap_warning(m: dict[str, Any]) -> list[Paragraph]:
+    """A warning when more than 1 % of some CI's resamples were dropped."""
+    lines = m.get("bootstrap_warnings") or []
+    if not lines:
+        return []
+    return [Paragraph(
+        "**Warning: degenerate bootstrap resamples.** More than 1 % of the resamples were "
+        "dropped from these intervals (a class lost all its positives or negatives in the "
+        "resample, or a rate had an empty denominator), so they rest on fewer resamples and "
+        "describe only resamples that kept the rare cases: " + "; ".join(lines) + ". "
+        "Counts per row, class, subgroup and operating point are in metrics.json "
+        "(`bootstrap_dropped`, subgroup `n_dropped`)."
+    )]
+
+
 def leaderboard_table(m: dict[str, Any]) -> Table:
     base = m["baseline"]
     rows = []
@@ -90,9 +130,7 @@ def leaderboard_table(m: dict[str, Any]) -> Table:
                 _lat(r, "64"),
                 _int(r["n_params"]),
                 str(r["n_members"]),
-                f"{fmt(r['dev_oof_auc'])} ({r['dev_oof_auc_label']})"
-                if r["dev_oof_auc"] is not None
-                else "n/a",
+                _dev_auc(r),
                 f"±{fmt(spread['sd'])} (n={spread['n_seeds']})" if spread else "",
             ]
         )
@@ -124,6 +162,15 @@ def primary_blocks(m: dict[str, Any]) -> list[Any]:
         if "p_value" in r else [r["class"], "n/a", "n/a", "n/a", "n/a", r["skipped"]]
         for r in pr["delong"]
     ]  # fmt: skip
+    spread = pr.get("seed_spread")
+    if spread:
+        text += (
+            f" Across {spread['n_seeds']} training seeds of the members (stack configuration "
+            f"fixed, refitted on each seed's out-of-fold predictions), Δ was "
+            f"{fmt(spread['mean'], sign=True)} on average (SD {fmt(spread['sd'])}, range "
+            f"{fmt(spread['min'], sign=True)} to {fmt(spread['max'], sign=True)}): the part of "
+            "Δ that is training noise, next to the test-sampling CI above."
+        )
     return [
         Paragraph(text),
         Table(

@@ -92,10 +92,10 @@ def test_html_lists_every_model_and_embeds_every_figure(built):
     for f in FIGURES:
         assert (out / "figures" / f"{f}.png").read_bytes()[:4] == b"\x89PNG"
     text = " ".join(parser.text)
-    assert "read once" in text and "development data only" in text
+    assert "Test labels were read by 1 stage(s)" in text and "development data only" in text
     assert "too small" in parser.cells  # the 4-ECG age band is flagged
     md = (out / "report.md").read_text()
-    assert all(e.name in md for e in inp.entries) and "read once" in md
+    assert all(e.name in md for e in inp.entries) and "none of these reads informed" in md
 
 
 def test_metrics_json_agrees_with_sklearn(built):
@@ -140,14 +140,17 @@ def test_metrics_json_agrees_with_sklearn(built):
     assert (pr["a"], pr["b"]) == ("joint_stack", "best_single")
     assert pr["delta"] == pytest.approx(d["delta"]) and pr["p_value"] == d["p_value"]
     assert len(pr["delong"]) == 3 and all(x["p_holm"] >= x["p_value"] for x in pr["delong"])
-    assert rows["joint_stack"]["dev_oof_auc_label"].startswith("after tuning")
+    assert rows["joint_stack"]["dev_oof_auc_label"] == "selected on (optimistic)"
     assert rows["joint_stack"]["seed_spread"]["sd"] == pytest.approx(0.01)
     assert on_disk["subgroups"]["unavailable"] == ["paced"]
     sexes = on_disk["subgroups"]["columns"]["sex"]["joint_stack"]
     female = np.asarray(inp.subgroups_test["sex"] == "F")
     auc_f = roc_auc_score(y[female], inp.entries[-1].test_proba[female], average="macro")
     assert sexes[0]["value"] == "F" and sexes[0]["auc"] == pytest.approx(auc_f)
-    assert on_disk["test_set_reads"] == 1 and on_disk["best_single_check"]["consistent"]
+    reads = on_disk["test_set_reads"]
+    assert reads["count"] == 1 and reads["informed_a_choice"] == []
+    assert reads["stages"][0]["stage"] == "comparison report"
+    assert on_disk["best_single_check"]["consistent"]
 
 
 def test_report_is_reproducible_and_replaced_atomically(comparison, tmp_path):
@@ -190,3 +193,67 @@ def test_minimal_input_without_optional_parts(comparison, tmp_path):
     assert m["leaderboard"][0]["operating_point"] is None and m["primary"] is None
     html = (tmp_path / "r" / "report.html").read_text()
     assert "No primary comparison" in html and "n/a" in html
+
+
+def test_test_reads_are_counted_and_labelled(comparison, tmp_path):
+    """metrics.json lists every stage that read test labels, none informing a choice."""
+    comparison.test_reads = [
+        {"stage": "data efficiency", "when": "before this report", "what": "test AUC per fraction"},
+        {"stage": "bundle export", "when": "after this report", "what": "member-mode test AUC"},
+    ]
+    m = build_report(comparison, tmp_path / "r", CFG, seed=0)
+    reads = m["test_set_reads"]
+    assert reads["count"] == 3
+    assert [r["stage"] for r in reads["stages"]] == [
+        "comparison report", "data efficiency", "bundle export"]
+    assert not any(r["informed_choice"] for r in reads["stages"])
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "read by 3 stage(s)" in md and "data efficiency (before this report" in md
+
+
+def test_dev_auc_labels_and_nested_estimate(comparison, tmp_path):
+    """Selected-on AUCs are labelled optimistic; the nested estimate sits beside them."""
+    by = {e.name: e for e in comparison.entries}
+    by["resnet_fold1"].dev_auc_label = "fold bag's OOF (this network has none)"
+    by["joint_stack"].dev_estimate = {"label": "nested CV", "mean": 0.71, "sd": 0.02,
+                                      "n_folds": 4}
+    comparison.tuned_members = {"joint_stack", "best_single"}
+    m = build_report(comparison, tmp_path / "r", CFG, seed=0)
+    rows = {r["name"]: r for r in m["leaderboard"]}
+    assert rows["best_single"]["dev_oof_auc_label"] == "selected on (optimistic)"
+    assert rows["joint_stack"]["dev_oof_auc_label"] == "selected on (optimistic)"
+    assert rows["resnet"]["dev_oof_auc_label"] == "out-of-fold"
+    assert rows["resnet_fold1"]["dev_oof_auc_label"].startswith("fold bag's OOF")
+    assert rows["joint_stack"]["dev_estimate"]["mean"] == 0.71
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "(selected on (optimistic)); nested CV 0.710 ± 0.020" in md
+
+
+def test_degenerate_resamples_are_counted_and_warned(comparison, tmp_path):
+    """A rare class loses its positives in some resamples: counted per row, class,
+    subgroup and operating point, and the report warns above 1 %."""
+    y = comparison.y_test.copy()
+    y[:, 1] = 0
+    y[:2, 1] = 1  # one patient (two ECGs) carries every MI positive
+    comparison.y_test = y
+    m = build_report(comparison, tmp_path / "r", CFG, seed=0)
+    row = {r["name"]: r for r in m["leaderboard"]}["joint_stack"]
+    d = row["bootstrap_dropped"]
+    # P(patient not drawn in 90 draws of 90) ~ 37 %: many of 200 resamples lose MI
+    assert 0.2 * CFG.n_bootstrap < d["auc_per_class"]["MI"] == d["auc_macro"]
+    assert d["auc_per_class"]["NORM"] == 0
+    assert d["operating_point"]["per_class"]["MI"]["sensitivity"] == d["auc_per_class"]["MI"]
+    sub = m["subgroups"]["columns"]["sex"]["joint_stack"]
+    assert all("n_dropped" in s for s in sub)
+    assert any("joint_stack: AUC of MI" in w for w in m["bootstrap_warnings"])
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "degenerate bootstrap resamples" in md and "joint_stack: AUC of MI" in md
+
+
+def test_primary_delta_seed_spread_is_shown(comparison, tmp_path):
+    comparison.primary_seed_deltas = [0.004, 0.012, -0.002]
+    m = build_report(comparison, tmp_path / "r", CFG, seed=0)
+    spread = m["primary"]["seed_spread"]
+    assert spread["n_seeds"] == 3 and spread["min"] == -0.002 and spread["max"] == 0.012
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "Across 3 training seeds of the members" in md and "-0.002 to +0.012" in md
