@@ -19,11 +19,14 @@ def _ci(d: dict[str, Any] | None) -> str:
 
 def _metrics(m: dict[str, Any], classes: list[str]) -> list[str]:
     if m.get("status") != "evaluated":
-        return [f"Not evaluated: {m.get('reason', m.get('status'))}. Run `ensembler report` "
-                "before exporting to put held-out metrics with confidence intervals here."]
+        hint = ("" if m.get("mode") == "refit-full" else " Run `ensembler report` before "
+                "exporting to put held-out metrics with confidence intervals here.")
+        return [f"Not evaluated for this mode: {m.get('reason', m.get('status'))}.{hint}"]
     st = m["stack"]
     lines = [f"Held-out test set: {m.get('n_test')} ECGs of {m.get('n_test_patients')} patients "
              "(confidence intervals: patient-cluster bootstrap).", "",
+             f"Measured on: {m.get('source', 'the run report')}. Thresholds and calibrator: "
+             f"{m.get('thresholds_from', 'the stack meta-level out-of-fold predictions')}.", "",
              f"- Macro ROC AUC: {_ci(st.get('test_auc'))}"]
     for c, v in (st.get("test_auc_per_class") or {}).items():
         lines.append(f"  - {c}: {_ci(v)}")
@@ -39,11 +42,28 @@ def _comparison(m: dict[str, Any]) -> list[str]:
     rows = m.get("leaderboard") or []
     if not rows:
         return ["Not available (no report)."]
-    out = ["| model | kind | dev OOF AUC | test AUC (95% CI) |", "|---|---|---|---|"]
+    out = ["| model | kind | dev AUC (what it is) | test AUC (95% CI) |", "|---|---|---|---|"]
     for r in rows:
-        out.append(f"| {r['name']} | {r.get('kind')} | {_f(r.get('dev_oof_auc'))} | "
+        label = f" ({r['dev_oof_auc_label']})" if r.get("dev_oof_auc_label") else ""
+        out.append(f"| {r['name']} | {r.get('kind')} | {_f(r.get('dev_oof_auc'))}{label} | "
                    f"{_ci(r.get('test_auc'))} |")
+    if m.get("leaderboard_note"):
+        out += ["", f"Note: {m['leaderboard_note']}."]
     return out
+
+
+def _dev_estimate(est: dict[str, Any]) -> list[str]:
+    """The development estimate, and the optimistic score it is not, each labelled."""
+    if est.get("kind") == "none":
+        head = f"Development estimate: none ({est['label']})."
+    else:
+        head = (f"Development estimate (macro AUC): {_f(est.get('mean'))} ± {_f(est.get('sd'))}"
+                f" — {est['label']}.")
+    lines = [head]
+    if est.get("inner_cv_auc") is not None:
+        lines += ["", f"Score the stack was selected on: {_f(est['inner_cv_auc'])} — "
+                  f"{est['inner_cv_label']}; not an estimate of performance."]
+    return lines
 
 
 def _subgroups(m: dict[str, Any]) -> list[str]:
@@ -100,8 +120,7 @@ def model_card(man: dict[str, Any]) -> str:
         + ", ".join(f"{c} {_f(t)}" for c, t in zip(classes, man["operating"]["thresholds"],
                                                      strict=True))
         + f" ({man['operating'].get('method')}).", "",
-        "Development estimate (meta-level out-of-fold macro AUC): "
-        f"{_f(stack['dev_meta_oof_auc'])}.",
+        *_dev_estimate(stack["development_estimate"]),
         "",
         "## Test metrics", "", *_metrics(man["metrics"], classes), "",
         "## Single models vs the ensemble", "", *_comparison(man["metrics"]), "",

@@ -20,6 +20,7 @@ import numpy as np
 
 from ensembler.bundle.bundle import Bundle, load_bundle
 from ensembler.bundle.card import model_card
+from ensembler.bundle.estimates import development_estimate, refit_full_headline
 from ensembler.bundle.imputation import development_means, tabular_missingness
 from ensembler.bundle.integrity import json_clean, read_verified, seal, zip_bundle
 from ensembler.bundle.members import load_fold_model, spec_from_description
@@ -80,8 +81,8 @@ def choose_member_mode(requested: str, inp: RunInputs) -> tuple[str, str]:
         return "fold-average", "requested explicitly (export.members / --members fold-average)"
     return "fold-average", (
         "auto: the fold models are what the meta-learner was fitted and cross-validated on "
-        f"(meta-level OOF macro AUC {inp.stack.cv_auc_:.3f} on development data); refit-full "
-        "models have no out-of-fold predictions, hence no development estimate"
+        "(their meta-level out-of-fold predictions give the development estimate); "
+        "refit-full models have no out-of-fold predictions, hence no development estimate"
     )
 
 
@@ -215,12 +216,17 @@ def export_bundle(
     thresholds, operating = _thresholds(inp, cohort.labels[dev_rows])
     y_test = cohort.labels[test_rows]
     mode_auc: dict[str, float | None] = {}
+    mode_pred: dict[str, np.ndarray] = {}
     for md in MEMBER_MODES:
         if md == "refit-full" and not inp.has_refit:
             continue
         p = pipeline_test_predictions(inp, None if stack_tab is None else stack_tab[test_rows],
                                       md)
+        mode_pred[md] = p
         mode_auc[md] = roc_auc(y_test, p).macro if len(test_rows) else None
+    headline = _headline(inp) if mode == "fold-average" else refit_full_headline(
+        inp, y_test, cohort.patient_id[test_rows], mode_pred[mode], thresholds,
+        cfg.report.n_bootstrap, cfg.seed)
     target_dir = Path(out) if out else inp.run_dir / "bundle"
     with atomic_dir(target_dir) as tmp:
         member_entries = _copy_members(inp, mode, tmp, prep.fs, n_samples)
@@ -266,11 +272,11 @@ def export_bundle(
             "stack": {"name": inp.stack_name, "dir": "stack", "spec": inp.stack.spec.to_dict(),
                       "label": inp.stack.spec.label(), "calibration": inp.stack.calibration_,
                       "calibration_scores": inp.stack.calibration_scores_,
-                      "dev_meta_oof_auc": inp.stack.cv_auc_, "tabular_names":
+                      "development_estimate": development_estimate(inp), "tabular_names":
                       inp.stack.tabular_names},
             "operating": {"thresholds": thresholds, **{k: v for k, v in operating.items()
                                                        if k != "thresholds"}},
-            "metrics": _headline(inp),
+            "metrics": headline,
             "member_mode_test_auc": {"values": mode_auc, "note": "information only; the mode "
                                      "was chosen on development data"},
             "data": _data_summary(cohort, dev_rows, test_rows, cfg, first.fold),
@@ -359,12 +365,16 @@ def _headline(inp: RunInputs) -> dict[str, Any]:
     base = rows.get(inp.metrics.get("baseline"))
     keep = ("test_auc", "test_auc_per_class", "operating_point", "calibration",
             "dev_oof_auc", "latency_ms", "n_params", "delta_vs_baseline")
-    return {"status": "evaluated" if row else "stack not in the report",
+    return {"status": "evaluated" if row else "stack not in the report", "mode": "fold-average",
+            "source": "the run's report (report/metrics.json): the fold models' stacked test "
+                      "predictions",
+            "thresholds_from": "the stack's own meta-level out-of-fold predictions",
             "stack": {k: row.get(k) for k in keep} if row else None,
             "baseline": {"name": inp.metrics.get("baseline"),
                          **{k: base.get(k) for k in keep}} if base else None,
             "leaderboard": [{"name": r.get("name"), "kind": r.get("kind"),
-                             "test_auc": r.get("test_auc"), "dev_oof_auc": r.get("dev_oof_auc")}
+                             "test_auc": r.get("test_auc"), "dev_oof_auc": r.get("dev_oof_auc"),
+                             "dev_oof_auc_label": r.get("dev_oof_auc_label")}
                             for r in inp.metrics.get("leaderboard", [])],
             "subgroups": inp.metrics.get("subgroups"),
             "n_test": inp.metrics.get("n_test"),
