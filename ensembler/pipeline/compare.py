@@ -36,19 +36,19 @@ TUNED_MEMBER = "after tuning (optimistic)"
 ONE_NETWORK = "the fold bag's OOF; this single network has no OOF predictions"
 
 
-def _fairness(ctx: RunContext) -> tuple[Any, str]:
+def _fairness(ctx: RunContext) -> tuple[Any, str, Any]:
+    """(trials of every study, the budget sentence, one row per model entry)."""
     try:
-        from ensembler.tuning.results import trials_frame
+        from ensembler.tuning.results import budget_sentence, fairness_table, trials_frame
     except ImportError:
-        return None, ""
+        return None, "", None
     table = trials_frame(ctx.cfg, ctx.run_dir)
     if "surplus" in table:
         table = table[~table["surplus"].astype(bool)]
     if table is None or len(table) == 0:
-        return None, ""
-    t = ctx.cfg.tuning
-    budget = f"{t.trials} trials" if t.seconds is None else f"{t.seconds:.0f} compute seconds"
-    return table, f"Equal budget: {budget} per architecture, same tuning split and pruner."
+        return None, "", None
+    summary = fairness_table(ctx.cfg, ctx.run_dir)
+    return table, budget_sentence(summary), summary
 
 
 def build_comparison(ctx: RunContext) -> Any:
@@ -129,7 +129,7 @@ def build_comparison(ctx: RunContext) -> Any:
             dev_auc_label=SELECTED if name in (*TUNED, "best_single") else
             "meta-level out-of-fold",
             dev_estimate=_nested_estimate(joint) if name == PRIMARY else None))
-    fairness, note = _fairness(ctx)
+    fairness, note, fairness_summary = _fairness(ctx)
     eff_csv = run_dir / "efficiency" / "data_efficiency.csv"
     efficiency = pd.read_csv(eff_csv) if eff_csv.is_file() and cfg.report.data_efficiency else None
     oracle = None
@@ -145,7 +145,8 @@ def build_comparison(ctx: RunContext) -> Any:
         primary=(PRIMARY, "best_single"), baseline="best_single",
         training_curves={m: sorted(str(f) for f in (run_dir / "base" / m).glob("fold_*/curve.csv"))
                          for m in preds},
-        fairness=fairness, fairness_note=note, data_efficiency=efficiency,
+        fairness=fairness, fairness_note=note, fairness_summary=fairness_summary,
+        data_efficiency=efficiency,
         tuned_members=tuned, oracle_auc=oracle,
         provenance=PROVENANCE,
         stack_study={"inner_best_cv_auc": joint.get("best_value"), "nested": joint.get("nested"),

@@ -20,6 +20,7 @@ from ensembler.report.tables import (
     HOW_TO_READ,
     bootstrap_warning,
     calibration_table,
+    fairness_table,
     fmt,
     leaderboard_table,
     operating_blocks,
@@ -107,6 +108,8 @@ def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Doc
                 F.fairness_figure(inp.fairness),
             )
         )
+        if inp.fairness_summary is not None:
+            doc.add(fairness_table(inp.fairness_summary))
         if inp.fairness_note:
             doc.add(Paragraph(inp.fairness_note))
     if inp.data_efficiency is not None:

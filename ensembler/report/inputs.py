@@ -83,7 +83,10 @@ class ComparisonInput:
     training_curves : ``{member: [curve.csv per fold]}``; CSV columns
         epoch, train_loss, val_loss, val_auc, lr, seconds.
     fairness : per-architecture tuning trials: columns arch, number, value,
-        state, seconds; ``fairness_note`` states the equal budget.
+        state, seconds; ``fairness_note`` states the budgets the studies recorded.
+    fairness_summary : one row per model entry, tuned or not (columns arch, tuned,
+        budget_kind, budget, complete, pruned, failed, best_auc, compute_seconds,
+        budget_met); rendered as the fairness table.
     data_efficiency : columns arch, fraction, test_auc.
     tuned_members : rows whose development AUC was used to choose something
         (tuning, selection); labelled "selected on (optimistic)".
@@ -110,6 +113,7 @@ class ComparisonInput:
     training_curves: Mapping[str, Sequence[str | Path]] = field(default_factory=dict)
     fairness: pd.DataFrame | None = None
     fairness_note: str = ""
+    fairness_summary: pd.DataFrame | None = None
     data_efficiency: pd.DataFrame | None = None
     tuned_members: set[str] = field(default_factory=set)
     oracle_auc: float | None = None

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ensembler.report.document import Paragraph, Table
 
 __all__ = [
     "HOW_TO_READ",
     "calibration_table",
+    "fairness_table",
     "fmt",
     "leaderboard_table",
     "operating_blocks",
@@ -257,4 +259,27 @@ def subgroup_table(m: dict[str, Any]) -> Table:
             if sg["unavailable"]
             else ""
         ),
+    )
+
+
+def fairness_table(summary: pd.DataFrame) -> Table:
+    """Every model entry with the tuning it got (0 trials when untuned)."""
+    rows = []
+    for r in summary.to_dict(orient="records"):
+        kind, value = r.get("budget_kind"), r.get("budget")
+        budget = "not tuned" if not r.get("tuned") else (
+            f"{value:g} {kind}" if kind and value is not None else "no recorded budget")
+        best = r.get("best_auc")
+        rows.append([
+            str(r["arch"]), budget, str(int(r.get("complete") or 0)),
+            str(int(r.get("pruned") or 0)), str(int(r.get("failed") or 0)),
+            fmt(None if best is None or pd.isna(best) else float(best)),
+            f"{float(r.get('compute_seconds') or 0.0):.0f}",
+            "" if r.get("budget_met") else "under-tuned",
+        ])
+    return Table(
+        ["entry", "budget", "complete", "pruned", "failed", "best tuning AUC", "compute s",
+         "flag"],
+        rows,
+        "Every model entry, tuned or not. Tuning AUCs come from development data.",
     )

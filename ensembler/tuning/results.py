@@ -88,12 +88,25 @@ def trials_frame(cfg: RunConfig, run_dir: Path, storage: str | None = None,
     return pd.DataFrame(rows, columns=TRIAL_COLUMNS)
 
 
+def _untuned_row(entry: Any) -> dict[str, Any]:
+    return {"arch": entry.name, "model": entry.arch, "tuned": False, "budget_kind": None,
+            "budget": None, "complete": 0, "pruned": 0, "failed": 0, "running": 0,
+            "best_auc": None, "best_trial": None, "compute_seconds": 0.0, "cpu_seconds": 0.0,
+            "budget_met": False}
+
+
 def fairness_table(cfg: RunConfig, run_dir: Path, storage: str | None = None,
                    study_prefix: str | None = None) -> pd.DataFrame:
-    """Per architecture: budget, trials complete/pruned/failed, best tuning AUC, compute
-    seconds, the trial at which the best was found, and whether the budget was met."""
+    """Per model entry (every one, tuned or not): budget, trials complete/pruned/failed,
+    best tuning AUC, compute seconds, the trial at which the best was found, and whether
+    the budget was met. An entry without a study has 0 trials and ``tuned`` False."""
+    studies = _studies(cfg, run_dir, storage, study_prefix)
     rows = []
-    for name, study in _studies(cfg, run_dir, storage, study_prefix).items():
+    for entry in cfg.models:
+        if entry.name not in studies:
+            rows.append(_untuned_row(entry))
+            continue
+        name, study = entry.name, studies[entry.name]
         trials = study.get_trials(deepcopy=False)
         budget = study.user_attrs.get("budget", {})
         real = [t for t in trials if not is_surplus(t)]
@@ -105,6 +118,7 @@ def fairness_table(cfg: RunConfig, run_dir: Path, storage: str | None = None,
         rows.append({
             "arch": name,
             "model": study.user_attrs.get("arch"),
+            "tuned": True,
             "budget_kind": budget.get("kind"),
             "budget": budget.get("value"),
             "complete": len(complete),
@@ -133,10 +147,11 @@ def write_fairness_report(cfg: RunConfig, run_dir: Path, storage: str | None = N
     out.mkdir(parents=True, exist_ok=True)
     table = fairness_table(cfg, run_dir, storage, study_prefix)
     trials = trials_frame(cfg, run_dir, storage, study_prefix)
-    budgets = {(r.budget_kind, r.budget) for r in table.itertuples()}
     report = {
-        "equal_budget": len(budgets) <= 1,
+        "equal_budget": equal_budget(table),
         "under_tuned": [r.arch for r in table.itertuples() if not r.budget_met],
+        "untuned": [r.arch for r in table.itertuples() if not r.tuned],
+        "sentence": budget_sentence(table),
         "note": "tuning AUCs come from development data; OOF AUCs of tuned members are "
                 "'after tuning' (same patients); only the test set is unbiased",
         "archs": table.replace({np.nan: None}).to_dict(orient="records"),
@@ -145,3 +160,41 @@ def write_fairness_report(cfg: RunConfig, run_dir: Path, storage: str | None = N
     write_text(out / "trials.csv", trials.to_csv(index=False))
     plot_fairness(trials, out / "fairness.png")
     return {"json": out / "fairness.json", "csv": out / "trials.csv", "png": out / "fairness.png"}
+
+
+def equal_budget(table: pd.DataFrame) -> bool:
+    """True when every entry has a study and all studies recorded the same budget."""
+    budgets = {(r.budget_kind, r.budget) for r in table.itertuples()}
+    return bool(len(table)) and bool(table["tuned"].all()) and len(budgets) == 1
+
+
+def _budget(kind: str | None, value: float | None) -> str:
+    if kind == "trials" and value is not None:
+        return f"{value:g} trial{'s' if value != 1 else ''}"
+    if kind == "seconds" and value is not None:
+        return f"{value:g} compute seconds"
+    return "no recorded budget"
+
+
+def budget_sentence(table: pd.DataFrame) -> str:
+    """What the tuning budgets were, built from the budgets the studies recorded."""
+    if not len(table) or not table["tuned"].any():
+        return "No entry was tuned: every member uses its configured hyper-parameters."
+    tuned = table[table["tuned"].astype(bool)]
+    untuned = [str(a) for a in table.loc[~table["tuned"].astype(bool), "arch"]]
+    budgets = {(r.budget_kind, r.budget) for r in tuned.itertuples()}
+    names = ", ".join(str(a) for a in tuned["arch"])
+    if len(budgets) == 1:
+        kind, value = budgets.pop()
+        text = (f"Tuning budget: {_budget(kind, value)} per entry for {names} (recorded by "
+                "each study; same tuning split and pruner).")
+    else:
+        text = "Unequal tuning budgets (recorded by each study): " + ", ".join(
+            f"{r.arch} {_budget(r.budget_kind, r.budget)}" for r in tuned.itertuples()) + "."
+    short = [str(r.arch) for r in tuned.itertuples() if not r.budget_met]
+    if short:
+        text += f" Budget not used up (under-tuned): {', '.join(short)}."
+    if untuned:
+        text += (f" Not tuned (0 trials, under-tuned; configured hyper-parameters): "
+                 f"{', '.join(untuned)}. The budget is equal only among the tuned entries.")
+    return text

@@ -257,3 +257,20 @@ def test_primary_delta_seed_spread_is_shown(comparison, tmp_path):
     assert spread["n_seeds"] == 3 and spread["min"] == -0.002 and spread["max"] == 0.012
     md = (tmp_path / "r" / "report.md").read_text()
     assert "Across 3 training seeds of the members" in md and "-0.002 to +0.012" in md
+
+
+def test_fairness_table_lists_every_entry(comparison, tmp_path):
+    import pandas as pd
+
+    comparison.fairness_summary = pd.DataFrame([
+        {"arch": "resnet", "tuned": True, "budget_kind": "trials", "budget": 4, "complete": 3,
+         "pruned": 1, "failed": 0, "best_auc": 0.8, "compute_seconds": 36.0,
+         "budget_met": True},
+        {"arch": "inception", "tuned": False, "budget_kind": None, "budget": None,
+         "complete": 0, "pruned": 0, "failed": 0, "best_auc": None, "compute_seconds": 0.0,
+         "budget_met": False},
+    ])
+    build_report(comparison, tmp_path / "r", CFG, seed=0)
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "| resnet | 4 trials | 3 | 1 | 0 | 0.800 | 36 |  |" in md
+    assert "| inception | not tuned | 0 | 0 | 0 | n/a | 0 | under-tuned |" in md

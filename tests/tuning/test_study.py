@@ -104,3 +104,24 @@ def test_refuses_a_study_from_another_split(tmp_path: Path, cohort, split, make_
         tune_entry(cfg, cohort, split, tmp_path, "nope", log=None)
     with pytest.raises(ConfigError, match="cannot open Optuna storage"):
         tune_entry(cfg, cohort, split, tmp_path, "cnn", storage="nosuchdb://x", log=None)
+
+
+def test_fairness_covers_untuned_entries(tmp_path: Path, cohort, split, make_cfg) -> None:
+    """Every model entry is in the fairness table; an untuned one has 0 trials and is
+    under-tuned, and the budget sentence comes from the studies' recorded budgets."""
+    from ensembler.tuning.results import budget_sentence
+
+    cfg = make_cfg(trials=1)
+    cfg = type(cfg).model_validate({**cfg.model_dump(), "models": [
+        {"name": "cnn", "arch": "cnn1d"}, {"name": "vit", "arch": "vit1d"}]})
+    tune_entry(cfg, cohort, split, tmp_path, "cnn", log=None)
+    table = fairness_table(cfg, tmp_path)
+    assert list(table["arch"]) == ["cnn", "vit"]
+    vit = table.set_index("arch").loc["vit"]
+    assert vit["complete"] == 0 and not vit["tuned"] and not vit["budget_met"]
+    report = json.loads(write_fairness_report(cfg, tmp_path)["json"].read_text())
+    assert report["under_tuned"] == ["vit"] and report["untuned"] == ["vit"]
+    assert not report["equal_budget"]
+    sentence = budget_sentence(table)
+    assert sentence.startswith("Tuning budget: 1 trial per entry for cnn")
+    assert "Not tuned (0 trials, under-tuned; configured hyper-parameters): vit" in sentence
