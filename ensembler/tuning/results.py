@@ -168,11 +168,13 @@ def equal_budget(table: pd.DataFrame) -> bool:
     return bool(len(table)) and bool(table["tuned"].all()) and len(budgets) == 1
 
 
-def _budget(kind: str | None, value: float | None) -> str:
-    if kind == "trials" and value is not None:
-        return f"{value:g} trial{'s' if value != 1 else ''}"
-    if kind == "seconds" and value is not None:
-        return f"{value:g} compute seconds"
+def _budget(kind: Any, value: Any) -> str:
+    if value is None or pd.isna(value):
+        return "no recorded budget"
+    if kind == "trials":
+        return f"{float(value):g} trial{'s' if float(value) != 1 else ''}"
+    if kind == "seconds":
+        return f"{float(value):g} compute seconds"
     return "no recorded budget"
 
 
