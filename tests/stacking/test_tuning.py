@@ -101,11 +101,12 @@ def test_trial_values_do_not_depend_on_fold_order_or_n_jobs(level1) -> None:
     assert np.array_equal(a["value"].to_numpy(), b["value"].to_numpy(), equal_nan=True)
     done = a[a["state"] == "COMPLETE"]
     assert len(done) >= 5
-    for _, row in done.iterrows():
-        params = {k[len("params_"):]: v for k, v in row.items()
-                  if k.startswith("params_") and v == v}
+    for row in done.to_dict(orient="records"):
+        params = {str(k)[len("params_"):]: v for k, v in row.items()
+                  if str(k).startswith("params_") and v == v}
         spec = suggest_spec(FixedTrial(params), d.members, ["logistic"],
                             ("prob", "logit", "rank"), ["age", "sex"])
+        assert spec is not None
         for k in reversed(range(d.n_folds)):  # any fold order gives the study's value
             te = d.folds == k
             scratch = macro_auc(d.y[te], fit_predict(d, spec, ~te, te, 2))
