@@ -22,12 +22,15 @@ from base_models import (  # noqa: F401  (imported to register the built-in fami
 )
 from base_models._registry import (
     HEAD_HPARAMS,
+    check_hparam_values,
     check_model_interface,
     create_model,
     get_model_info,
     list_models,
+    model_hparams,
     register_model,
     resolve_model_fn,
+    user_module_imported,
 )
 from base_models.errors import (
     BaseModelsError,
@@ -51,12 +54,15 @@ __all__ = [
     "ModelInterfaceError",
     "UnknownModelError",
     "backbone_in_channels",
+    "check_hparam_values",
     "check_model_interface",
     "create_model",
     "get_model_info",
     "list_models",
     "materialized_kernels",
+    "model_hparams",
     "nan_safe_tabular",
     "register_model",
     "resolve_model_fn",
+    "user_module_imported",
 ]

@@ -14,6 +14,8 @@ import fnmatch
 import functools
 import importlib
 import inspect
+import sys
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypeVar
@@ -51,6 +53,7 @@ class ModelSpec:
     ranges: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     param_count: int | None = None  # documented, at 12 leads / 5 classes / no tabular
     builtin: bool = False
+    backbone: type[nn.Module] | None = None  # built-in variants: the backbone class
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -66,6 +69,7 @@ def register_model(
     ranges: Mapping[str, Mapping[str, Any]] | None = None,
     param_count: int | None = None,
     _builtin: bool = False,
+    _backbone: type[nn.Module] | None = None,
 ) -> Any:
     """Register a builder under ``name`` (default: ``fn.__name__``); usable as a decorator.
 
@@ -95,6 +99,7 @@ def register_model(
             ranges=dict(ranges or {}),
             param_count=param_count,
             builtin=_builtin,
+            backbone=_backbone,
         )
         return f
 
@@ -115,7 +120,7 @@ def build_model(
 
     Unknown hyper-parameters raise :class:`InvalidHParamError` naming them and the valid ones.
     """
-    valid = _backbone_params(backbone_cls) | set(HEAD_HPARAMS)
+    valid = set(_keywords(backbone_cls.__init__, _BACKBONE_FIXED) or {}) | set(HEAD_HPARAMS)
     unknown = sorted(set(hparams) - valid)
     if unknown:
         raise InvalidHParamError(
@@ -129,9 +134,69 @@ def build_model(
     return EcgModel(backbone, n_leads, n_classes, n_tabular, fusion, **head)
 
 
-def _backbone_params(backbone_cls: type[nn.Module]) -> set[str]:
-    sig = inspect.signature(backbone_cls.__init__)
-    return {p for p in sig.parameters if p not in ("self", "in_channels")}
+#: arguments the framework passes itself: never hyper-parameters
+_BACKBONE_FIXED = frozenset({"self", "in_channels"})
+_BUILDER_FIXED = frozenset({"n_leads", "n_classes", "n_tabular", "fusion"})
+
+
+def _keywords(fn: Callable[..., Any], fixed: frozenset[str]) -> dict[str, inspect.Parameter] | None:
+    """``fn``'s parameters other than ``fixed``, annotations resolved to type hints.
+
+    ``None`` when ``fn`` takes ``**kwargs`` (any keyword may be valid). A hint that
+    cannot be resolved (a name only known to a type checker) stays unannotated.
+    """
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return None
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # an unresolvable forward reference: names are still checked
+        hints = {}
+    return {
+        n: p.replace(annotation=hints.get(n, inspect.Parameter.empty))
+        for n, p in params.items()
+        if n not in fixed and p.kind is not inspect.Parameter.VAR_POSITIONAL
+    }
+
+
+def model_hparams(name: str) -> dict[str, inspect.Parameter] | None:
+    """The keyword hyper-parameters ``create_model(name, ...)`` accepts, by name.
+
+    Each :class:`inspect.Parameter` carries the resolved type hint as ``annotation``
+    (``inspect.Parameter.empty`` when unannotated). Built-in variants: the backbone
+    constructor's keywords plus the head's (:data:`HEAD_HPARAMS`), defaults as
+    registered; other builders: their keywords after ``(n_leads, n_classes, n_tabular,
+    fusion)``. ``None`` when the builder takes ``**kwargs``. A ``"module.path:callable"``
+    is resolved with :func:`resolve_model_fn`, which imports its module.
+    """
+    spec = _REGISTRY.get(name)
+    if spec is not None and spec.backbone is not None:
+        own = _keywords(spec.backbone.__init__, _BACKBONE_FIXED) or {}
+        head = _keywords(EcgModel.__init__, _BACKBONE_FIXED) or {}
+        out = {**own, **{k: head[k] for k in HEAD_HPARAMS}}
+        return {k: p.replace(default=spec.defaults.get(k, p.default)) for k, p in out.items()}
+    return _keywords(resolve_model_fn(name), _BUILDER_FIXED)
+
+
+def user_module_imported(name: str) -> bool:
+    """Whether ``"module.path:callable"``'s module is already imported (no code would run)."""
+    module, _, _ = name.partition(":")
+    return module in sys.modules
+
+
+def check_hparam_values(name: str, hparams: Mapping[str, Any], n_tabular: int = 0,
+                        fusion: str = "none") -> None:
+    """Build built-in variant ``name`` on torch's meta device: every constructor check runs
+    (ranges, choices, lengths), no memory is allocated and no forward pass is made.
+
+    Raises :class:`InvalidHParamError` (or another :class:`BaseModelsError`) as
+    :func:`create_model` would; other names are not built (their code is the user's).
+    """
+    spec = _REGISTRY.get(name)
+    if spec is None or not spec.builtin:
+        return
+    with torch.device("meta"):
+        spec.fn(12, 1, n_tabular=n_tabular, fusion=fusion, **hparams)
 
 
 def register_variant(
@@ -174,6 +239,7 @@ def register_variant(
         ranges=ranges,
         param_count=param_count,
         _builtin=True,
+        _backbone=backbone_cls,
     )
     return builder
 
@@ -246,9 +312,10 @@ def create_model(
 
 def _check_user_kwargs(name: str, fn: ModelFn, hparams: Mapping[str, Any]) -> None:
     params = inspect.signature(fn).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+    keywords = _keywords(fn, _BUILDER_FIXED)
+    if keywords is None:
         return
-    valid = set(params) - {"n_leads", "n_classes", "n_tabular", "fusion"}
+    valid = set(keywords)
     unknown = sorted(set(hparams) - valid)
     if unknown:
         raise InvalidHParamError(

@@ -39,10 +39,13 @@ def build() -> str:
 
 
 def build_config() -> str:
-    return (GENERATED.format(source="the config models' # comments") + "# Config reference\n\n"
+    checks = (DOCS / "templates" / "config_checks.md").read_text().strip()
+    return (GENERATED.format(source="the config models' # comments and "
+                                    "docs/templates/config_checks.md")
+            + "# Config reference\n\n"
             "Every field of a run config, with its type, default and meaning. Unknown fields "
             "are errors, and errors name the YAML path. Example configs are in `configs/`.\n\n"
-            + markdown() + "\n")
+            + checks + "\n\n## Fields\n\n" + markdown() + "\n")
 
 
 def build_results() -> str:

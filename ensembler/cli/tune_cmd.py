@@ -36,17 +36,18 @@ def tune_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: 
     from rich.table import Table
 
     from ensembler.pipeline.context import RunContext
+    from ensembler.tuning.entries import entries_to_tune
     from ensembler.tuning.results import fairness_table, write_fairness_report
     from ensembler.tuning.study import tune_entry
 
     if trials is not None and seconds is not None:
         raise click.UsageError("give --trials or --seconds, not both")
     cfg = load(config, profile, data_dir)
-    ctx = RunContext.create(cfg, run_dir, progress=not quiet)
-    names = [a.strip() for arg in archs for a in arg.split(",") if a.strip()]
-    names = names or list(cfg.tuning.archs) or [m.name for m in cfg.models]
+    requested = [a.strip() for arg in archs for a in arg.split(",") if a.strip()]
+    names = entries_to_tune(cfg, requested)
     if not names:
         raise click.UsageError(f"{config}: no model entries to tune (models: is empty)")
+    ctx = RunContext.create(cfg, run_dir, progress=not quiet)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for name in names:
         out = tune_entry(cfg, ctx.cohort, ctx.split, ctx.run_dir, name, storage=storage,

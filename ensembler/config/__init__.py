@@ -5,6 +5,7 @@ Errors name the YAML path of the bad field (``training.lr: ...``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ from ensembler.config.data import (
     SyntheticConfig,
     SyntheticEffects,
 )
+from ensembler.config.issues import Issue, config_error, from_validation_error
+from ensembler.config.params import check_models
+from ensembler.config.references import check_references, fused_width
 from ensembler.config.report import ExportConfig, ReportConfig
 from ensembler.config.stacking import StackingConfig
 from ensembler.config.training import (
@@ -71,8 +75,23 @@ class RunConfig(Section):
     stacking: StackingConfig = Field(default_factory=StackingConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
-    # profiles: named overrides deep-merged over this config by --profile
+    # profiles: named overrides deep-merged over this config by --profile (all validated at load)
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _subgroups_of_the_manifest(cls, raw: Any) -> Any:
+        """``report.subgroups`` left out with an own-data manifest: its subgroup columns."""
+        if not isinstance(raw, dict):
+            return raw
+        data, report = raw.get("data"), raw.get("report") or {}
+        if not isinstance(data, dict) or data.get("source") != "wfdb":
+            return raw
+        if not isinstance(report, dict) or "subgroups" in report:
+            return raw
+        manifest = data.get("manifest")
+        columns = manifest.get("subgroup_columns", []) if isinstance(manifest, dict) else []
+        return {**raw, "report": {**report, "subgroups": columns}}
 
     @model_validator(mode="after")
     def _unique_member_names(self) -> RunConfig:
@@ -86,16 +105,6 @@ class RunConfig(Section):
         return Path(self.run_dir) if self.run_dir else Path("runs") / self.name
 
 
-def _format_loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "<root>"
-
-
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in over.items():
@@ -106,50 +115,59 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _validate(raw: dict[str, Any], source: str,
+              locate: Callable[[Issue], Issue] = lambda issue: issue) -> RunConfig:
+    """Validate one mapping: field types and limits, then architectures and references."""
+    try:
+        cfg = RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        issues = from_validation_error(exc, RunConfig)
+        raise config_error(source, [locate(i) for i in issues]) from None
+    issues = check_models(cfg.models, fused_width(cfg)) + check_references(cfg)
+    if issues:
+        raise config_error(source, [locate(i) for i in issues])
+    return cfg
+
+
+def _in_profile(name: str, over: dict[str, Any]) -> Callable[[Issue], Issue]:
+    """Name the profile's own YAML path when the bad value comes from the profile."""
+
+    def locate(issue: Issue) -> Issue:
+        first = issue.path.split(".", 1)[0].split("[", 1)[0]
+        if first in over:
+            return Issue(f"profiles.{name}.{issue.path}", issue.message)
+        return Issue(issue.path, f"{issue.message} (with profile {name!r})")
+
+    return locate
+
+
 def config_from_dict(
     raw: dict[str, Any], source: str = "<dict>", profile: str | None = None
 ) -> RunConfig:
-    """Validate a config mapping; ``profile`` deep-merges ``profiles.<name>`` over it."""
+    """Validate a config mapping and every profile of it; return ``profile``'s config.
+
+    ``profile`` deep-merges ``profiles.<name>`` over the mapping. The mapping alone and
+    merged with each of its profiles must all be valid, so a typo in a profile that is
+    not selected today is refused today. Errors name ``source`` and the YAML path
+    (``profiles.full.training.epochs`` for a value that comes from a profile).
+    """
     if not isinstance(raw, dict):
         raise ConfigError(
             f"{source}: expected a mapping at the top level, got {type(raw).__name__}"
         )
-    if profile is not None:
-        profiles = raw.get("profiles") or {}
-        if profile not in profiles:
-            raise ConfigError(
-                f"{source}: profile {profile!r} not defined; available: {sorted(profiles)}"
-            )
-        raw = _deep_merge(raw, profiles[profile])
-        raw["profile"] = profile
-    try:
-        cfg = RunConfig.model_validate(raw)
-    except ValidationError as exc:
-        lines = [
-            f"{_format_loc(tuple(err['loc']))}: {err['msg']} (got {err.get('input')!r})"
-            for err in exc.errors()
-        ]
-        raise ConfigError(f"{source}: invalid config\n  " + "\n  ".join(lines)) from None
-    _check_architectures(cfg, source)
-    return cfg
-
-
-def _check_architectures(cfg: RunConfig, source: str) -> None:
-    """Every ``models[i].arch`` is a registered name or a ``module.path:callable``."""
-    if not cfg.models:
-        return
-    from base_models import list_models
-
-    valid = list_models()
-    for i, entry in enumerate(cfg.models):
-        if ":" in entry.arch:
-            module, _, attr = entry.arch.partition(":")
-            if not module or not attr:
-                raise ConfigError(f"{source}: models[{i}].arch: expected 'module.path:callable', "
-                                  f"got {entry.arch!r}")
-        elif entry.arch not in valid:
-            raise ConfigError(f"{source}: models[{i}].arch: unknown architecture "
-                              f"{entry.arch!r}; valid: {valid}")
+    chosen = _validate(raw, source)  # also checks that profiles maps names to mappings
+    profiles = chosen.profiles
+    if profile is not None and profile not in profiles:
+        raise ConfigError(
+            f"{source}: profile {profile!r} not defined; available: "
+            f"{', '.join(map(repr, sorted(profiles))) or 'none'}"
+        )
+    for name, over in profiles.items():
+        cfg = _validate({**_deep_merge(raw, over), "profile": name}, source,
+                        _in_profile(name, over))
+        if name == profile:
+            chosen = cfg
+    return chosen
 
 
 def load_config(

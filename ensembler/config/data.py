@@ -8,6 +8,12 @@ from pydantic import Field, model_validator
 
 from ensembler.config.base import Section
 
+#: tabular and subgroup columns of the built-in sources, known without reading a record
+#: (the data layer builds its tables with these names; a test checks both agree)
+SYNTHETIC_TABULAR = ("age", "sex", "pacemaker")
+PTBXL_TABULAR = ("age", "sex", "height", "weight", "pacemaker")
+BUILTIN_SUBGROUPS = ("sex", "age_band", "paced")
+
 
 class SyntheticEffects(Section):
     """Effect sizes of the planted condition, fixed before anything is trained.
@@ -114,6 +120,18 @@ class DataConfig(Section):
         if self.source == "wfdb" and self.manifest is None:
             raise ValueError("source 'wfdb' needs a 'manifest' section")
         return self
+
+    def source_tabular(self) -> list[str]:
+        """Tabular columns the configured source provides (before ``data.tabular``)."""
+        if self.source == "wfdb":
+            return list(self.manifest.tabular_columns) if self.manifest else []
+        return list(SYNTHETIC_TABULAR if self.source == "synthetic" else PTBXL_TABULAR)
+
+    def source_subgroups(self) -> list[str]:
+        """Subgroup columns the configured source provides."""
+        if self.source == "wfdb":
+            return list(self.manifest.subgroup_columns) if self.manifest else []
+        return list(BUILTIN_SUBGROUPS)
 
 
 class SplitConfig(Section):

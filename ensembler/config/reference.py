@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ensembler.config import RunConfig
+from ensembler.config.base import PartialSection
 
 _COMMENT = re.compile(r"^\s+(\w+)\s*:[^#]*#\s*(.+)$")
 _ABOVE = re.compile(r"^\s+#\s*(\w+):\s*(.+)$")
@@ -54,6 +55,10 @@ def rows(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[tuple[str
     for name, field in model.model_fields.items():
         path = f"{prefix}{name}"
         sub = _submodel(field.annotation)
+        if sub is not None and issubclass(sub, PartialSection) and sub.partial_of is not None:
+            kind = f"any {sub.partial_of.__name__} field"
+            out.append((path, kind, "{}", notes.get(name, "")))
+            continue
         is_list = typing.get_origin(field.annotation) is list or "list[" in str(field.annotation)
         if sub is not None and not is_list:
             out += rows(sub, path + ".")

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from ensembler.config.base import Section
+from ensembler.config.data import BUILTIN_SUBGROUPS
 
 
 class ReportConfig(Section):
@@ -16,11 +17,12 @@ class ReportConfig(Section):
     # target_sensitivity: sensitivity target when threshold is sensitivity
     target_sensitivity: float = Field(0.8, gt=0, lt=1)
     ece_bins: int = Field(10, ge=2)  # bins of the expected calibration error
-    # subgroups: subgroup columns reported
-    subgroups: list[str] = Field(default_factory=lambda: ["sex", "age_band", "paced"])
+    # subgroups: subgroup columns reported (default: every one the data source provides)
+    subgroups: list[str] = Field(default_factory=lambda: list(BUILTIN_SUBGROUPS))
     min_subgroup_n: int = Field(30, ge=1)  # subgroups smaller than this are flagged
     latency_repeats: int = Field(20, ge=3)  # timed repeats per batch size
-    data_efficiency: list[str] = Field(default_factory=list)  # member names to rerun
+    # data_efficiency: network member names retrained on fractions of the development patients
+    data_efficiency: list[str] = Field(default_factory=list)
     data_efficiency_fractions: list[float] = Field(  # fractions of development patients
         default_factory=lambda: [0.1, 0.25, 0.5, 1.0]
     )
@@ -28,7 +30,7 @@ class ReportConfig(Section):
 
 class ExportConfig(Section):
     enabled: bool = True  # export the bundle in `ensembler run`
-    stack: str | None = None  # None: the jointly tuned stack
+    stack: str | None = None  # stack to ship (a name in the report); None: joint_stack
     # members: fold-average, refit-full, or auto (chosen on development data)
     members: Literal["auto", "fold-average", "refit-full"] = "auto"
     onnx: bool = False  # also export members to ONNX (checked against torch)

@@ -12,6 +12,12 @@ Learner = Literal["logistic", "lightgbm", "mean", "weighted", "greedy"]
 Transform = Literal["prob", "logit", "rank"]
 Calibration = Literal["none", "platt", "isotonic", "temperature"]
 _LEARNERS: list[Learner] = ["logistic", "lightgbm", "mean", "weighted", "greedy"]
+#: the fixed comparison rows (``stacking.named_stacks``), fitted in every run
+FIXED_STACKS = ("best_single", "mean", "rank_mean", "greedy", "weighted")
+#: the jointly tuned stack: shipped by default and named as the primary comparison
+PRIMARY_STACK = "joint_stack"
+#: learners that also get a stack tuned on their own, named ``tuned_<learner>``
+SOLO_TUNED: tuple[Learner, ...] = ("logistic", "lightgbm")
 
 
 class StackingConfig(Section):
@@ -22,10 +28,15 @@ class StackingConfig(Section):
     transforms: list[Transform] = Field(  # level-1 transforms the study may choose
         default_factory=lambda: list[Transform](["prob", "logit", "rank"])
     )
-    passthrough: list[str] = Field(default_factory=list)  # tabular columns offered
+    passthrough: list[str] = Field(default_factory=list)  # source tabular columns the stack sees
     nested_cv: bool = True  # nested CV estimate of the tuned joint stack
     multi_objective: bool = False  # also minimise members and ms/ECG -> Pareto front
     calibration: list[Calibration] = Field(  # calibration methods compared by OOF log-loss
         default_factory=lambda: list[Calibration](["none", "platt", "isotonic", "temperature"])
     )
     n_jobs: int = 1  # parallel folds inside a stacking trial
+
+    def stack_names(self) -> list[str]:
+        """Every stack a run of this config fits (what ``export.stack`` may name)."""
+        solo = [f"tuned_{learner}" for learner in SOLO_TUNED if learner in self.learners]
+        return [*FIXED_STACKS, *solo, PRIMARY_STACK]

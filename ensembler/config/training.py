@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from ensembler.config.base import Section
+from ensembler.config.base import PartialSection, Section, partial_of
 
 
 class AugmentConfig(Section):
@@ -42,20 +42,35 @@ class TrainingConfig(Section):
     threads_per_job: int | None = None  # torch threads per job; None: cores // n_jobs
 
 
+if TYPE_CHECKING:
+    TrainingOverride = PartialSection
+else:
+    #: a member's overrides of ``training``: any TrainingConfig field, each optional
+    TrainingOverride = partial_of(TrainingConfig, "TrainingOverride")
+
+
 class ModelEntry(Section):
     """One base-model entry of the config; replicas make several named members."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")  # member name (files, meta-feature columns)
     arch: str  # registry name, or "module.path:callable" for a user architecture
-    # params: architecture hyper-parameters (see base_models)
+    # params: architecture hyper-parameters, checked at load against the constructor
     params: dict[str, Any] = Field(default_factory=dict)
     # fusion: tabular fusion: none, early, intermediate or late
     fusion: Literal["none", "early", "intermediate", "late"] = "none"
     seeds: int = Field(1, ge=1)  # seed replicas
     bootstrap: int = Field(0, ge=0)  # bootstrap (bagging) replicas
     use_tuned: bool = True  # take the best params of the arch's study when it exists
-    training: dict[str, Any] = Field(default_factory=dict)  # overrides of TrainingConfig
+    # training: this member's overrides of any training.* field (same types and limits)
+    training: TrainingOverride = Field(default_factory=TrainingOverride)
     search_space: str | None = None  # "module:function" suggest(trial) for user archs
+
+    def member_names(self) -> list[str]:
+        """Names of the members this entry makes: itself, or one per seed/bootstrap replica."""
+        if self.seeds == 1 and self.bootstrap == 0:
+            return [self.name]
+        return ([f"{self.name}-s{i}" for i in range(self.seeds)]
+                + [f"{self.name}-b{i}" for i in range(self.bootstrap)])
 
 
 class ExternalMember(Section):

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ensembler.config import PreprocessingConfig, PTBXLConfig
+from ensembler.config.data import PTBXL_TABULAR
 from ensembler.data.table import TEST_FOLD, RecordTable
 from ensembler.errors import ConfigError, DataError
 
@@ -149,7 +150,7 @@ def load_ptbxl_table(cfg: PTBXLConfig, spec: PreprocessingConfig) -> RecordTable
         labels=labels,
         class_names=names,
         tabular=tabular,
-        tabular_names=["age", "sex", "height", "weight", "pacemaker"],
+        tabular_names=list(PTBXL_TABULAR),
         subgroups=pd.DataFrame({
             "sex": np.where(db["sex"].to_numpy() == 1, "female", "male"),
             "age_band": age_band(age),

@@ -111,8 +111,11 @@ def run_all(ctx: RunContext, console: Console | None = None) -> RunResult:
         con.print(f"[dim]{name}: {seconds[name]:.1f} s[/dim]")
         return value
 
+    from ensembler.tuning.entries import entries_to_tune
+
+    to_tune = entries_to_tune(cfg) if cfg.tuning.enabled else []
     stages = ["data + cache", "split"]
-    stages += ["tuning"] if cfg.tuning.enabled and cfg.tuning.archs else []
+    stages += ["tuning"] if to_tune else []
     stages += ["training", "stacking"]
     stages += ["data efficiency"] if cfg.report.data_efficiency else []
     stages += ["comparison"]
@@ -124,8 +127,8 @@ def run_all(ctx: RunContext, console: Console | None = None) -> RunResult:
     split = stage("split", lambda: ctx.split)
     con.print(f"dev {int((split.fold >= 0).sum())} ECGs in {split.n_folds} folds, "
               f"test {int((split.fold == -1).sum())} ECGs")
-    if cfg.tuning.enabled and cfg.tuning.archs:
-        stage("tuning", lambda: _tune(ctx))
+    if to_tune:
+        stage("tuning", lambda: _tune(ctx, to_tune))
     stage("training", lambda: run_training(ctx))
     stage("stacking", lambda: run_stacking(ctx))
     if cfg.report.data_efficiency:
@@ -140,11 +143,11 @@ def run_all(ctx: RunContext, console: Console | None = None) -> RunResult:
     return RunResult(metrics=metrics, bundle=bundle_path, parity=parity, seconds=seconds)
 
 
-def _tune(ctx: RunContext) -> None:
+def _tune(ctx: RunContext, names: list[str]) -> None:
     from ensembler.tuning.results import write_fairness_report
     from ensembler.tuning.study import tune_entry
 
-    for name in ctx.cfg.tuning.archs:
+    for name in names:
         tune_entry(ctx.cfg, ctx.cohort, ctx.split, ctx.run_dir, name,
                    log=print if ctx.progress else None)
     write_fairness_report(ctx.cfg, ctx.run_dir)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ensembler.config.stacking import PRIMARY_STACK, SOLO_TUNED
 from ensembler.errors import StageError
 from ensembler.evaluation import choose_threshold
 from ensembler.pipeline.context import RunContext
@@ -24,9 +25,9 @@ from ensembler.utils.atomic import write_json, write_text
 from ensembler.utils.hashing import fingerprint
 
 #: The stack shipped by default and named as the primary comparison in advance.
-PRIMARY = "joint_stack"
+PRIMARY = PRIMARY_STACK
 #: The stacks that are tuned with Optuna (the others are fixed recipes).
-TUNED = ("tuned_logistic", "tuned_lightgbm", PRIMARY)
+TUNED = (*(f"tuned_{learner}" for learner in SOLO_TUNED), PRIMARY)
 
 
 @dataclass
@@ -125,12 +126,10 @@ def _run_stacking(ctx: RunContext, trials: int | None) -> StackStage:
         passthrough=cfg.stacking.passthrough, n_jobs=cfg.stacking.n_jobs)
     studies: dict[str, Any] = {}
     learners = cfg.stacking.learners
-    if "logistic" in learners:
-        studies["tuned_logistic"] = tune_stack(data, learner="logistic", nested_cv=False,
-                                               study_name="tuned_logistic", **common)
-    if "lightgbm" in learners:
-        studies["tuned_lightgbm"] = tune_stack(data, learner="lightgbm", nested_cv=False,
-                                               study_name="tuned_lightgbm", **common)
+    for learner in SOLO_TUNED:  # the names follow StackingConfig.stack_names()
+        if learner in learners:
+            studies[f"tuned_{learner}"] = tune_stack(
+                data, learner=learner, nested_cv=False, study_name=f"tuned_{learner}", **common)
     joint = tune_stack(data, learners=learners, nested_cv=cfg.stacking.nested_cv,
                        multi_objective=cfg.stacking.multi_objective, study_name=PRIMARY,
                        **common)

@@ -72,21 +72,20 @@ def expand_entry(
         params = {**tuned.get("model", {}), **entry.params}
         train_over = dict(tuned.get("training", {}))
         fusion = tuned.get("fusion", fusion) if entry.fusion != "none" else "none"
-    train_over.update(entry.training)
+    train_over.update(entry.training.overrides())
     training = resolve_training(cfg.training, train_over)
     tab = tuple(tabular_names) if fusion != "none" else ()
     common: dict[str, Any] = dict(
         entry=entry.name, arch=entry.arch, params=params, fusion=fusion,
         tabular_names=tab, training=training, tuned=bool(tuned and entry.use_tuned),
     )
+    names = entry.member_names()
     if entry.seeds == 1 and entry.bootstrap == 0:
-        return [MemberSpec(name=entry.name, **common)]
-    specs = [
-        MemberSpec(name=f"{entry.name}-s{i}", replica_kind="seed", replica_index=i, **common)
-        for i in range(entry.seeds)
+        return [MemberSpec(name=names[0], **common)]
+    kinds: list[tuple[Literal["seed", "bootstrap"], int]] = [
+        ("seed", i) for i in range(entry.seeds)]
+    kinds += [("bootstrap", i) for i in range(entry.bootstrap)]
+    return [
+        MemberSpec(name=name, replica_kind=kind, replica_index=i, **common)
+        for name, (kind, i) in zip(names, kinds, strict=True)
     ]
-    specs += [
-        MemberSpec(name=f"{entry.name}-b{i}", replica_kind="bootstrap", replica_index=i, **common)
-        for i in range(entry.bootstrap)
-    ]
-    return specs

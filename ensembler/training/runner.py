@@ -20,6 +20,8 @@ import numpy as np
 from joblib import Parallel, delayed, parallel_config
 
 from ensembler.config import RunConfig, TrainingConfig
+from ensembler.config.issues import config_error
+from ensembler.config.params import check_models
 from ensembler.data.cohort import Cohort
 from ensembler.errors import ConfigError, PredictionsError
 from ensembler.training.jobs import FULL, FoldJob, job_is_done, run_fold_job
@@ -58,8 +60,15 @@ def member_specs(
     tuned: dict[str, dict[str, Any]] | None = None,
     only: list[str] | None = None,
 ) -> list[MemberSpec]:
-    """All members of the config (replicas expanded); ``only`` filters by entry or member."""
+    """All members of the config (replicas expanded); ``only`` filters by entry or member.
+
+    User architectures (``module.path:callable``), which the config loader does not
+    import, have their ``params`` checked here, before any model is trained.
+    """
     tab = model_tabular_names(cfg, cohort)
+    issues = check_models(cfg.models, len(tab), import_user=True)
+    if issues:
+        raise config_error("config", issues)
     specs: list[MemberSpec] = []
     for entry in cfg.models:
         specs += expand_entry(entry, cfg, tab, (tuned or {}).get(entry.name))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import textwrap
 from pathlib import Path
@@ -174,3 +175,17 @@ def test_register_your_own(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_vit_head_divisibility_is_a_hparam_error() -> None:
     with pytest.raises(InvalidHParamError, match="dim=30, heads=4"):
         create_model("vit1d", 12, 5, dim=30, heads=4)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_model_hparams_describe_what_create_model_accepts(name: str) -> None:
+    """Every registered architecture: the names the config loader checks are exactly the
+    keywords the builder accepts, typed, and the defaults build on the meta device."""
+    from base_models import check_hparam_values, model_hparams
+
+    hparams = model_hparams(name)
+    assert hparams is not None and {"dropout", "head_hidden"} <= set(hparams)
+    assert all(p.annotation is not inspect.Parameter.empty for p in hparams.values())
+    check_hparam_values(name, {})  # defaults are valid
+    with pytest.raises(InvalidHParamError, match="not_a_parameter"):
+        check_hparam_values(name, {"not_a_parameter": 1})

@@ -21,6 +21,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from ensembler.config import ManifestConfig, SyntheticConfig
+from ensembler.config.data import SYNTHETIC_TABULAR
 from ensembler.data.cohort import STANDARD_LEADS
 from ensembler.data.ptbxl import age_band
 from ensembler.data.synth.condition import draw_latents
@@ -43,7 +44,7 @@ def manifest_config(folder: Path, class_names: list[str]) -> ManifestConfig:
     """The ManifestConfig that reads a folder written by :func:`write_synthetic`."""
     return ManifestConfig(
         path=str(folder / MANIFEST), label_columns=class_names,
-        tabular_columns=["age", "sex", "pacemaker"],
+        tabular_columns=list(SYNTHETIC_TABULAR),
         subgroup_columns=["sex_group", "age_band", "paced"], fold_column="fold",
     )
 

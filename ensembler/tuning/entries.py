@@ -1,0 +1,26 @@
+"""Which model entries a tuning run covers: the one rule for ``run`` and ``tune``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ensembler.config import RunConfig
+from ensembler.errors import ConfigError
+
+
+def entries_to_tune(cfg: RunConfig, requested: Sequence[str] = ()) -> list[str]:
+    """Names of the model entries to tune, in order.
+
+    ``requested`` (``ensembler tune --arch``) when given, else ``tuning.archs``, else every
+    model entry: an empty ``tuning.archs`` means all, in ``ensembler run`` (when
+    ``tuning.enabled``) exactly as in ``ensembler tune``. Unknown names raise
+    :class:`ConfigError` listing the entries.
+    """
+    known = [m.name for m in cfg.models]
+    names = list(requested) or list(cfg.tuning.archs) or known
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        where = "--arch" if requested else "tuning.archs"
+        raise ConfigError(f"{where}: unknown model entries {', '.join(map(repr, unknown))}; "
+                          f"entries: {', '.join(known) or 'none'}")
+    return names
