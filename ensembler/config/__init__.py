@@ -98,7 +98,8 @@ class RunConfig(Section):
         names = [m.name for m in self.models] + [m.name for m in self.external_members]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f"member names must be unique; repeated: {dup}")
+            raise ValueError("member names (models, external_members) must be unique; "
+                             f"repeated: {', '.join(dup)}")
         return self
 
     def resolved_run_dir(self) -> Path:

@@ -29,14 +29,14 @@ class Issue:
 
 
 def yaml_path(loc: Iterable[Any]) -> str:
-    """``("models", 0, "params", "width")`` -> ``models[0].params.width``."""
+    """``("models", 0, "params", "width")`` -> ``models[0].params.width`` (top level: "")."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
             out += ("." if out else "") + str(part)
-    return out or "<top level>"
+    return out
 
 
 def suggest(name: str, valid: Sequence[str]) -> str:
@@ -99,6 +99,7 @@ def from_validation_error(exc: ValidationError, root: type[BaseModel]) -> list[I
 
 def config_error(source: str, issues: Sequence[Issue]) -> ConfigError:
     """One :class:`ConfigError` naming ``source`` and every issue, on one line."""
-    parts = list(dict.fromkeys(f"{i.path}: {i.message}" for i in issues))
+    parts = list(dict.fromkeys(f"{i.path}: {i.message}" if i.path else i.message
+                               for i in issues))
     head = f"{source}: " if len(parts) == 1 else f"{source}: {len(parts)} problems: "
     return ConfigError(head + "; ".join(parts))

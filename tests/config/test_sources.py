@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ensembler.config import RunConfig
@@ -15,10 +16,16 @@ from ensembler.pipeline.stack import TUNED
 
 
 def test_stack_names_are_the_stacks_the_pipeline_fits() -> None:
-    from stacking import named_stacks
-    from tests.stacking.conftest import make_level1
+    from stacking import Level1Data, named_stacks
 
-    data, _ = make_level1(n_dev=60, n_test=20)
+    rng = np.random.default_rng(0)
+    y = np.array([[0], [1]] * 20)
+    data = Level1Data(
+        members=["a", "b"], class_names=["y"],
+        oof={m: rng.random((40, 1)) for m in "ab"},
+        test_by_fold={m: rng.random((2, 10, 1)) for m in "ab"},
+        y=y, groups=np.arange(40), folds=np.arange(40) % 2,
+    )
     assert tuple(named_stacks(data)) == FIXED_STACKS
     names = RunConfig().stacking.stack_names()
     assert names == [*FIXED_STACKS, *TUNED] and names[-1] == PRIMARY_STACK

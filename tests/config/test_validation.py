@@ -257,3 +257,9 @@ def test_several_problems_are_listed_on_one_line() -> None:
                      "split": {"n_folds": 1}})
     assert text.startswith(f"{SRC}: 2 problems: ")  # field errors first, then references
     assert "training.lr" in text and "split.n_folds" in text
+
+
+def test_top_level_problem_has_no_empty_path() -> None:
+    raw = {"models": [{"name": "a", "arch": "cnn1d"}, {"name": "a", "arch": "vit1d"}]}
+    assert _refused(raw) == (f"{SRC}: member names (models, external_members) must be "
+                             "unique; repeated: a")
