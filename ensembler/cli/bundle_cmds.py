@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from ensembler.cli.main import cli
+from ensembler.cli.options import apply_threads, threads_option
 
 
 @cli.command("export")
@@ -24,9 +25,11 @@ from ensembler.cli.main import cli
 @click.option("--zip/--no-zip", "as_zip", default=None, help="Also write <bundle>.zip.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Bundle folder (default: RUN_DIR/bundle).")
+@threads_option
 def export_cmd(target: Path, stack: str | None, members: str | None, onnx: bool | None,
-               as_zip: bool | None, out: Path | None) -> None:
+               as_zip: bool | None, out: Path | None, threads: int | None) -> None:
     """Freeze the run's chosen stack into a verifiable bundle (TARGET: run dir or config)."""
+    apply_threads(threads)
     from ensembler.bundle import export_bundle
 
     res = export_bundle(target, out, stack=stack, members=members, onnx=onnx, zip=as_zip)
@@ -120,8 +123,10 @@ def input_options(fn: Any) -> Any:
 @click.option("--backend", type=click.Choice(["torch", "onnx"]), default="torch",
               show_default=True)
 @input_options
+@threads_option
 def predict_cmd(bundle: Path, inputs: tuple[str, ...], out: Path, skip_bad: bool,
-                backend: str, impute: bool, sliding_windows: bool, pad_short: bool) -> None:
+                backend: str, impute: bool, sliding_windows: bool, pad_short: bool,
+                threads: int | None) -> None:
     """Score WFDB records, folders or a CSV manifest; one output row per record."""
     if out.is_dir():
         raise click.BadParameter(f"{out} is a folder; give the CSV file to write, e.g. "
@@ -130,6 +135,7 @@ def predict_cmd(bundle: Path, inputs: tuple[str, ...], out: Path, skip_bad: bool
     from ensembler.bundle.lengths import LengthPolicy
     from ensembler.utils.atomic import write_text
 
+    apply_threads(threads)
     b = load_bundle(bundle, backend=backend)
     res = predict_inputs(b, list(inputs), skip_bad=skip_bad,
                          missing="impute" if impute else "error",
@@ -156,10 +162,12 @@ def predict_cmd(bundle: Path, inputs: tuple[str, ...], out: Path, skip_bad: bool
 @click.option("--subgroup", "subgroups", multiple=True,
               help="Subgroup column (repeatable; default: the bundle's subgroup columns).")
 @input_options
+@threads_option
 def evaluate_cmd(bundle: Path, manifest: Path, out: Path, skip_bad: bool, n_bootstrap: int,
                  subgroups: tuple[str, ...], impute: bool, sliding_windows: bool,
-                 pad_short: bool) -> None:
+                 pad_short: bool, threads: int | None) -> None:
     """External validation on a labelled manifest at the bundle's fixed thresholds."""
+    apply_threads(threads)
     from ensembler.bundle import evaluate_bundle, load_bundle
     from ensembler.bundle.evaluate import write_report
     from ensembler.bundle.lengths import LengthPolicy

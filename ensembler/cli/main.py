@@ -13,6 +13,7 @@ import click
 
 from ensembler import __version__
 from ensembler.cli.errors import report_click_error, report_error
+from ensembler.utils.threads import disable_spinning
 
 
 @click.group()
@@ -44,6 +45,7 @@ cli.add_command(tune_cmd)
 def main(argv: list[str] | None = None) -> None:
     """Entry point: a user-input error becomes one line on stderr and exit code 2; any other
     error one line and exit code 1; ``--debug`` (before the command) shows the traceback."""
+    disable_spinning()  # before any command imports torch
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args[: _first_command(args)]
     try:

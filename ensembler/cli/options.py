@@ -41,3 +41,18 @@ def parse_int_list(text: str | None) -> list[int] | None:
         return [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise click.BadParameter(f"expected comma-separated integers, got {text!r}") from None
+
+
+def threads_option(fn: F) -> F:
+    """--threads: torch (and ONNX Runtime) CPU threads for this command."""
+    return click.option(
+        "--threads", type=click.IntRange(min=1), default=None,
+        help="CPU threads for torch/ONNX (default: the CPUs available to this process, "
+             "at most 8).")(fn)
+
+
+def apply_threads(threads: int | None) -> int:
+    """Set torch's threads to ``threads`` (default: available CPUs, capped); returns it."""
+    from ensembler.utils.threads import set_torch_threads
+
+    return set_torch_threads(threads)

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import click
 
-from ensembler.cli.options import config_argument, load
+from ensembler.cli.options import config_argument, load, threads_option
 
 
 @click.command("run")
 @config_argument
+@threads_option
 def run_cmd(config: Path, profile: str | None, data_dir: Path | None,
-            run_dir: Path | None) -> None:
+            run_dir: Path | None, threads: int | None) -> None:
     """Run every stage (data → cache → split → tune → train → stack → compare → export →
     predict with parity); finished stages are reused, interrupted runs resume."""
     import optuna
@@ -27,7 +28,7 @@ def run_cmd(config: Path, profile: str | None, data_dir: Path | None,
     cfg = load(config, profile, data_dir)
     ctx = RunContext.create(cfg, run_dir)
     console = make_console()
-    res = run_all(ctx, console)
+    res = run_all(ctx, console, threads)
     console.rule("[bold]Summary")
     print_summary(res.metrics, ctx.run_dir, res.bundle, console)
     if res.parity:

@@ -21,6 +21,7 @@ from rich.console import Console
 from ensembler.errors import StageError
 from ensembler.pipeline.context import RunContext
 from ensembler.utils.atomic import write_json
+from ensembler.utils.threads import set_torch_threads
 
 PARITY_TOL = 1e-5
 
@@ -89,8 +90,13 @@ def predict_parity(ctx: RunContext, bundle_path: Path) -> dict[str, Any]:
     return result
 
 
-def run_all(ctx: RunContext, console: Console | None = None) -> RunResult:
-    """Run (or resume) every stage of the config; returns metrics, bundle and parity."""
+def run_all(ctx: RunContext, console: Console | None = None,
+            threads: int | None = None) -> RunResult:
+    """Run (or resume) every stage of the config; returns metrics, bundle and parity.
+
+    ``threads``: torch CPU threads, reset before every stage (default: the available
+    CPUs, capped), so a stage never inherits what an earlier one left behind (training
+    jobs set their own per-job count, latency measures at one thread)."""
     from ensembler.pipeline.compare import run_compare
     from ensembler.pipeline.stack import run_stacking
     from ensembler.pipeline.train import run_training
@@ -105,6 +111,7 @@ def run_all(ctx: RunContext, console: Console | None = None) -> RunResult:
     def stage(name: str, fn: Callable[[], Any]) -> Any:
         done = len(seconds) + 1
         con.rule(f"[bold][{done}/{len(stages)}] {name}")
+        set_torch_threads(threads)
         t0 = time.perf_counter()
         value = fn()
         seconds[name] = time.perf_counter() - t0

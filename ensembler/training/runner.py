@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from ensembler.errors import ConfigError, PredictionsError
 from ensembler.training.jobs import FULL, FoldJob, job_is_done, run_fold_job
 from ensembler.training.members import MemberSpec, expand_entry
 from ensembler.training.predictions import MemberPredictions, assemble_oof
+from ensembler.utils.threads import available_cpus
 
 
 class SplitLike(Protocol):
@@ -84,7 +84,7 @@ def member_specs(
 def _threads(tcfg: TrainingConfig, n_jobs: int) -> int:
     if tcfg.threads_per_job:
         return tcfg.threads_per_job
-    return max(1, (os.cpu_count() or 1) // max(1, n_jobs))
+    return max(1, available_cpus() // max(1, n_jobs))
 
 
 @contextlib.contextmanager

@@ -109,3 +109,23 @@ def test_evaluate_command(cli_bundle, tiny_run, tmp_path, monkeypatch, capsys) -
     assert set(report["subgroups"]) == {"sex", "age_band", "paced"}
     assert "sensitivity" in report["operating_point"]["per_class"][0]
     assert "External validation" in base.with_suffix(".md").read_text()
+
+
+def test_predict_threads_option_sets_torch_threads(cli_bundle, tiny_run, tmp_path,  # type: ignore[no-untyped-def]
+                                                  monkeypatch, capsys) -> None:
+    import torch
+
+    csv = _test_manifest(tiny_run, tiny_run.record_dir)
+    before = torch.get_num_threads()
+    try:
+        for n in (1, 2):
+            assert run_cli(monkeypatch, "predict", str(cli_bundle), str(csv), "--out",
+                           str(tmp_path / f"p{n}.csv"), "--threads", str(n)) == 0
+            assert torch.get_num_threads() == n
+        p1, p2 = pd.read_csv(tmp_path / "p1.csv"), pd.read_csv(tmp_path / "p2.csv")
+        assert list(p1["record"]) == list(p2["record"])
+        assert (p1["prob_condition"] - p2["prob_condition"]).abs().max() < 1e-5
+    finally:
+        torch.set_num_threads(before)
+    assert run_cli(monkeypatch, "predict", str(cli_bundle), str(csv), "--threads", "0") == 2
+    capsys.readouterr()
