@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ensembler.cli.main import cli
-from ensembler.cli.options import config_argument, load
+from ensembler.cli.options import config_argument, load, open_run
 from ensembler.config import RunConfig, load_config
 
 
@@ -48,9 +48,8 @@ def cache(config: Path, profile: str | None, data_dir: Path | None,
     import numpy as np
 
     from ensembler.data.load import cache_dir_of
-    from ensembler.pipeline.context import RunContext
 
-    ctx = RunContext.create(load(config, profile, data_dir), run_dir)
+    ctx = open_run(load(config, profile, data_dir), run_dir)
     cohort = ctx.cohort
     folder = cache_dir_of(ctx.cfg, ctx.run_dir / "cohort")
     info = json.loads((folder / "info.json").read_text())
@@ -74,9 +73,7 @@ def split(config: Path, profile: str | None, data_dir: Path | None,
     """Compute the patient-grouped folds, check duplicates, write split.json in the run dir."""
     import numpy as np
 
-    from ensembler.pipeline.context import RunContext
-
-    ctx = RunContext.create(load(config, profile, data_dir), run_dir)
+    ctx = open_run(load(config, profile, data_dir), run_dir)
     cohort = ctx.cohort
     sp = ctx.split
     dups = ctx.check_duplicates(sp.fold)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ensembler.config import RunConfig, load_config
+
+if TYPE_CHECKING:
+    from ensembler.pipeline.context import RunContext
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,3 +60,30 @@ def apply_threads(threads: int | None) -> int:
     from ensembler.utils.threads import set_torch_threads
 
     return set_torch_threads(threads)
+
+
+@contextlib.contextmanager
+def locked_context(cfg: RunConfig, run_dir: Path | None,
+                   progress: bool = True) -> Iterator[RunContext]:
+    """The run context with its run directory locked for the ``with`` block (nothing is
+    written into the directory before the lock is held)."""
+    from ensembler.pipeline.context import RunContext
+    from ensembler.utils.runlock import hold_run_lock
+
+    rd = Path(run_dir) if run_dir else cfg.resolved_run_dir()
+    with hold_run_lock(rd) as lock:
+        ctx = RunContext.create(cfg, rd, progress=progress)
+        ctx.lock_token = lock.token
+        yield ctx
+
+
+def open_run(cfg: RunConfig, run_dir: Path | None, progress: bool = True) -> RunContext:
+    """:func:`locked_context` held until the current command ends."""
+    return click.get_current_context().with_resource(locked_context(cfg, run_dir, progress))
+
+
+def quiet_option(fn: F) -> F:
+    """--quiet: no stage headers or progress display (per-epoch lines still go to the log)."""
+    return click.option("--quiet", is_flag=True,
+                        help="Only the result: no stage headers or progress display "
+                             "(per-epoch lines still go to RUN_DIR/logs/training.log).")(fn)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ensembler.cli.options import config_argument, load
+from ensembler.cli.options import config_argument, load, open_run
 
 
 @click.command("stack")
@@ -18,11 +18,10 @@ def stack_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir:
     from rich.console import Console
     from rich.table import Table
 
-    from ensembler.pipeline.context import RunContext
     from ensembler.pipeline.stack import load_fitted, run_stacking
 
     cfg = load(config, profile, data_dir)
-    ctx = RunContext.create(cfg, run_dir)
+    ctx = open_run(cfg, run_dir)
     res = run_stacking(ctx, trials)
     reused = " — reused" if res.skipped else ""
     table = Table(title=f"Stacks (development, meta-level OOF){reused}")

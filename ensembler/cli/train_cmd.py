@@ -6,26 +6,26 @@ from pathlib import Path
 
 import click
 
-from ensembler.cli.options import config_argument, load, parse_int_list
+from ensembler.cli.options import config_argument, load, open_run, parse_int_list, quiet_option
 
 
 @click.command("train")
 @config_argument
 @click.option("--models", default=None, help="Comma-separated member or entry names.")
 @click.option("--folds", default=None, help="Comma-separated fold indices (0-based).")
+@quiet_option
 def train_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: Path | None,
-              models: str | None, folds: str | None) -> None:
+              models: str | None, folds: str | None, quiet: bool) -> None:
     """Train every member on every fold; write predictions/<member>.npz."""
     import numpy as np
     from rich.console import Console
     from rich.table import Table
 
-    from ensembler.pipeline.context import RunContext
     from ensembler.pipeline.train import run_training
     from ensembler.training.metrics import macro_auc
 
     cfg = load(config, profile, data_dir)
-    ctx = RunContext.create(cfg, run_dir)
+    ctx = open_run(cfg, run_dir, progress=not quiet)
     only = [m.strip() for m in models.split(",")] if models else None
     summary = run_training(ctx, only=only, folds=parse_int_list(folds))
     cohort, split = ctx.cohort, ctx.split

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ensembler.cli.options import config_argument, load
+from ensembler.cli.options import config_argument, load, open_run
 
 
 @click.command("tune")
@@ -35,7 +35,6 @@ def tune_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: 
     from rich.console import Console
     from rich.table import Table
 
-    from ensembler.pipeline.context import RunContext
     from ensembler.tuning.entries import entries_to_tune
     from ensembler.tuning.results import fairness_table, write_fairness_report
     from ensembler.tuning.study import tune_entry
@@ -47,7 +46,7 @@ def tune_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: 
     names = entries_to_tune(cfg, requested)
     if not names:
         raise click.UsageError(f"{config}: no model entries to tune (models: is empty)")
-    ctx = RunContext.create(cfg, run_dir, progress=not quiet)
+    ctx = open_run(cfg, run_dir, progress=not quiet)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for name in names:
         out = tune_entry(cfg, ctx.cohort, ctx.split, ctx.run_dir, name, storage=storage,

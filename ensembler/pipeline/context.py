@@ -19,6 +19,7 @@ class RunContext:
     cfg: RunConfig
     run_dir: Path
     progress: bool = True
+    lock_token: str | None = None  # token of the run-directory lock this process holds
     _extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

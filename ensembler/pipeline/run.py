@@ -9,7 +9,6 @@ pipeline's own stacked test predictions.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from rich.console import Console
 from ensembler.errors import StageError
 from ensembler.pipeline.context import RunContext
 from ensembler.utils.atomic import write_json
-from ensembler.utils.threads import set_torch_threads
+from ensembler.utils.progress import LogFile, StageRunner
 
 PARITY_TOL = 1e-5
 
@@ -100,26 +99,13 @@ def run_all(ctx: RunContext, console: Console | None = None,
     from ensembler.pipeline.compare import run_compare
     from ensembler.pipeline.stack import run_stacking
     from ensembler.pipeline.train import run_training
+    from ensembler.tuning.entries import entries_to_tune
 
     con = console or Console()
     cfg = ctx.cfg
-    seconds: dict[str, float] = {}
     bundle_path: Path | None = None
     parity: dict[str, Any] | None = None
     metrics: dict[str, Any] = {}
-
-    def stage(name: str, fn: Callable[[], Any]) -> Any:
-        done = len(seconds) + 1
-        con.rule(f"[bold][{done}/{len(stages)}] {name}")
-        set_torch_threads(threads)
-        t0 = time.perf_counter()
-        value = fn()
-        seconds[name] = time.perf_counter() - t0
-        con.print(f"[dim]{name}: {seconds[name]:.1f} s[/dim]")
-        return value
-
-    from ensembler.tuning.entries import entries_to_tune
-
     to_tune = entries_to_tune(cfg) if cfg.tuning.enabled else []
     stages = ["data + cache", "split"]
     stages += ["tuning"] if to_tune else []
@@ -127,7 +113,9 @@ def run_all(ctx: RunContext, console: Console | None = None,
     stages += ["data efficiency"] if cfg.report.data_efficiency else []
     stages += ["comparison"]
     stages += ["export", "predict + parity"] if cfg.export.enabled else []
+    stage = StageRunner(stages, con, threads)
     con.print(f"Run [bold]{cfg.name}[/bold] in {ctx.run_dir}: " + " → ".join(stages))
+    con.print(f"[dim]per-epoch training lines: {LogFile.training(ctx.run_dir).path}[/dim]")
     cohort = stage("data + cache", lambda: ctx.cohort)
     con.print(f"{len(cohort)} ECGs, {len(np.unique(cohort.patient_id))} patients, "
               f"classes {cohort.class_names}")
@@ -146,6 +134,7 @@ def run_all(ctx: RunContext, console: Console | None = None,
     if cfg.export.enabled:
         bundle_path = stage("export", lambda: _export(ctx))
         parity = stage("predict + parity", lambda: predict_parity(ctx, bundle_path))
+    seconds = stage.seconds
     write_json(ctx.run_dir / "run_seconds.json", seconds)
     return RunResult(metrics=metrics, bundle=bundle_path, parity=parity, seconds=seconds)
 
@@ -156,7 +145,7 @@ def _tune(ctx: RunContext, names: list[str]) -> None:
 
     for name in names:
         tune_entry(ctx.cfg, ctx.cohort, ctx.split, ctx.run_dir, name,
-                   log=print if ctx.progress else None)
+                   log=LogFile(ctx.run_dir / "logs" / "tuning.log"))
     write_fairness_report(ctx.cfg, ctx.run_dir)
 
 

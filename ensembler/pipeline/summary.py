@@ -24,11 +24,12 @@ def _lat(row: dict[str, Any]) -> str:
     return "n/a" if not one else f"{one['p50_ms']:.1f} ms"
 
 
-def wide_console() -> Console:
-    """A console wide enough for the leaderboard, also when output goes to a file."""
+def wide_console(quiet: bool = False) -> Console:
+    """A console wide enough for the leaderboard, also when output goes to a file;
+    ``quiet`` prints nothing."""
     import sys
 
-    return Console() if sys.stdout.isatty() else Console(width=140)
+    return Console(quiet=quiet) if sys.stdout.isatty() else Console(width=140, quiet=quiet)
 
 
 def print_summary(metrics: dict[str, Any], run_dir: Path, bundle: Path | None = None,

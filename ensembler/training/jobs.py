@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from ensembler.training.metrics import macro_auc
 from ensembler.training.windows import predict_windows
 from ensembler.utils.atomic import atomic_dir, save_npz, write_json
 from ensembler.utils.hashing import fingerprint
+from ensembler.utils.runlock import JobGuard
 from ensembler.utils.seeds import derive_seed
 
 FULL = -1  # pseudo fold index of the refit-full model
@@ -82,9 +84,16 @@ def run_fold_job(
     fold_vec: np.ndarray,
     run_dir: Path,
     threads: int | None = None,
-    verbose: bool = True,
+    log: Callable[[str], None] | None = None,
+    guard: JobGuard | None = None,
 ) -> dict[str, Any]:
-    """Train the job's model and write its folder atomically; returns its meta dict."""
+    """Train the job's model and write its folder atomically; returns its meta dict.
+
+    ``log`` receives the per-epoch lines. ``guard``: in a worker process, exit when the
+    parent dies; before the output is moved into place, refuse a run directory whose lock
+    this job does not share."""
+    if guard is not None:
+        guard.start()
     if threads:
         torch.set_num_threads(threads)
     spec = job.member
@@ -111,7 +120,7 @@ def run_fold_job(
     result = fit_model(
         spec, cohort.signals, cohort.labels, tab, cohort.fs, train_idx, val_idx,
         seed=job.seed, epochs=job.epochs, device=device,
-        log=print if verbose else None, log_prefix=f"[{spec.name} {label}] ",
+        log=log, log_prefix=f"[{spec.name} {label}] ",
     )
     win, stride = window_lengths(spec, cohort.fs, cohort.signals.shape[-1])
 
@@ -151,4 +160,6 @@ def run_fold_job(
         result.curve.to_csv(tmp / "curve.csv", index=False)
         save_npz(tmp / "preds.npz", oof_rows=oof_rows, oof=oof_pred, test=test_pred)
         write_json(tmp / "meta.json", meta)
+        if guard is not None:
+            guard.check()  # the run directory is still ours: move the folder into place
     return meta

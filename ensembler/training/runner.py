@@ -26,6 +26,8 @@ from ensembler.errors import ConfigError, PredictionsError
 from ensembler.training.jobs import FULL, FoldJob, job_is_done, run_fold_job
 from ensembler.training.members import MemberSpec, expand_entry
 from ensembler.training.predictions import MemberPredictions, assemble_oof
+from ensembler.utils.progress import LogFile, job_progress
+from ensembler.utils.runlock import JobGuard
 from ensembler.utils.threads import available_cpus
 
 
@@ -109,19 +111,33 @@ def _backend(tcfg: TrainingConfig) -> Iterator[str]:
 
 def run_jobs(
     jobs: list[FoldJob], cohort: Cohort, fold_vec: np.ndarray, run_dir: Path,
-    tcfg: TrainingConfig, verbose: bool = True,
+    tcfg: TrainingConfig, verbose: bool = True, guard: JobGuard | None = None,
+    what: str = "training",
 ) -> list[dict[str, Any]]:
-    """Run the jobs that are not done yet; returns their meta dicts."""
+    """Run the jobs that are not done yet; returns their meta dicts (in completion order).
+
+    ``verbose``: one progress display over the jobs; per-epoch lines always go to
+    ``<run_dir>/logs/training.log``. ``guard`` (default: no lock token) makes worker
+    processes exit with this process and refuses writes into a directory another run
+    holds."""
     todo = [j for j in jobs if not job_is_done(j, run_dir)]
     if not todo:
         return []
     n_jobs = max(1, min(tcfg.n_jobs, len(todo)))
     threads = _threads(tcfg, n_jobs)
-    with _backend(tcfg):
-        metas = Parallel(n_jobs=n_jobs)(
-            delayed(run_fold_job)(j, cohort, fold_vec, run_dir, threads, verbose) for j in todo
+    guard = guard or JobGuard.for_run(run_dir, None)
+    log = LogFile.training(run_dir)
+    metas = []
+    with _backend(tcfg), job_progress(len(todo), what, verbose, log) as done:
+        results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+            delayed(run_fold_job)(j, cohort, fold_vec, run_dir, threads, log, guard)
+            for j in todo
         )
-    return list(metas)
+        for meta in results:
+            metas.append(meta)
+            fold = "full" if meta["fold"] == FULL else f"fold {meta['fold'] + 1}"
+            done(f"{meta['member']} {fold}")
+    return metas
 
 
 def _fold_meta(job: FoldJob, run_dir: Path) -> dict[str, Any]:
@@ -188,8 +204,11 @@ def train_members(
     specs: list[MemberSpec],
     folds: list[int] | None = None,
     verbose: bool = True,
+    guard: JobGuard | None = None,
 ) -> TrainSummary:
-    """Train every (member, fold) not yet done, then write predictions of complete members."""
+    """Train every (member, fold) not yet done, then write predictions of complete members.
+
+    ``verbose``: progress display; ``guard``: see :func:`run_jobs`."""
     fold_vec = np.asarray(split.fold)
     k = int(split.n_folds)
     if folds is not None:
@@ -203,7 +222,7 @@ def train_members(
     }
     selected = [j for s in specs for j in jobs[s.name] if j.fold in wanted]
     skipped = sum(job_is_done(j, run_dir) for j in selected)
-    ran = run_jobs(selected, cohort, fold_vec, run_dir, cfg.training, verbose)
+    ran = run_jobs(selected, cohort, fold_vec, run_dir, cfg.training, verbose, guard)
     out: dict[str, MemberPredictions] = {}
     full_jobs: list[FoldJob] = []
     complete = [s for s in specs if all(job_is_done(j, run_dir) for j in jobs[s.name])]
@@ -212,7 +231,8 @@ def train_members(
             epochs = [_fold_meta(j, run_dir)["best_epoch"] for j in jobs[spec.name]]
             full_jobs.append(FoldJob(spec, FULL, cfg.seed, cohort.fingerprint, split.fingerprint,
                                      epochs=max(1, int(np.median(epochs)))))
-    ran += run_jobs(full_jobs, cohort, fold_vec, run_dir, cfg.training, verbose)
+    ran += run_jobs(full_jobs, cohort, fold_vec, run_dir, cfg.training, verbose, guard,
+                    "refit on all development data")
     full_by_name = {j.member.name: j for j in full_jobs}
     for spec in complete:
         out[spec.name] = assemble_member(spec, jobs[spec.name], cohort, fold_vec, run_dir,
