@@ -24,6 +24,7 @@ from ensembler.report.tables import (
     fmt,
     leaderboard_table,
     operating_blocks,
+    pareto_key_table,
     primary_blocks,
     subgroup_table,
     test_reads_paragraph,
@@ -88,9 +89,11 @@ def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Doc
     doc.add(
         Figure(
             "pareto",
-            "Test AUC vs latency and size (Pareto front in red)",
+            "Test AUC vs latency and size (Pareto front in red; numbered points, key beside "
+            "the panels and below)",
             F.pareto_figure(m["leaderboard"]),
-        )
+        ),
+        pareto_key_table(m),
     )
     if inp.training_curves:
         doc.add(

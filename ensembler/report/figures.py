@@ -92,42 +92,132 @@ def _pareto_mask(x: np.ndarray, auc: np.ndarray) -> np.ndarray:
     return keep
 
 
+#: Directions tried around a point for its number, nearest first (unit vectors).
+_DIRECTIONS = [(1.0, 0.0), (0.7, 0.7), (0.0, 1.0), (-0.7, 0.7), (-1.0, 0.0), (-0.7, -0.7),
+               (0.0, -1.0), (0.7, -0.7)]
+
+
+def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def place_labels(ax: Axes, x: np.ndarray, y: np.ndarray, labels: Sequence[str],
+                 fontsize: float = 7.0) -> list[tuple[float, float]]:
+    """Put each label near its point without overlapping another label or point.
+
+    Greedy search over rings of offsets around the point (nearest ring first); a
+    label is joined to its point by a leader line. Hand-written:
+    matplotlib has no label placement, and a few dozen points need no optimiser.
+    Call after the axes' scales and limits are final and the layout has been drawn.
+
+    Returns the chosen offsets in points, one (dx, dy) per label.
+    """
+    fig = ax.get_figure()
+    assert fig is not None
+    px_per_pt = fig.dpi / 72.0
+    pts = ax.transData.transform(np.column_stack([x, y]))
+    frame = ax.get_window_extent()
+    h = 1.25 * fontsize * px_per_pt
+    markers = [(px - 4, py - 4, px + 4, py + 4) for px, py in pts]
+    placed: list[tuple[float, ...]] = []
+    offsets = []
+    for (px, py), text in zip(pts, labels, strict=True):
+        w = 0.62 * fontsize * px_per_pt * len(text) + 3
+        best: tuple[float, float, int] | None = None
+        for ring in range(1, 16):
+            r = (9.0 + 9.0 * (ring - 1)) * px_per_pt
+            for dx, dy in _DIRECTIONS:
+                cx, cy = px + r * dx + np.sign(dx) * w / 2, py + r * dy
+                box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+                inside = (box[0] >= frame.x0 and box[2] <= frame.x1 and box[1] >= frame.y0
+                          and box[3] <= frame.y1)
+                if inside and not any(_overlaps(box, b) for b in placed + markers):
+                    best = (cx, cy, ring)
+                    break
+            if best is not None:
+                break
+        cx, cy, _ = best if best is not None else (px, py + h, 1)
+        placed.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+        off = ((cx - px) / px_per_pt, (cy - py) / px_per_pt)
+        offsets.append(off)
+        ax.annotate(
+            text, xy=(float(x[len(offsets) - 1]), float(y[len(offsets) - 1])), xytext=off,
+            textcoords="offset points", ha="center", va="center", fontsize=fontsize,
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
+            arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "0.3", "shrinkA": 0,
+                        "shrinkB": 2},
+        )
+    return offsets
+
+
 def pareto_figure(rows: Sequence[Mapping[str, Any]]) -> bytes:
-    """Test AUC (with CI) vs batch-1 latency and vs parameters; the Pareto front is drawn."""
-    fig, axes = _grid(2, size=4.5, ncols=2)
+    """Test AUC (with CI) vs batch-1 latency and vs parameters; the Pareto front is drawn.
+
+    Points carry a number (the row's position in ``rows``, the same in both panels),
+    placed so no two overlap, with leader lines where a number had to move away
+    from its point; the key beside the panels maps numbers to models (``*``: on the
+    Pareto front of either panel).
+    """
+    fig = Figure(figsize=(12.0, 4.8), layout="constrained")
+    grid = fig.add_gridspec(1, 3, width_ratios=[1.0, 1.0, 0.72])
+    axes = [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])]
+    key_ax = fig.add_subplot(grid[0, 2])
+    FigureCanvasAgg(fig)
+    numbered = [(i + 1, r) for i, r in enumerate(rows)]
+    on_front: set[int] = set()
+    drawn = []
     for ax, label, get in (
         (axes[0], "latency per ECG, batch 1, p50 (ms)", _latency),
         (axes[1], "parameters", lambda r: r.get("n_params")),
     ):
-        pts = [(float(v), r) for r in rows if (v := get(r))]
+        pts = [(float(v), n, r) for n, r in numbered if (v := get(r))]
         if not pts:
             ax.set_title(f"no {label} recorded")
             continue
-        x = np.array([v for v, _ in pts])
-        a = np.array([r["test_auc"]["point"] for _, r in pts])
-        err = np.array(
-            [
-                [
-                    r["test_auc"]["point"] - r["test_auc"]["lo"],
-                    r["test_auc"]["hi"] - r["test_auc"]["point"],
-                ]
-                for _, r in pts
-            ]
-        ).T
-        ax.errorbar(x, a, yerr=np.nan_to_num(err), fmt="o", ms=4, capsize=2, lw=0.8)
+        x = np.array([v for v, _, _ in pts])
+        a = np.array([r["test_auc"]["point"] for _, _, r in pts])
+        err = np.array([[r["test_auc"]["point"] - r["test_auc"]["lo"],
+                         r["test_auc"]["hi"] - r["test_auc"]["point"]] for _, _, r in pts]).T
+        ax.errorbar(x, a, yerr=np.nan_to_num(err), fmt="o", ms=4, capsize=2, lw=0.8,
+                    alpha=0.8)
         front = _pareto_mask(x, a)
+        on_front |= {n for (_, n, _), f in zip(pts, front, strict=True) if f}
         order = np.argsort(x[front])
         ax.plot(x[front][order], a[front][order], "r-", lw=1, label="Pareto front")
-        for xi, ai, (_, r) in zip(x, a, pts, strict=True):
-            ax.annotate(r["name"], (xi, ai), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.set(xscale="log", xlabel=label, ylabel="test macro AUC")
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.xaxis.set_major_formatter(
             EngFormatter() if get is not _latency else FuncFormatter(lambda v, _: f"{v:g}")
         )
+        ax.margins(x=0.12, y=0.08)
         ax.legend(fontsize=7, loc="lower right")
+        drawn.append((ax, x, a, [str(n) for _, n, _ in pts]))
+    fig.canvas.draw()  # final layout first: label placement works in display pixels
+    for ax, x, a, labels in drawn:
+        place_labels(ax, x, a, labels, fontsize=8.0)
+    _pareto_key(key_ax, numbered, on_front)
     return _png(fig)
+
+
+def _pareto_key(ax: Axes, numbered: Sequence[tuple[int, Mapping[str, Any]]],
+                on_front: set[int]) -> None:
+    """The legend table of the numbered points: number, model, test AUC, front mark."""
+    ax.set_axis_off()
+    ax.set_title("key (* = on a Pareto front)", fontsize=8, loc="left")
+    lines = [f" #  {'model':<24} {'AUC':>5} {'ms':>6} {'params':>6}"]
+    for n, r in numbered:
+        ms = _latency(r)
+        params = r.get("n_params")
+        lines.append(f"{n:>2}{'*' if n in on_front else ' '} {str(r['name'])[:24]:<24} "
+                     f"{r['test_auc']['point']:.3f} {'' if ms is None else f'{ms:.1f}':>6} "
+                     f"{'' if not params else _short(int(params)):>6}")
+    ax.text(0.0, 1.0, "\n".join(lines), family="monospace", fontsize=7.5, va="top",
+            ha="left", transform=ax.transAxes)
+
+
+def _short(n: int) -> str:
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.0f}k" if n >= 1e3 else str(n)
 
 
 def _latency(row: Mapping[str, Any]) -> float | None:

@@ -16,6 +16,7 @@ __all__ = [
     "fmt",
     "leaderboard_table",
     "operating_blocks",
+    "pareto_key_table",
     "primary_blocks",
     "subgroup_table",
     "test_reads_paragraph",
@@ -283,3 +284,13 @@ def fairness_table(summary: pd.DataFrame) -> Table:
         rows,
         "Every model entry, tuned or not. Tuning AUCs come from development data.",
     )
+
+
+def pareto_key_table(m: dict[str, Any]) -> Table:
+    """The numbers of the Pareto plot's points, as text (same order as the leaderboard)."""
+    rows = [
+        [str(i + 1), r["name"], _ci(r["test_auc"]), _lat(r, "1"), _int(r["n_params"])]
+        for i, r in enumerate(m["leaderboard"])
+    ]
+    return Table(["#", "model", "test AUC [95% CI]", "ms/ECG b1 p50/p95", "params"], rows,
+                 "Key of the numbered points in the Pareto plots above.")

@@ -274,3 +274,41 @@ def test_fairness_table_lists_every_entry(comparison, tmp_path):
     md = (tmp_path / "r" / "report.md").read_text()
     assert "| resnet | 4 trials | 3 | 1 | 0 | 0.800 | 36 |  |" in md
     assert "| inception | not tuned | 0 | 0 | 0 | n/a | 0 | under-tuned |" in md
+
+
+def test_pareto_labels_never_overlap_with_eight_stacks_on_one_point():
+    """Eight stacks at (nearly) the same point plus spread-out singles: every number is
+    inside the panel, no two label boxes overlap, and each points at its own point."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from ensembler.report.figures import pareto_figure, place_labels
+
+    x = np.array([70.0 + 0.3 * i for i in range(8)] + [5.0, 11.0, 48.0, 50.0])
+    y = np.array([0.925 - 0.0002 * i for i in range(8)] + [0.896, 0.920, 0.925, 0.925])
+    fig = Figure(figsize=(5, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(x, y, "o")
+    ax.set_xscale("log")
+    ax.margins(x=0.12, y=0.08)
+    fig.canvas.draw()
+    labels = [str(i + 1) for i in range(len(x))]
+    place_labels(ax, x, y, labels)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    from matplotlib.text import Text
+
+    boxes = [Text.get_window_extent(t, renderer) for t in ax.texts]  # the text, not its line
+    assert [t.get_text() for t in ax.texts] == labels
+    frame = ax.get_window_extent()
+    for i, b in enumerate(boxes):
+        assert frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1
+        for c in boxes[i + 1:]:
+            assert not b.overlaps(c)
+    for t, xi, yi in zip(ax.texts, x, y, strict=True):
+        assert t.xy == pytest.approx((xi, yi))  # type: ignore[attr-defined]
+    rows = [{"name": f"stack_{i}", "test_auc": {"point": yi, "lo": yi - 0.01, "hi": yi + 0.01},
+             "n_params": int(1e6 * xi), "latency_ms": {"1": {"p50_ms": xi}}}
+            for i, (xi, yi) in enumerate(zip(x, y, strict=True))]
+    assert pareto_figure(rows)[:4] == b"\x89PNG"
