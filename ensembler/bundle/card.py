@@ -19,7 +19,7 @@ def _ci(d: dict[str, Any] | None) -> str:
 
 def _metrics(m: dict[str, Any], classes: list[str]) -> list[str]:
     if m.get("status") != "evaluated":
-        hint = ("" if m.get("mode") == "refit-full" else " Run `ensembler report` before "
+        hint = ("" if m.get("mode") == "refit-full" else " Run `ensembler compare` before "
                 "exporting to put held-out metrics with confidence intervals here.")
         return [f"Not evaluated for this mode: {m.get('reason', m.get('status'))}.{hint}"]
     st = m["stack"]

@@ -36,7 +36,11 @@ def tune_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: 
     from rich.table import Table
 
     from ensembler.tuning.entries import entries_to_tune
-    from ensembler.tuning.results import fairness_table, write_fairness_report
+    from ensembler.tuning.results import (
+        budget_sentence,
+        fairness_table,
+        write_fairness_report,
+    )
     from ensembler.tuning.study import tune_entry
 
     if trials is not None and seconds is not None:
@@ -61,9 +65,11 @@ def tune_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: 
         table.add_column(col)
     for rec in df.to_dict(orient="records"):
         best = rec["best_auc"]
-        table.add_row(str(rec["arch"]), f"{rec['budget']} {rec['budget_kind']}",
+        budget = f"{rec['budget']} {rec['budget_kind']}" if rec["tuned"] else "not tuned"
+        table.add_row(str(rec["arch"]), budget,
                       str(rec["complete"]), str(rec["pruned"]), str(rec["failed"]),
                       "-" if best is None else f"{float(best):.3f}",
                       f"{float(rec['compute_seconds']):.0f}")
     Console().print(table)
+    click.echo(budget_sentence(df))
     click.echo(f"fairness report: {paths['json']} {paths['png']}")
