@@ -1,8 +1,9 @@
-"""Build README.md and the generated docs pages (docs/config.md, docs/results.md).
+"""Build README.md and the generated docs pages (config, results, features).
 
 - README.md is docs/readme/*.md concatenated in file-name order (keep it short: the
   detail lives in the pages it links to).
 - docs/config.md is the config reference, generated from the fields' ``#`` comments.
+- docs/sections/features.md is the feature-set column reference (ensembler.features.docs).
 - docs/results.md is docs/templates/results.md with its ``{{placeholders}}`` filled from
   bench/results/*.json (docs/results_tables.py).
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ensembler.config.reference import markdown
+from ensembler.features.docs import markdown as features_markdown
 
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent
@@ -54,12 +56,18 @@ def build_results() -> str:
             + _results_tables().render(template))
 
 
+def build_features() -> str:
+    return (GENERATED.format(source="the feature sets' column specs (ensembler/features)")
+            + features_markdown())
+
+
 def outputs() -> dict[Path, str]:
     """Every generated file and its expected content."""
     return {
         REPO / "README.md": build(),
         DOCS / "config.md": build_config(),
         DOCS / "results.md": build_results(),
+        DOCS / "sections" / "features.md": build_features(),
     }
 
 
