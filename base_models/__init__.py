@@ -22,10 +22,12 @@ from base_models import (  # noqa: F401  (imported to register the built-in fami
 )
 from base_models._registry import (
     HEAD_HPARAMS,
+    check_allowed,
     check_hparam_values,
     check_model_interface,
     create_model,
     get_model_info,
+    is_registered,
     list_models,
     model_hparams,
     register_model,
@@ -39,6 +41,7 @@ from base_models.errors import (
     InvalidHParamError,
     ModelInterfaceError,
     UnknownModelError,
+    UntrustedModelError,
 )
 from base_models.export import materialized_kernels
 from base_models.fusion import FUSION_MODES, EcgModel, backbone_in_channels, nan_safe_tabular
@@ -53,11 +56,14 @@ __all__ = [
     "InvalidHParamError",
     "ModelInterfaceError",
     "UnknownModelError",
+    "UntrustedModelError",
     "backbone_in_channels",
+    "check_allowed",
     "check_hparam_values",
     "check_model_interface",
     "create_model",
     "get_model_info",
+    "is_registered",
     "list_models",
     "materialized_kernels",
     "model_hparams",

@@ -16,7 +16,7 @@ import importlib
 import inspect
 import sys
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypeVar
 
@@ -28,6 +28,7 @@ from base_models.errors import (
     InvalidHParamError,
     ModelInterfaceError,
     UnknownModelError,
+    UntrustedModelError,
 )
 from base_models.fusion import EcgModel, backbone_in_channels, check_fusion
 from base_models.layers import check_int
@@ -250,15 +251,41 @@ def list_models(pattern: str | None = None) -> list[str]:
     return [n for n in names if fnmatch.fnmatch(n, pattern)] if pattern else names
 
 
-def resolve_model_fn(name: str) -> ModelFn:
-    """The builder for a registered ``name`` or an importable ``"module.path:callable"``."""
+def is_registered(name: str) -> bool:
+    """Whether ``name`` is a registered architecture (building it imports nothing new)."""
+    return name in _REGISTRY
+
+
+def check_allowed(name: str, allow_user: Collection[str] | None = None) -> None:
+    """Raise unless ``name`` may be built without importing code the caller did not allow.
+
+    Registered names always pass. A ``"module.path:callable"`` passes when
+    ``allow_user`` is None (the caller's own configuration names it) or lists it
+    exactly; otherwise :class:`UntrustedModelError` is raised *before* any import.
+    """
     if name in _REGISTRY:
-        return _REGISTRY[name].fn
+        return
     if ":" not in name:
         raise UnknownModelError(
             f"unknown model {name!r}; registered: {list_models()} "
             "(or give a user architecture as 'module.path:callable')"
         )
+    if allow_user is not None and name not in allow_user:
+        raise UntrustedModelError(
+            f"user architecture {name!r} is not registered and was not allowed; it is not "
+            f"imported (allow it explicitly, e.g. --allow-arch {name}, only if you trust "
+            "that code)"
+        )
+
+
+def resolve_model_fn(name: str, allow_user: Collection[str] | None = None) -> ModelFn:
+    """The builder for a registered ``name`` or an importable ``"module.path:callable"``.
+
+    ``allow_user``: see :func:`check_allowed` (None: any user architecture may be imported).
+    """
+    check_allowed(name, allow_user)
+    if name in _REGISTRY:
+        return _REGISTRY[name].fn
     module_name, _, attr = name.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -280,6 +307,8 @@ def create_model(
     n_classes: int,
     n_tabular: int = 0,
     fusion: str = "none",
+    *,
+    allow_user: Collection[str] | None = None,
     **hparams: Any,
 ) -> nn.Module:
     """Build model ``name`` for ``(B, n_leads, T)`` input and ``n_classes`` logits.
@@ -290,6 +319,8 @@ def create_model(
         n_classes: output logits.
         n_tabular: tabular columns (0: none); requires ``fusion != "none"`` when > 0.
         fusion: "none", "early", "intermediate" or "late".
+        allow_user: user architectures that may be imported (None: any; a bundle loader
+            passes only what the loading user allowed, see :func:`check_allowed`).
         **hparams: family hyper-parameters (see :func:`get_model_info`); every family
             accepts ``dropout`` (head dropout).
 
@@ -300,7 +331,7 @@ def create_model(
     check_int("n_leads", n_leads)
     check_int("n_classes", n_classes)
     check_fusion(n_tabular, fusion)
-    fn = resolve_model_fn(name)
+    fn = resolve_model_fn(name, allow_user)
     spec = _REGISTRY.get(name)
     if spec is not None and spec.builtin:
         return fn(n_leads, n_classes, n_tabular=n_tabular, fusion=fusion, **hparams)

@@ -18,6 +18,10 @@ class UnknownModelError(BaseModelsError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class UntrustedModelError(UnknownModelError):
+    """A ``module.path:callable`` architecture that the caller did not allow to be imported."""
+
+
 class DuplicateModelError(BaseModelsError, ValueError):
     """``register_model`` was called twice with the same name."""
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,10 +220,14 @@ class FittedStack:
 
     # ---- serialisation: JSON + LightGBM text only -------------------------------------
     def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write ``stack.json``, ``oof.json`` and (lightgbm) ``booster_<j>.txt``; atomic."""
-        target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        """Write ``stack.json``, ``oof.json`` and (lightgbm) ``booster_<j>.txt`` into ``directory``.
+
+        The folder is created if needed; files are written in place. Callers that need
+        an all-or-nothing folder (ensembler's stacking stage) pass the temporary folder
+        of their atomic folder writer.
+        """
+        tmp = Path(directory)
+        tmp.mkdir(parents=True, exist_ok=True)
         states = self.model.get_state()
         for j, st in enumerate(states):
             if "model" in st:
@@ -241,10 +243,7 @@ class FittedStack:
         (tmp / "stack.json").write_text(json.dumps(doc, indent=1))
         (tmp / "oof.json").write_text(json.dumps({"oof_raw": self.oof_raw_.tolist(),
                                                   "oof": self.oof_.tolist()}))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-        return target
+        return tmp
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> FittedStack:

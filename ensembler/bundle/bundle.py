@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -31,6 +31,7 @@ from ensembler.bundle.imputation import (
 )
 from ensembler.bundle.integrity import MANIFEST, VerifiedBundle, read_verified
 from ensembler.bundle.members import BundleMember, load_fold_model, spec_from_description
+from ensembler.bundle.weights import check_architectures
 from ensembler.config import PreprocessingConfig
 from ensembler.errors import BundleIntegrityError, DataError
 from stacking.model import FittedStack
@@ -209,7 +210,8 @@ class Bundle:
 
 
 def load_bundle(path: str | Path, backend: str = "torch",
-                expect_digest: str | None = None) -> Bundle:
+                expect_digest: str | None = None,
+                allow_arch: Collection[str] = ()) -> Bundle:
     """Verify and load a bundle folder or zip.
 
     Parameters
@@ -217,17 +219,21 @@ def load_bundle(path: str | Path, backend: str = "torch",
     path : bundle folder or ``.zip``
     backend : ``torch`` (default) or ``onnx`` (needs a bundle exported with ``--onnx``)
     expect_digest : optional manifest digest published by the exporter
+    allow_arch : user architectures (``module.path:callable``) the loading user trusts;
+        any other unregistered architecture is refused before anything is imported
 
     Raises
     ------
     BundleIntegrityError
         Unknown format version, edited manifest, an unlisted/missing/disallowed file,
-        a pickle-like file, a hash mismatch or weights that do not fit; names the file.
+        a pickle-like file, a hash mismatch, an architecture neither registered nor
+        allowed, or weights that do not fit; names the file.
     """
     if backend not in ("torch", "onnx"):
         raise ValueError(f"backend: expected 'torch' or 'onnx', got {backend!r}")
     vb = read_verified(path, expect_digest)
     man = vb.manifest
+    check_architectures(man, allow_arch, str(vb.source))
     n_leads = len(man["input"]["lead_names"])
     n_classes = len(man["task"]["class_names"])
     sessions: dict[str, Any] = {}
@@ -253,7 +259,7 @@ def load_bundle(path: str | Path, backend: str = "torch",
         for mdl in entry["models"]:
             fm = load_fold_model(spec, mdl["label"], vb.files[mdl["weights"]],
                                  vb.text(mdl["state"]), n_leads, n_classes,
-                                 f"{vb.source}/{mdl['weights']}")
+                                 f"{vb.source}/{mdl['weights']}", allow_arch)
             fm.onnx = sessions.get(mdl.get("onnx", ""))
             bm.models.append(fm)
         members.append(bm)

@@ -31,6 +31,7 @@ from ensembler.evaluation import (
     roc_auc,
     subgroup_auc,
 )
+from ensembler.utils.atomic import write_text
 
 
 def _per_class(names: list[str], values: np.ndarray) -> dict[str, float]:
@@ -155,6 +156,6 @@ def write_report(report: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
     base = base.with_suffix("") if base.suffix in (".md", ".json") else base
     base.parent.mkdir(parents=True, exist_ok=True)
     md, js = base.with_suffix(".md"), base.with_suffix(".json")
-    md.write_text(report_markdown(report))
-    js.write_text(json.dumps(report, indent=1) + "\n")
+    write_text(md, report_markdown(report))  # atomic; refuses a folder in the way
+    write_text(js, json.dumps(report, indent=1) + "\n")
     return md, js

@@ -3,7 +3,10 @@
 The bundle is written into a temporary sibling folder and renamed into place only
 after it has been sealed, re-loaded through :func:`load_bundle` (the same
 verification a receiver runs) and checked for parity against the run's own stacked
-test predictions. A failed export leaves nothing behind.
+test predictions (see :mod:`ensembler.bundle.parity`). A failed or interrupted export
+leaves nothing behind; an existing folder is replaced only if it is a bundle (or with
+``force``). Only the run directory is needed: the raw data is read only for the
+optional raw-record parity check.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from ensembler.bundle.bundle import Bundle, load_bundle
 from ensembler.bundle.card import model_card
 from ensembler.bundle.estimates import development_estimate, refit_full_headline
 from ensembler.bundle.imputation import development_means, tabular_missingness
-from ensembler.bundle.integrity import json_clean, read_verified, seal, zip_bundle
-from ensembler.bundle.members import load_fold_model, spec_from_description
-from ensembler.bundle.onnx_io import export_onnx, onnx_max_abs_diff
+from ensembler.bundle.integrity import is_bundle, json_clean, read_verified, seal, zip_bundle
+from ensembler.bundle.members import spec_from_description
+from ensembler.bundle.onnx_io import export_members_onnx
+from ensembler.bundle.parity import cache_parity, raw_parity, record_paths, reference
 from ensembler.bundle.run_inputs import (
     MEMBER_MODES,
     RunInputs,
@@ -35,10 +39,7 @@ from ensembler.data.cohort import Cohort
 from ensembler.errors import ConfigError, StageError
 from ensembler.evaluation import measure_latency, roc_auc
 from ensembler.training.loop import window_lengths
-from ensembler.utils.atomic import atomic_dir
-
-#: Parity tolerance between the loaded bundle and the run's stacked test predictions.
-PARITY_TOL = 1e-5
+from ensembler.utils.atomic import FolderExistsError, atomic_dir, check_target
 
 
 @dataclass
@@ -94,6 +95,36 @@ def _tabular_inputs(inp: RunInputs, cohort: Cohort) -> list[str]:
         raise StageError(f"tabular inputs {missing} are not columns of the cohort "
                          f"({cohort.tabular_names})")
     return [n for n in cohort.tabular_names if n in wanted]
+
+
+def user_archs(inp: RunInputs) -> list[str]:
+    """The run's own ``module:callable`` architectures: the exporter trained them."""
+    return sorted({str(m.spec["arch"]) for m in inp.members if ":" in str(m.spec["arch"])})
+
+
+def _run_cohort(inp: RunInputs) -> tuple[Cohort, Path]:
+    """The run's cohort from its own cache (no data folder needed), and the cache folder.
+
+    Falls back to :func:`load_cohort` (which resolves the data source) only when the
+    run directory has no cache of the fingerprint its predictions were made on.
+    """
+    from ensembler.data.cache import open_cache
+
+    fp = inp.members[0].predictions.meta.get("cohort_fingerprint")
+    cache = inp.run_dir / "cohort" / str(fp)
+    if fp and (cache / "info.json").is_file():
+        return open_cache(cache), cache
+    from ensembler.data import load_cohort
+
+    cohort = load_cohort(inp.cfg, inp.run_dir / "cohort", progress=False)
+    return cohort, inp.run_dir / "cohort" / cohort.fingerprint
+
+
+def _check_zip_target(path: Path, force: bool) -> None:
+    """A zip to be replaced must be a bundle zip of ours (or ``force``)."""
+    if path.exists() and not force and not is_bundle(path):
+        raise FolderExistsError(f"{path}: exists and is not a bundle zip; refusing to replace "
+                                "it (choose another --out, or --force)")
 
 
 def _rows(cohort: Cohort, ids: np.ndarray, what: str) -> np.ndarray:
@@ -175,6 +206,8 @@ def export_bundle(
     cohort: Cohort | None = None,
     check_records: int = 256,
     latency_repeats: int | None = None,
+    force: bool = False,
+    parity: bool | None = None,
 ) -> ExportResult:
     """Freeze a run's stack into a bundle folder (and optionally a zip next to it).
 
@@ -183,24 +216,34 @@ def export_bundle(
     target : run directory or run config
     out : bundle folder (default ``<run>/bundle``)
     stack, members, onnx, zip : override ``export.*`` of the run config
-    cohort : the run's cohort (default: loaded from the run's cache)
+    cohort : the run's cohort (default: opened from the run's own cache; the raw data
+        folder is not needed)
     check_records : test records used for the parity and ONNX checks (all if fewer)
     latency_repeats : repeats of the batch-1 latency measurement (default report.latency_repeats)
+    force : replace ``out`` (and its zip) even when it is not a bundle
+    parity : the raw-record parity check: None runs it when the test records' WFDB files
+        are reachable, True requires it, False skips it (the manifest says which)
 
     Raises
     ------
     StageError
         Missing stack, member folders or predictions; parity failure.
+    FolderExistsError
+        ``out`` (or ``out.zip``) exists, is not empty and is not a bundle (without ``force``).
     """
     inp = read_run(target, stack)
     cfg = inp.cfg
     mode, mode_reason = choose_member_mode(members or cfg.export.members, inp)
     use_onnx = cfg.export.onnx if onnx is None else onnx
     use_zip = cfg.export.zip if zip is None else zip
+    target_dir = Path(out) if out else inp.run_dir / "bundle"
+    check_target(target_dir, is_bundle, force)  # before any work: never a user's folder
+    if use_zip:
+        _check_zip_target(target_dir.with_suffix(".zip"), force)
     if cohort is None:
-        from ensembler.data import load_cohort
-
-        cohort = load_cohort(cfg, inp.run_dir / "cohort", progress=False)
+        cohort, cache_dir = _run_cohort(inp)
+    else:
+        cache_dir = inp.run_dir / "cohort" / cohort.fingerprint
     first = inp.members[0].predictions
     test_rows = _rows(cohort, first.test_record_id, "test")
     dev_rows = _rows(cohort, first.dev_record_id, "development")
@@ -227,8 +270,8 @@ def export_bundle(
     headline = _headline(inp) if mode == "fold-average" else refit_full_headline(
         inp, y_test, cohort.patient_id[test_rows], mode_pred[mode], thresholds,
         cfg.report.n_bootstrap, cfg.seed)
-    target_dir = Path(out) if out else inp.run_dir / "bundle"
-    with atomic_dir(target_dir) as tmp:
+    own_archs = user_archs(inp)
+    with atomic_dir(target_dir, is_bundle, force=force) as tmp:
         member_entries = _copy_members(inp, mode, tmp, prep.fs, n_samples)
         (tmp / "stack").mkdir()
         for f in sorted(inp.stack_dir.iterdir()):
@@ -239,8 +282,8 @@ def export_bundle(
         t_check = None if tab_all is None else np.asarray(tab_all[check], np.float32)
         onnx_info: dict[str, Any] = {"enabled": False}
         if use_onnx:
-            onnx_info = _export_onnx(member_entries, tmp, x_check, t_check, tab_names,
-                                     len(cohort.class_names))
+            onnx_info = export_members_onnx(member_entries, tmp, x_check, t_check, tab_names,
+                                     len(cohort.class_names), own_archs)
         manifest: dict[str, Any] = {
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "versions": _versions(use_onnx),
@@ -288,13 +331,17 @@ def export_bundle(
             "onnx": onnx_info,
         }
         seal(tmp, manifest)
-        bundle = load_bundle(tmp)
-        parity = _parity(bundle, inp, x_check, t_check, check, test_rows, stack_tab, mode)
-        manifest["parity"] = parity
+        bundle = load_bundle(tmp, allow_arch=own_archs)
+        ref = reference(inp, stack_tab, test_rows, mode)[: len(check)]
+        ids = [str(r) for r in cohort.record_id[check]]
+        manifest["parity"] = {
+            **cache_parity(bundle, ref, x_check, t_check, mode),
+            "raw_records": raw_parity(bundle, ref, ids, record_paths(cache_dir, ids), t_check,
+                                      parity)}
         manifest["latency_ms"] = _latency(bundle, x_check, t_check,
                                           latency_repeats or min(cfg.report.latency_repeats, 10))
         if use_onnx:
-            ob = load_bundle(tmp, backend="onnx")
+            ob = load_bundle(tmp, backend="onnx", allow_arch=own_archs)
             manifest["onnx"]["ensemble_max_abs_diff"] = float(np.max(np.abs(
                 ob.predict_proba(x_check, t_check, missing="as-trained")
                 - bundle.predict_proba(x_check, t_check, missing="as-trained"))))
@@ -305,45 +352,6 @@ def export_bundle(
         zip_path = zip_bundle(target_dir, target_dir.with_suffix(".zip"))
         read_verified(zip_path)
     return ExportResult(path=target_dir, zip_path=zip_path, manifest=sealed)
-
-
-def _export_onnx(member_entries: list[dict[str, Any]], tmp: Path, x: np.ndarray,
-                 t: np.ndarray | None, tab_names: list[str], n_classes: int) -> dict[str, Any]:
-    diffs: dict[str, float] = {}
-    for m in member_entries:
-        spec = spec_from_description(m["spec"])
-        cols = [tab_names.index(n) for n in spec.tabular_names]
-        for mdl in m["models"]:
-            fm = load_fold_model(spec, mdl["label"], (tmp / mdl["weights"]).read_bytes(),
-                                 (tmp / mdl["state"]).read_text(), x.shape[1], n_classes,
-                                 mdl["weights"])
-            rel = f"onnx/{m['name']}/{mdl['label']}.onnx"
-            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            win = m["window"] or x.shape[-1]
-            export_onnx(fm.model, tmp / rel, x.shape[1], win, len(cols))
-            mdl["onnx"] = rel
-            tt = None if not cols or t is None else t[:, cols]
-            diffs[f"{m['name']}/{mdl['label']}"] = onnx_max_abs_diff(
-                fm, tmp / rel, x, tt, m["window"], m["stride"], m["aggregate"])
-    return {"enabled": True, "opset": 17, "max_abs_diff_vs_torch": diffs,
-            "checked_on": f"{x.shape[0]} records (test set where available), probabilities"}
-
-
-def _parity(bundle: Bundle, inp: RunInputs, x: np.ndarray, t: np.ndarray | None,
-            check: np.ndarray, test_rows: np.ndarray, stack_tab: np.ndarray | None,
-            mode: str) -> dict[str, Any]:
-    if not len(test_rows):
-        return {"checked": False, "reason": "the run has no test set"}
-    ref = pipeline_test_predictions(inp, None if stack_tab is None else stack_tab[test_rows],
-                                    mode)[: len(check)]
-    got = bundle.predict_proba(x, t, missing="as-trained")
-    diff = float(np.max(np.abs(got - ref))) if len(check) else 0.0
-    if not diff <= PARITY_TOL:
-        raise StageError(f"bundle parity failed: max |bundle - run| = {diff:.3g} > {PARITY_TOL} "
-                         "on the test records; the run's predictions are stale or the "
-                         "cache differs from the weights' training data")
-    return {"checked": True, "n_records": len(check), "max_abs_diff": diff,
-            "tolerance": PARITY_TOL, "against": f"the run's stacked test predictions ({mode})"}
 
 
 def _latency(bundle: Bundle, x: np.ndarray, t: np.ndarray | None, repeats: int

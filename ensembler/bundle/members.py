@@ -9,11 +9,13 @@ bundle scores a record exactly as the fold model did during the run.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 
 from ensembler.config import TrainingConfig
@@ -79,11 +81,24 @@ class BundleMember:
 
 
 def load_fold_model(spec: MemberSpec, label: str, weights: bytes, state_json: str,
-                    n_leads: int, n_classes: int, where: str) -> FoldModel:
-    """Rebuild the architecture, load weights from verified bytes (strict), eval mode."""
-    model = build_model(spec, n_leads=n_leads, n_classes=n_classes)
+                    n_leads: int, n_classes: int, where: str,
+                    allow_arch: Collection[str] = ()) -> FoldModel:
+    """Rebuild the architecture, load weights from verified bytes (strict), eval mode.
+
+    ``allow_arch``: user architectures the loading user allowed to be imported (see
+    :func:`ensembler.bundle.weights.check_architectures`). The weights' names, dtypes
+    and shapes must match the architecture exactly.
+    """
+    from ensembler.bundle.weights import compare_headers, header_of_tensors
+
+    model = build_model(spec, n_leads=n_leads, n_classes=n_classes, allow_user=allow_arch)
     try:
         tensors = load_safetensors(weights)
+    except SafetensorError as exc:
+        raise BundleIntegrityError(f"{where}: not a valid safetensors file ({exc})") from None
+    compare_headers(header_of_tensors(tensors), header_of_tensors(model.state_dict()), where,
+                    spec.arch)
+    try:
         model.load_state_dict(tensors, strict=True)
     except (RuntimeError, ValueError) as exc:
         raise BundleIntegrityError(

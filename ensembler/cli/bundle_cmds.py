@@ -15,6 +15,11 @@ import click
 from ensembler.cli.main import cli
 from ensembler.cli.options import apply_threads, threads_option
 
+allow_arch_option = click.option(
+    "--allow-arch", "allow_arch", multiple=True, metavar="MODULE:CALLABLE",
+    help="Trust this user architecture (repeatable); a bundle naming any other "
+         "unregistered architecture is refused and nothing is imported.")
+
 
 @cli.command("export")
 @click.argument("target", type=click.Path(exists=True, path_type=Path))
@@ -24,19 +29,31 @@ from ensembler.cli.options import apply_threads, threads_option
 @click.option("--onnx/--no-onnx", default=None, help="Also export every member to ONNX.")
 @click.option("--zip/--no-zip", "as_zip", default=None, help="Also write <bundle>.zip.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Bundle folder (default: RUN_DIR/bundle).")
+              help="Bundle folder (default: RUN_DIR/bundle). An existing bundle is replaced "
+                   "atomically; any other non-empty folder is refused.")
+@click.option("--force", is_flag=True,
+              help="Replace --out (and its .zip) even if it is not a bundle.")
+@click.option("--parity/--no-parity", default=None,
+              help="Check the bundle on the test records' raw WFDB files (default: when "
+                   "they are reachable).")
 @threads_option
 def export_cmd(target: Path, stack: str | None, members: str | None, onnx: bool | None,
-               as_zip: bool | None, out: Path | None, threads: int | None) -> None:
+               as_zip: bool | None, out: Path | None, force: bool, parity: bool | None,
+               threads: int | None) -> None:
     """Freeze the run's chosen stack into a verifiable bundle (TARGET: run dir or config)."""
     apply_threads(threads)
     from ensembler.bundle import export_bundle
 
-    res = export_bundle(target, out, stack=stack, members=members, onnx=onnx, zip=as_zip)
+    res = export_bundle(target, out, stack=stack, members=members, onnx=onnx, zip=as_zip,
+                        force=force, parity=parity)
     man = res.manifest
+    raw = man["parity"]["raw_records"]
     click.echo(f"bundle written to {res.path} ({len(man['files'])} files, members "
                f"{man['members']['mode']}, parity max abs diff "
                f"{man['parity'].get('max_abs_diff')})")
+    click.echo(f"raw-record parity: max abs diff {raw['max_abs_diff']:.2e} on "
+               f"{raw['n_records']} WFDB records" if raw["ran"]
+               else f"raw-record parity not run: {raw['reason']}")
     if res.zip_path:
         click.echo(f"zip written to {res.zip_path}")
     click.echo(f"manifest digest {man['manifest_digest']}")
@@ -45,11 +62,13 @@ def export_cmd(target: Path, stack: str | None, members: str | None, onnx: bool 
 @cli.command("verify")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--expect-digest", default=None, help="Manifest digest published by the exporter.")
-def verify_cmd(bundle: Path, expect_digest: str | None) -> None:
-    """Check format version, manifest digest, every SHA-256 and that no file is unlisted."""
-    from ensembler.bundle import read_verified
+@allow_arch_option
+def verify_cmd(bundle: Path, expect_digest: str | None, allow_arch: tuple[str, ...]) -> None:
+    """Check format version, manifest digest, file list and sizes, every SHA-256, each
+    member's architecture and every weight file's header against it."""
+    from ensembler.bundle.weights import verify_bundle
 
-    vb = read_verified(bundle, expect_digest)
+    vb = verify_bundle(bundle, expect_digest, allow_arch)
     m = vb.manifest
     click.echo(f"OK {bundle}: format {m['format_version']}, {len(m['files'])} files verified")
     click.echo(f"  digest   {vb.digest}")
@@ -75,14 +94,15 @@ def test_auc_line(metrics: dict[str, Any]) -> str:
 @cli.command("inspect")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--card/--no-card", default=True, help="Print MODEL_CARD.md.")
-def inspect_cmd(bundle: Path, card: bool) -> None:
+@allow_arch_option
+def inspect_cmd(bundle: Path, card: bool, allow_arch: tuple[str, ...]) -> None:
     """Show members, thresholds, metrics and the model card of a verified bundle."""
     from rich.console import Console
     from rich.table import Table
 
-    from ensembler.bundle import read_verified
+    from ensembler.bundle.weights import verify_bundle
 
-    vb = read_verified(bundle)
+    vb = verify_bundle(bundle, allow_arch=allow_arch, keep=("MODEL_CARD.md",))
     m = vb.manifest
     console = Console()
     table = Table(title=f"{m['stack']['label']} — members ({m['members']['mode']})")
@@ -124,9 +144,10 @@ def input_options(fn: Any) -> Any:
               show_default=True)
 @input_options
 @threads_option
+@allow_arch_option
 def predict_cmd(bundle: Path, inputs: tuple[str, ...], out: Path, skip_bad: bool,
                 backend: str, impute: bool, sliding_windows: bool, pad_short: bool,
-                threads: int | None) -> None:
+                threads: int | None, allow_arch: tuple[str, ...]) -> None:
     """Score WFDB records, folders or a CSV manifest; one output row per record."""
     if out.is_dir():
         raise click.BadParameter(f"{out} is a folder; give the CSV file to write, e.g. "
@@ -136,7 +157,7 @@ def predict_cmd(bundle: Path, inputs: tuple[str, ...], out: Path, skip_bad: bool
     from ensembler.utils.atomic import write_text
 
     apply_threads(threads)
-    b = load_bundle(bundle, backend=backend)
+    b = load_bundle(bundle, backend=backend, allow_arch=allow_arch)
     res = predict_inputs(b, list(inputs), skip_bad=skip_bad,
                          missing="impute" if impute else "error",
                          policy=LengthPolicy(sliding_windows, pad_short))
@@ -163,16 +184,17 @@ def predict_cmd(bundle: Path, inputs: tuple[str, ...], out: Path, skip_bad: bool
               help="Subgroup column (repeatable; default: the bundle's subgroup columns).")
 @input_options
 @threads_option
+@allow_arch_option
 def evaluate_cmd(bundle: Path, manifest: Path, out: Path, skip_bad: bool, n_bootstrap: int,
                  subgroups: tuple[str, ...], impute: bool, sliding_windows: bool,
-                 pad_short: bool, threads: int | None) -> None:
+                 pad_short: bool, threads: int | None, allow_arch: tuple[str, ...]) -> None:
     """External validation on a labelled manifest at the bundle's fixed thresholds."""
     apply_threads(threads)
     from ensembler.bundle import evaluate_bundle, load_bundle
     from ensembler.bundle.evaluate import write_report
     from ensembler.bundle.lengths import LengthPolicy
 
-    b = load_bundle(bundle)
+    b = load_bundle(bundle, allow_arch=allow_arch)
     report = evaluate_bundle(b, manifest, skip_bad=skip_bad, n_boot=n_bootstrap,
                              subgroups=list(subgroups) or None,
                              missing="impute" if impute else "error",

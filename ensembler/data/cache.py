@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from ensembler.data.preprocess import n_samples, preprocess_record
 from ensembler.data.table import TEST_FOLD, RecordTable
 from ensembler.data.wfdb_io import read_record
 from ensembler.errors import BadRecordError, DataError
+from ensembler.utils.atomic import atomic_dir, marked_by
 
 CHUNK = 64
 
@@ -93,9 +92,8 @@ def build_cache(
     cache_dir = Path(cache_dir)
     leads = resolve_leads(spec.leads)
     shape = (len(table), len(leads), n_samples(spec))
-    cache_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{cache_dir.name}.tmp-", dir=cache_dir.parent))
-    try:
+    with atomic_dir(cache_dir, marked_by("info.json"), keep_existing=True) as tmp:
+        # keep_existing: a cache built concurrently by another process is kept
         full = np.lib.format.open_memmap(tmp / "full.npy", "w+", np.float32, shape)
         ok = np.zeros(len(table), bool)
         skipped: list[tuple[str, str]] = []
@@ -157,15 +155,6 @@ def build_cache(
             np.save(tmp / "oracle_risk.npy", risk)
             info.update(_oracle_aucs(risk, labels, fold))
         (tmp / "info.json").write_text(json.dumps(info, indent=2))
-        try:
-            os.rename(tmp, cache_dir)
-        except OSError:  # built concurrently by another process: keep theirs
-            if not (cache_dir / "info.json").is_file():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def open_cache(cache_dir: Path) -> Cohort:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ensembler.config import RunConfig
 from ensembler.data.cohort import Cohort
-from ensembler.utils.atomic import write_text
+from ensembler.utils.atomic import check_target, marked_by, write_text
 
 
 @dataclass
@@ -26,6 +26,8 @@ class RunContext:
     def create(cls, cfg: RunConfig, run_dir: str | Path | None = None,
                progress: bool = True) -> RunContext:
         rd = Path(run_dir) if run_dir else cfg.resolved_run_dir()
+        # a non-empty folder without config.resolved.yaml is not a run: never write into it
+        check_target(rd, marked_by("config.resolved.yaml"))
         rd.mkdir(parents=True, exist_ok=True)
         ctx = cls(cfg=cfg, run_dir=rd, progress=progress)
         ctx.write_resolved_config()

@@ -21,7 +21,7 @@ from ensembler.errors import StageError
 from ensembler.evaluation import choose_threshold
 from ensembler.pipeline.context import RunContext
 from ensembler.training.predictions import MemberPredictions, load_all
-from ensembler.utils.atomic import write_json, write_text
+from ensembler.utils.atomic import atomic_dir, marked_by, write_json, write_text
 from ensembler.utils.hashing import fingerprint
 
 #: The stack shipped by default and named as the primary comparison in advance.
@@ -139,15 +139,17 @@ def _run_stacking(ctx: RunContext, trials: int | None) -> StackStage:
     methods = list(cfg.stacking.calibration)
     for name, spec in specs.items():
         fitted = fit_stack(data, spec, seed=cfg.seed, calibration_methods=methods)
-        folder = fitted.save(out / name)
         thr = choose_threshold(data.y, fitted.oof_, method=cfg.report.threshold,
                                target=cfg.report.target_sensitivity)
-        write_json(folder / "operating.json", {
-            "thresholds": [None if not np.isfinite(t) else float(t) for t in thr],
-            "method": cfg.report.threshold,
-            "target_sensitivity": cfg.report.target_sensitivity,
-            "chosen_on": "the stack's own meta-level out-of-fold predictions on development data",
-        })
+        with atomic_dir(out / name, marked_by("stack.json")) as tmp:
+            fitted.save(tmp)
+            write_json(tmp / "operating.json", {
+                "thresholds": [None if not np.isfinite(t) else float(t) for t in thr],
+                "method": cfg.report.threshold,
+                "target_sensitivity": cfg.report.target_sensitivity,
+                "chosen_on": "the stack's own meta-level out-of-fold predictions on "
+                             "development data",
+            })
     study_doc = {name: res.to_dict() for name, res in studies.items()}
     for name, res in studies.items():
         write_text(out / f"trials_{name}.csv", res.trials.to_csv(index=False))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from ensembler.report.tables import (
     subgroup_table,
     test_reads_paragraph,
 )
+from ensembler.utils.atomic import atomic_dir, marked_by
 
 __all__ = ["build_report", "write_report_dir"]
 
@@ -158,14 +157,10 @@ def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Doc
 def write_report_dir(out_dir: Path, files: dict[str, bytes]) -> None:
     """Write ``files`` (relative path -> bytes) as ``out_dir``, all or nothing.
 
-    Everything goes to a sibling temporary directory first, which then replaces
-    ``out_dir`` by rename; an interrupted build leaves the previous report intact.
+    Through the one atomic folder writer: an interrupted build leaves the previous
+    report intact, and a folder that is not a report of ours is never replaced.
     """
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    tmp.chmod(0o755)  # mkdtemp creates 0700; a report directory is meant to be shared
-    try:
+    with atomic_dir(out_dir, marked_by("metrics.json")) as tmp:
         for rel, data in files.items():
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -173,16 +168,6 @@ def write_report_dir(out_dir: Path, files: dict[str, bytes]) -> None:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-        old = None
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def build_report(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,12 +53,11 @@ class Split:
 
     def to_json(self, path: str | Path) -> None:
         """Write ``split.json`` atomically (temp file then rename)."""
-        p = Path(path)
-        tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps({
+        from ensembler.utils.atomic import write_text
+
+        write_text(path, json.dumps({
             "n_folds": self.n_folds, "seed": self.seed, "fingerprint": self.fingerprint,
             "record_id": self.record_id.tolist(), "fold": self.fold.tolist()}))
-        os.replace(tmp, p)
 
     @classmethod
     def from_json(cls, path: str | Path) -> Split:

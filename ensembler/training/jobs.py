@@ -25,7 +25,7 @@ from ensembler.training.loop import fit_model, resolve_device, window_lengths
 from ensembler.training.members import MemberSpec
 from ensembler.training.metrics import macro_auc
 from ensembler.training.windows import predict_windows
-from ensembler.utils.atomic import atomic_dir, save_npz, write_json
+from ensembler.utils.atomic import atomic_dir, marked_by, save_npz, write_json
 from ensembler.utils.hashing import fingerprint
 from ensembler.utils.runlock import JobGuard
 from ensembler.utils.seeds import derive_seed
@@ -152,7 +152,7 @@ def run_fold_job(
         "device": str(device),
         "spec": spec.describe(),
     }
-    with atomic_dir(job.folder(run_dir)) as tmp:
+    with atomic_dir(job.folder(run_dir), marked_by("meta.json")) as tmp:
         sd = result.model.state_dict()
         state_dict = {k: v.detach().cpu().contiguous() for k, v in sd.items()}
         save_file(state_dict, str(tmp / "weights.safetensors"))

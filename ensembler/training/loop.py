@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,8 +44,14 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def build_model(spec: MemberSpec, n_leads: int, n_classes: int) -> nn.Module:
-    """Instantiate the member's architecture through the base_models registry."""
+def build_model(spec: MemberSpec, n_leads: int, n_classes: int,
+                allow_user: Collection[str] | None = None) -> nn.Module:
+    """Instantiate the member's architecture through the base_models registry.
+
+    ``allow_user``: user architectures (``module:callable``) that may be imported; None
+    allows any (the run's own config named it), a bundle loader passes the loading
+    user's ``--allow-arch`` list.
+    """
     from base_models import create_model
 
     params = dict(spec.params)
@@ -57,6 +63,7 @@ def build_model(spec: MemberSpec, n_leads: int, n_classes: int) -> nn.Module:
         n_classes=n_classes,
         n_tabular=len(spec.tabular_names),
         fusion=spec.fusion,
+        allow_user=allow_user,
         **params,
     )
 

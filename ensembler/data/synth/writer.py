@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +26,7 @@ from ensembler.data.synth.ecg_model import ECGParams, render
 from ensembler.data.table import TEST_FOLD
 from ensembler.data.wfdb_io import write_record
 from ensembler.errors import DataError
+from ensembler.utils.atomic import atomic_dir, marked_by
 
 GENERATOR_VERSION = "1"
 MANIFEST = "manifest.csv"
@@ -89,9 +87,8 @@ def write_synthetic(cfg: SyntheticConfig, seed: int, out_dir: Path) -> dict[str,
     n_pat = cfg.n_patients + cfg.n_test_patients
     lat = draw_latents(cfg, n_pat, rng)
     is_test = lat.patient_index >= cfg.n_patients
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    # keep_existing: the same key written concurrently by another process is kept
+    with atomic_dir(out_dir, marked_by(MANIFEST, "oracle.json"), keep_existing=True) as tmp:
         (tmp / "records").mkdir()
         rows = []
         for i in range(len(lat.patient_index)):
@@ -124,8 +121,4 @@ def write_synthetic(cfg: SyntheticConfig, seed: int, out_dir: Path) -> dict[str,
             "config": cfg.model_dump(mode="json"),
         }
         (tmp / "oracle.json").write_text(json.dumps(summary, indent=2))
-        os.rename(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return summary

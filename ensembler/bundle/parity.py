@@ -1,0 +1,101 @@
+"""Export-time parity: the loaded bundle against the run's own stacked test predictions.
+
+Two checks, both against ``pipeline_test_predictions`` of the run:
+
+* **cache parity** (always): the bundle scores the run's cached preprocessed test
+  signals; needs nothing but the run directory.
+* **raw-record parity** (optional): the bundle reads the test records' raw WFDB files and
+  preprocesses them itself, as a receiver would. It needs the data folder, so it runs
+  when the files are reachable (``parity=None``), is forced (``True``: an error when they
+  are not) or skipped (``False``). The manifest records whether it ran, and why not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ensembler.bundle.bundle import Bundle
+from ensembler.bundle.records import RecordInput
+from ensembler.bundle.run_inputs import RunInputs, pipeline_test_predictions
+from ensembler.errors import StageError
+
+#: Parity tolerance between the loaded bundle and the run's stacked test predictions.
+PARITY_TOL = 1e-5
+RAW_PATH = "raw WFDB files -> bundle preprocessing -> members -> stack"
+
+
+def reference(inp: RunInputs, stack_tab: np.ndarray | None, test_rows: np.ndarray,
+              mode: str) -> np.ndarray:
+    """The run's stacked test predictions (N_test, C) in the given member mode."""
+    return pipeline_test_predictions(inp, None if stack_tab is None else stack_tab[test_rows],
+                                     mode)
+
+
+def _max_diff(got: np.ndarray, ref: np.ndarray) -> float:
+    return float(np.max(np.abs(got - ref))) if len(ref) else 0.0
+
+
+def cache_parity(bundle: Bundle, ref: np.ndarray, x: np.ndarray, t: np.ndarray | None,
+                 mode: str) -> dict[str, Any]:
+    """The bundle on the cached signals ``x`` (n, leads, T) vs ``ref[:n]``; raises if off."""
+    if not len(ref):
+        return {"checked": False, "reason": "the run has no test set"}
+    ref = ref[: len(x)]
+    diff = _max_diff(bundle.predict_proba(x, t, missing="as-trained"), ref)
+    if not diff <= PARITY_TOL:
+        raise StageError(f"bundle parity failed: max |bundle - run| = {diff:.3g} > {PARITY_TOL} "
+                         "on the test records; the run's predictions are stale or the "
+                         "cache differs from the weights' training data")
+    return {"checked": True, "n_records": len(x), "max_abs_diff": diff,
+            "tolerance": PARITY_TOL, "against": f"the run's stacked test predictions ({mode})",
+            "inputs": "the run's cached preprocessed test signals"}
+
+
+def record_paths(cache_dir: Path, record_ids: Sequence[str]) -> list[str]:
+    """WFDB paths (no extension) of ``record_ids`` from the cache's metadata.csv."""
+    meta = pd.read_csv(cache_dir / "metadata.csv", dtype=str, keep_default_na=False,
+                       usecols=["record_id", "path"])
+    where = dict(zip(meta["record_id"], meta["path"], strict=True))
+    return [where.get(str(r), "") for r in record_ids]
+
+
+def raw_parity(bundle: Bundle, ref: np.ndarray, record_ids: list[str], paths: list[str],
+               tabular: np.ndarray | None, requested: bool | None) -> dict[str, Any]:
+    """The bundle on the raw WFDB files ``paths`` vs ``ref`` (n, C); raises if off.
+
+    ``tabular``: (n, F) raw values in ``bundle.tabular_names`` order, or None.
+    """
+    if requested is False:
+        return {"ran": False, "reason": "skipped on request (--no-parity)"}
+    if not len(ref):
+        return {"ran": False, "reason": "the run has no test set"}
+    missing = [p for p in paths if not p or not Path(p + ".hea").is_file()]
+    if missing:
+        why = (f"{len(missing)} of {len(paths)} test records' WFDB files are not reachable "
+               f"(e.g. {missing[0] or 'no path recorded'})")
+        if requested:
+            raise StageError(f"--parity: {why}; make the data folder available or use "
+                             "--no-parity")
+        return {"ran": False, "reason": why}
+    from ensembler.bundle.lengths import LengthPolicy
+    from ensembler.bundle.predict import predict_inputs
+
+    names = bundle.tabular_names
+    records = [RecordInput(rid, Path(p), {n: float(tabular[i, j]) for j, n in enumerate(names)}
+                           if tabular is not None else {})
+               for i, (rid, p) in enumerate(zip(record_ids, paths, strict=True))]
+    # reproduce the run's own inputs: its cache padded short records and kept missing values
+    out = predict_inputs(bundle, records, missing="as-trained",
+                         policy=LengthPolicy(pad_short=True), screen=False)
+    diff = _max_diff(np.asarray(out.proba), ref)
+    if not diff <= PARITY_TOL:
+        raise StageError(f"bundle parity from raw WFDB files failed: max |bundle - run| = "
+                         f"{diff:.3g} > {PARITY_TOL}; the records changed since the run, or "
+                         "the bundle preprocesses them differently")
+    return {"ran": True, "n_records": len(paths), "max_abs_diff": diff,
+            "tolerance": PARITY_TOL, "path": RAW_PATH}
