@@ -25,8 +25,6 @@ from ensembler.cli.main import main
 from ensembler.errors import StageError
 from ensembler.utils.atomic import FolderExistsError
 
-FAST = {"onnx": False, "zip": False, "latency_repeats": 1}
-
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
     monkeypatch.setattr(sys, "argv", ["ensembler", *args])
@@ -64,8 +62,10 @@ def test_force_replaces_a_foreign_folder(tiny_run, tmp_path) -> None:  # type: i
     out.mkdir()
     (out / "old.txt").write_text("x")
     with pytest.raises(FolderExistsError):
-        export_bundle(tiny_run.run_dir, out, cohort=tiny_run.cohort, **FAST)
-    export_bundle(tiny_run.run_dir, out, cohort=tiny_run.cohort, force=True, **FAST)
+        export_bundle(tiny_run.run_dir, out, cohort=tiny_run.cohort, onnx=False, zip=False,
+                  latency_repeats=1)
+    export_bundle(tiny_run.run_dir, out, cohort=tiny_run.cohort, force=True, onnx=False, zip=False,
+                  latency_repeats=1)
     assert not (out / "old.txt").exists()
     read_verified(out)
 
@@ -82,7 +82,8 @@ def test_a_foreign_zip_next_to_the_bundle_is_refused(tiny_run, tmp_path) -> None
 
 def test_existing_bundle_replaced_and_kept_on_failure(tiny_run, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "b"
-    first = export_bundle(tiny_run.run_dir, out, cohort=tiny_run.cohort, **FAST)
+    first = export_bundle(tiny_run.run_dir, out, cohort=tiny_run.cohort, onnx=False, zip=False,
+                  latency_repeats=1)
     import ensembler.bundle.export as export_mod
 
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -90,10 +91,12 @@ def test_existing_bundle_replaced_and_kept_on_failure(tiny_run, tmp_path, monkey
 
     monkeypatch.setattr(export_mod, "cache_parity", broken)
     with pytest.raises(StageError, match="simulated"):
-        export_bundle(tiny_run.run_dir, out, cohort=tiny_run.cohort, **FAST)
+        export_bundle(tiny_run.run_dir, out, cohort=tiny_run.cohort, onnx=False, zip=False,
+                  latency_repeats=1)
     assert read_verified(out).digest == first.manifest["manifest_digest"]
     monkeypatch.undo()
-    second = export_bundle(tiny_run.run_dir, out, cohort=tiny_run.cohort, **FAST)
+    second = export_bundle(tiny_run.run_dir, out, cohort=tiny_run.cohort, onnx=False, zip=False,
+                  latency_repeats=1)
     assert read_verified(out).digest == second.manifest["manifest_digest"]
     assert _hidden(tmp_path) == []
 
@@ -169,7 +172,8 @@ def test_leftovers_of_a_killed_export_are_reported_and_ignored(tiny_run, tmp_pat
     left = _hidden(tmp_path)
     assert len(left) == 1  # a hard kill cannot clean up...
     with caplog.at_level(logging.WARNING):
-        export_bundle(tiny_run.run_dir, out, cohort=tiny_run.cohort, **FAST)
+        export_bundle(tiny_run.run_dir, out, cohort=tiny_run.cohort, onnx=False, zip=False,
+                  latency_repeats=1)
     assert str(left[0]) in caplog.text  # ...but the next run names it
     read_verified(out)  # and ignores it
 
@@ -241,10 +245,12 @@ def test_export_without_the_data_folder(tiny_run, tmp_path, monkeypatch, capsys)
 def test_raw_parity_runs_when_records_are_reachable(tiny_run, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("ENSEMBLER_PTBXL_DIR", raising=False)
     run = _detached_run(tiny_run, tmp_path, reachable=True)
-    res = export_bundle(run, tmp_path / "b", **FAST)
+    res = export_bundle(run, tmp_path / "b", onnx=False, zip=False,
+                  latency_repeats=1)
     raw = res.manifest["parity"]["raw_records"]
     assert raw["ran"] is True and raw["n_records"] == len(tiny_run.test_rows)
     assert raw["max_abs_diff"] <= 1e-5
-    skipped = export_bundle(run, tmp_path / "c", parity=False, **FAST)
+    skipped = export_bundle(run, tmp_path / "c", parity=False, onnx=False, zip=False,
+                  latency_repeats=1)
     assert skipped.manifest["parity"]["raw_records"] == {
         "ran": False, "reason": "skipped on request (--no-parity)"}
