@@ -272,3 +272,20 @@ def test_verify_streams_large_files(pristine, tmp_path) -> None:  # type: ignore
     verdict_big, peak = _peak_kib(root, keep=False)
     assert verdict == verdict_big == "accepted"
     assert peak - base < 50 << 10, f"peak RSS grew by {(peak - base) >> 10} MiB"
+
+
+@pytest.mark.parametrize("arch", ["cnn1d", "s4d", "vit1d", "cnn_lstm", "inception1d"])
+def test_meta_device_header_equals_real_weights(arch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The meta-device build that verify compares against is exactly what training saves."""
+    from safetensors.torch import save_file
+
+    from base_models import create_model
+    from ensembler.bundle.weights import compare_headers, header_of_file, header_of_tensors
+
+    real = create_model(arch, 12, 2, n_tabular=3, fusion="intermediate")
+    save_file({k: v.contiguous() for k, v in real.state_dict().items()},
+              str(tmp_path / "w.safetensors"))
+    with torch.device("meta"):
+        meta = create_model(arch, 12, 2, n_tabular=3, fusion="intermediate")
+    compare_headers(header_of_file(tmp_path / "w.safetensors", "w"),
+                    header_of_tensors(meta.state_dict()), "w", arch)
