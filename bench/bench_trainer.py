@@ -5,30 +5,27 @@ on the same in-memory records, with the same batch size, random 2.5 s crops, Ada
 one-cycle schedule and gradient clipping. The framework side is
 ``ensembler.training.loop.fit_model`` without a validation split (so no evaluation
 is timed); the bare side is the textbook loop written inline here. The overhead ratio
-is (framework - bare) / bare over medians of interleaved repeated runs (target <= 5 %).
+is framework / bare over medians of interleaved repeated runs (target <= 1.05).
 Both sides run under ``torch.use_deterministic_algorithms(True)`` once the framework
 has run (it turns it on for CPU determinism), so the ratio is the loop's own cost.
 
-Run: ``.venv/bin/python bench/bench_trainer.py [--records 2000 --epochs 2 --repeats 3]``
+Run: ``.venv/bin/python bench/bench_trainer.py [--quick] [--records 2000 --epochs 2]``
+(writes ``bench/results/trainer.json``; headline: framework / bare wall-time ratio)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-from pathlib import Path
+import sys
 
 import numpy as np
 import torch
-from _timing import timed
+from _timing import interleaved, make_result, monitor_load, ratio, write_result
 from torch import nn
 
 from ensembler.config import RunConfig
 from ensembler.training.loop import build_model, fit_model
 from ensembler.training.members import expand_entry
-
-OUT = Path(__file__).parent / "results" / "trainer.json"
 
 
 def bare_loop(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, bs: int,
@@ -54,29 +51,24 @@ def bare_loop(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, b
             sched.step()
 
 
-def _merge(runs: list[dict]) -> dict:
-    walls = [r["wall_s_median"] for r in runs]
-    cpus = [r["cpu_s_median"] for r in runs]
-    return {"wall_s_median": float(np.median(walls)), "cpu_s_median": float(np.median(cpus)),
-            "wall_s_all": walls, "load1_at_start": [r["load1_at_start"][0] for r in runs],
-            "repeats": len(runs)}
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=2000)
     ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--arch", default="resnet1d")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="500 records, 1 epoch, 3 repeats")
     args = ap.parse_args()
+    if args.quick:
+        args.records, args.epochs, args.repeats = 500, 1, 3
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     signals = rng.normal(size=(args.records, 12, 1000)).astype(np.float32)
     labels = (rng.random((args.records, 5)) < 0.3).astype(np.uint8)
     cfg = RunConfig.model_validate({
         "training": {"epochs": args.epochs, "batch_size": 64, "lr": 1e-3, "crop_s": 2.5,
-                     "device": "cpu"},
+                     "device": "cpu", "precision": "fp32"},
         "models": [{"name": "m", "arch": args.arch, "params": {"width": 64}}],
     })
     spec = expand_entry(cfg.models[0], cfg, [])[0]
@@ -93,28 +85,17 @@ def main() -> None:
         model = build_model(spec, 12, 5)
         bare_loop(model, x, y, args.epochs, 64, 250, 1e-3, 0)
 
-    # interleaved so slow drifts of the machine load hit both sides alike
-    framework()
-    bare()
-    runs_fw, runs_bare = [], []
-    for _ in range(args.repeats):
-        runs_fw.append(timed(framework, 1))
-        runs_bare.append(timed(bare, 1))
-    t_fw = _merge(runs_fw)
-    t_bare = _merge(runs_bare)
-    overhead = t_fw["wall_s_median"] / t_bare["wall_s_median"] - 1
-    overhead_cpu = t_fw["cpu_s_median"] / t_bare["cpu_s_median"] - 1
-    result = {
-        "arch": args.arch, "records": args.records, "epochs": args.epochs,
-        "threads": args.threads, "framework": t_fw, "bare": t_bare,
-        "overhead_wall": overhead, "overhead_cpu": overhead_cpu,
-        "target": 0.05, "cpu_count": os.cpu_count(), "torch": torch.__version__,
-    }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"framework {t_fw['wall_s_median']:.2f} s, bare {t_bare['wall_s_median']:.2f} s "
-          f"(wall medians of {args.repeats}); overhead {overhead:+.1%} wall, "
-          f"{overhead_cpu:+.1%} CPU; load {os.getloadavg()[0]:.2f}")
+    with monitor_load() as mon:
+        med = interleaved({"framework": framework, "bare": bare}, args.repeats, warmup=1)
+    result = make_result(
+        "trainer", quick=args.quick, command=" ".join(["python", *sys.argv]),
+        headline={"label": "fit_model / bare loop wall time", "ratio": ratio(med, "framework",
+                                                                              "bare"),
+                  "better": "lower", "target": 1.05},
+        medians=med, load=mon.summary(args.threads),
+        details={"arch": args.arch, "records": args.records, "epochs": args.epochs,
+                 "cpu_ratio": ratio(med, "framework", "bare", "cpu_s")})
+    write_result(result)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ class TrainingConfig(Section):
     refit_full: bool = False  # also train one model on all development data (median best epoch)
     # device: auto: CUDA when available (bf16 autocast), else CPU
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # precision: auto: bf16 autocast on CUDA and on CPUs reporting AVX512-BF16/AMX, else fp32
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
     n_jobs: int = 1  # parallel (member, fold) jobs
     backend: Literal["loky", "dask", "sequential"] = "loky"  # joblib backend for the jobs
     scheduler_address: str | None = None  # dask.distributed scheduler; implies backend dask

@@ -20,8 +20,9 @@ from torch import nn
 
 from ensembler.training.members import MemberSpec
 from ensembler.training.metrics import bce_from_probs, macro_auc
+from ensembler.training.precision import choose_autocast
 from ensembler.training.state import FoldState
-from ensembler.training.windows import augment, predict_windows, random_crop
+from ensembler.training.windows import augment, crop_batch, predict_windows
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 """Called after each epoch with (epoch, row); may raise (e.g. optuna.TrialPruned)."""
@@ -113,9 +114,10 @@ def fit_model(
 
     tab_names = list(spec.tabular_names)
     uniq_train = np.unique(train_idx)
-    state = FoldState.fit(signals[uniq_train], None if tabular is None else tabular[uniq_train],
-                          tab_names, seed=seed)
-    x_train = state.transform_signals(signals[train_idx])
+    state = FoldState.fit(signals, None if tabular is None else tabular[uniq_train],
+                          tab_names, seed=seed, rows=uniq_train)
+    # training batches are cropped straight from ``signals`` (often a memmap) and only
+    # the crops are standardised: the training part is never copied whole
     y_train = np.asarray(labels[train_idx], np.float32)
     t_train = state.transform_tabular(None if tabular is None else tabular[train_idx])
     x_val = y_val = t_val = None
@@ -141,23 +143,28 @@ def fit_model(
         pos_weight = torch.as_tensor(pw, dtype=torch.float32, device=dev)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     win, stride = window_lengths(spec, fs, signals.shape[-1])
-    amp = dev.type == "cuda"
+    amp_dtype = choose_autocast(cfg.precision, dev, model, signals.shape[1],
+                                win or signals.shape[-1], len(tab_names))
+    amp = amp_dtype is not None
 
+    if log is not None:
+        log(f"{log_prefix}precision {'bf16 autocast' if amp else 'fp32'} on {dev.type}")
     rows: list[dict[str, float]] = []
     best_score: tuple[float, float] = (-np.inf, -np.inf)
     best_epoch, best_state, since_best = n_epochs, None, 0
     for epoch in range(1, n_epochs + 1):
         e0 = time.perf_counter()
         model.train()
-        perm = rng.permutation(len(x_train))
+        perm = rng.permutation(len(train_idx))
         total, count = 0.0, 0
         for lo in range(0, len(perm), bs):
             b = perm[lo : lo + bs]
-            xb = augment(random_crop(x_train, win, rng, rows=b), cfg.augment, rng)
+            xb = augment(crop_batch(signals, train_idx[b], win, rng, state), cfg.augment, rng)
             xt = torch.from_numpy(xb).to(dev)
             yt = torch.from_numpy(y_train[b]).to(dev)
             tt = None if t_train is None else torch.from_numpy(t_train[b]).to(dev)
-            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
+            with torch.autocast(device_type=dev.type, dtype=amp_dtype or torch.bfloat16,
+                                enabled=amp):
                 logits = model(xt, tt)
             loss = loss_fn(logits.float(), yt)
             opt.zero_grad(set_to_none=True)

@@ -38,12 +38,18 @@ class FoldState:
         tabular_names: list[str],
         max_records: int = 2000,
         seed: int = 0,
+        rows: np.ndarray | None = None,
     ) -> FoldState:
-        """Fit on ``signals`` (n, leads, samples) and ``tabular`` (n, F) of the training part."""
-        n = signals.shape[0]
+        """Fit on ``signals`` (n, leads, samples) and ``tabular`` (n, F) of the training part.
+
+        With ``rows`` (sorted unique indices), the signal scaling is fitted on
+        ``signals[rows]`` without copying those records: only the sampled ones are read.
+        ``tabular`` is then already ``tabular[rows]``.
+        """
+        n = signals.shape[0] if rows is None else len(rows)
         rng = np.random.default_rng(seed)
         idx = np.sort(rng.choice(n, size=min(n, max_records), replace=False))
-        sample = np.asarray(signals[idx], dtype=np.float32)
+        sample = np.asarray(signals[idx if rows is None else rows[idx]], dtype=np.float32)
         mean = sample.mean(axis=(0, 2), dtype=np.float64)
         std = sample.std(axis=(0, 2), dtype=np.float64)
         std = np.where(std > 1e-6, std, 1.0)

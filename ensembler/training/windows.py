@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ensembler.config import AugmentConfig
+from ensembler.training.state import FoldState
 
 
 def window_starts(n_samples: int, window: int, stride: int) -> list[int]:
@@ -33,6 +34,17 @@ def random_crop(x: np.ndarray, window: int | None, rng: np.random.Generator,
     offsets = rng.integers(0, x.shape[-1] - window + 1, size=len(idx))
     views = np.lib.stride_tricks.sliding_window_view(x, window, axis=2)  # (N, L, T-w+1, w)
     return np.ascontiguousarray(views[idx, :, offsets])
+
+
+def crop_batch(signals: np.ndarray, rows: np.ndarray, window: int | None,
+               rng: np.random.Generator, state: FoldState) -> np.ndarray:
+    """Standardised random crops (len(rows), leads, window) of raw records ``rows``.
+
+    ``signals`` is the raw (N, leads, T) array (a memmap of the cache, usually); only
+    the cropped samples are read and standardised. Bitwise equal to cropping the
+    standardised records with the same ``rng`` (the scaling is per-lead elementwise).
+    """
+    return state.transform_signals(random_crop(signals, window, rng, rows=rows))
 
 
 def augment(x: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
