@@ -1,35 +1,34 @@
 """Bundle inference latency on CPU: torch eager vs ONNX Runtime per member, ensemble overhead.
 
-Usage:  python bench/bench_bundle.py [RUN_DIR] [--threads 2] [--repeats 15]
+Usage:  python bench/bench_bundle.py [RUN_DIR] [--quick] [--threads 2] [--repeats 15]
 
 Without RUN_DIR a small synthetic run (10 s at 100 Hz, three architectures, 2 folds
 plus refit-full, 1 epoch: latency does not depend on accuracy) is trained first, in a
 child process.
-Both member modes are exported with ONNX; for each member and batch size (1, 64) the
-per-ECG latency of all its networks is timed in torch eager and in ONNX Runtime, and
-each ensemble's latency is compared with the sum of its members' (the difference is
-the stacking + calibration overhead). Medians over repeats, CPU time next to wall
-time, and the machine load (os.getloadavg) are written to bench/results/bundle.json.
+Both member modes are exported with ONNX; for each batch size (1, 64) every member
+(all its networks) and the whole ensemble (``predict_proba``) are timed interleaved in
+torch eager and in ONNX Runtime. The headline is the worst ensemble / sum-of-members
+ratio (target <= 1.1; the excess is stacking, calibration and glue). Medians over
+repeats, CPU time next to wall time and the load during the run are written to
+bench/results/bundle.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from _timing import timed  # noqa: E402
+from _timing import interleaved, make_result, monitor_load, ratio, write_result  # noqa: E402
 
 from ensembler.bundle import export_bundle, load_bundle  # noqa: E402
 from ensembler.bundle.bundle import Bundle  # noqa: E402
@@ -59,95 +58,97 @@ def build_run(run_dir: Path) -> Path:
     return run_dir
 
 
-def timed_ms(fn: Callable[[], object], repeats: int) -> dict[str, float]:
-    t = timed(fn, repeats, warmup=1)
-    return {"wall_ms": 1000 * t["wall_s_median"], "cpu_ms": 1000 * t["cpu_s_median"]}
-
-def per_ecg(t: dict[str, float], bs: int) -> dict[str, float]:
-    return {k: v / bs for k, v in t.items()}
-
-
 def bench_bundle(torch_b: Bundle, onnx_b: Bundle, x: np.ndarray, t: np.ndarray,
-                 repeats: int) -> dict[str, object]:
-    out: dict[str, object] = {"n_networks_per_member": torch_b.n_sets, "members": {},
-                              "ensemble": {}}
+                 repeats: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per batch size: each member (all its networks) and the whole ensemble, per backend,
+    interleaved. Returns (details, medians); ratios are ensemble / sum of members."""
+    details: dict[str, Any] = {"n_networks_per_member": torch_b.n_sets, "batch": {}}
+    medians: dict[str, Any] = {}
     cols = {m.name: [torch_b.tabular_names.index(n) for n in m.tabular_names]
             for m in torch_b.members}
     for bs in (1, 64):
         xb, tb = x[:bs], t[:bs]
-        sum_torch = sum_onnx = 0.0
-        for mt, mo in zip(torch_b.members, onnx_b.members, strict=True):
-            tab = tb[:, cols[mt.name]] if cols[mt.name] else None
-            row = {}
-            for name, m, backend in (("torch", mt, "torch"), ("onnx", mo, "onnx")):
-                row[name] = per_ecg(timed_ms(lambda m=m, backend=backend, tab=tab, xb=xb: [
-                    m.predict(k, xb, tab, backend) for k in range(len(m.models))], repeats), bs)
-            row["onnx_speedup"] = row["torch"]["wall_ms"] / row["onnx"]["wall_ms"]
-            sum_torch += row["torch"]["wall_ms"]
-            sum_onnx += row["onnx"]["wall_ms"]
-            out["members"].setdefault(mt.name, {})[f"batch_{bs}"] = row  # type: ignore[union-attr]
-        ens = {}
-        for name, b, total in (("torch", torch_b, sum_torch), ("onnx", onnx_b, sum_onnx)):
-            e = per_ecg(timed_ms(lambda b=b, xb=xb, tb=tb: b.predict_proba(
-                xb, tb, missing="as-trained"), repeats), bs)
-            ens[name] = {**e, "sum_of_members_ms": total, "overhead_ms": e["wall_ms"] - total}
-        out["ensemble"][f"batch_{bs}"] = ens  # type: ignore[index]
-    return out
+        cases: dict[str, Callable[[], object]] = {}
+        for backend, bundle in (("torch", torch_b), ("onnx", onnx_b)):
+            for m in bundle.members:
+                tab = tb[:, cols[m.name]] if cols[m.name] else None
+                cases[f"{backend}/{m.name}"] = (
+                    lambda m=m, tab=tab, backend=backend, xb=xb: [
+                        m.predict(k, xb, tab, backend) for k in range(len(m.models))])
+            cases[f"{backend}/ensemble"] = (lambda b=bundle, xb=xb, tb=tb:
+                                            b.predict_proba(xb, tb, missing="as-trained"))
+        med = interleaved(cases, repeats if bs == 64 else 2 * repeats, warmup=2)
+        row: dict[str, Any] = {}
+        for backend in ("torch", "onnx"):
+            members = [k for k in med if k.startswith(backend + "/") and
+                       not k.endswith("/ensemble")]
+            total = sum(med[k]["wall_s"] for k in members)
+            ens = med[f"{backend}/ensemble"]["wall_s"]
+            row[backend] = {"ensemble_ms_per_ecg": 1000 * ens / bs,
+                            "sum_of_members_ms_per_ecg": 1000 * total / bs,
+                            "ensemble_over_sum": ens / total,
+                            "members_ms_per_ecg": {k.split("/", 1)[1]: 1000 * med[k]["wall_s"] / bs
+                                                   for k in members}}
+        row["onnx_speedup_ensemble"] = ratio(med, "torch/ensemble", "onnx/ensemble")
+        details["batch"][f"batch_{bs}"] = row
+        medians.update({f"b{bs}/{k}": v for k, v in med.items()})
+    return details, medians
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir", nargs="?", default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--quick", action="store_true", help="5 repeats (batch 1: 10)")
     ap.add_argument("--build-only", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.build_only:
         build_run(Path(args.build_only))
         return
+    if args.quick:
+        args.repeats = 5
     torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="bench-bundle-"))
-    t0 = time.perf_counter()
     run_dir = Path(args.run_dir) if args.run_dir else work / "run"
     if not args.run_dir:
         # trained in a child process: torch eager inference in a process that has just
         # trained is many times slower at batch 1 (measured 616 vs 35 ms), which would
         # distort every torch figure below
         subprocess.run([sys.executable, __file__, "--build-only", str(run_dir)], check=True)
-    build_s = time.perf_counter() - t0
-    result: dict[str, object] = {"threads": args.threads, "repeats": args.repeats,
-                                 "load_before": os.getloadavg(), "run_build_s": build_s,
-                                 "cpu_count": os.cpu_count(), "torch": torch.__version__}
+    details: dict[str, Any] = {"threads": args.threads}
+    medians: dict[str, Any] = {}
+    with monitor_load() as mon:
+        for mode in ("fold-average", "refit-full"):
+            res = export_bundle(run_dir, work / f"bundle-{mode}", members=mode, onnx=True,
+                                latency_repeats=3)
+            tb, ob = load_bundle(res.path), load_bundle(res.path, backend="onnx")
+            torch.set_num_threads(args.threads)
+            rng = np.random.default_rng(0)
+            x = rng.normal(0, 0.3, size=(64, len(tb.lead_names), tb.n_samples)).astype(np.float32)
+            t = np.tile(np.array([[60.0, 1.0, 0.0]], np.float32),
+                        (64, 1))[:, :len(tb.tabular_names)]
+            d, m = bench_bundle(tb, ob, x, t, args.repeats)
+            details[mode] = {"onnx_max_abs_diff": res.manifest["onnx"]["max_abs_diff_vs_torch"],
+                             **d}
+            medians.update({f"{mode}/{k}": v for k, v in m.items()})
+    worst = max(details[mode]["batch"][b][backend]["ensemble_over_sum"]
+                for mode in ("fold-average", "refit-full") for b in ("batch_1", "batch_64")
+                for backend in ("torch", "onnx"))
     for mode in ("fold-average", "refit-full"):
-        res = export_bundle(run_dir, work / f"bundle-{mode}", members=mode, onnx=True,
-                            latency_repeats=3)
-        tb, ob = load_bundle(res.path), load_bundle(res.path, backend="onnx")
-        torch.set_num_threads(args.threads)
-        rng = np.random.default_rng(0)
-        x = rng.normal(0, 0.3, size=(64, len(tb.lead_names), tb.n_samples)).astype(np.float32)
-        t = np.tile(np.array([[60.0, 1.0, 0.0]], np.float32), (64, 1))[:, :len(tb.tabular_names)]
-        result[mode] = {"parity": res.manifest["parity"],
-                        "onnx_max_abs_diff": res.manifest["onnx"]["max_abs_diff_vs_torch"],
-                        **bench_bundle(tb, ob, x, t, args.repeats)}
-    result["load_after"] = os.getloadavg()
-    out = ROOT / "bench" / "results" / "bundle.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    for mode in ("fold-average", "refit-full"):
-        r = result[mode]
-        assert isinstance(r, dict)
-        print(f"== {mode} (networks per member: {r['n_networks_per_member']})")
-        for m, rows in r["members"].items():
-            for bs, row in rows.items():
-                print(f"  {m:10s} {bs:9s} torch {row['torch']['wall_ms']:8.2f} ms "
-                      f"(cpu {row['torch']['cpu_ms']:7.2f})  onnx {row['onnx']['wall_ms']:8.2f}"
-                      f" ms (cpu {row['onnx']['cpu_ms']:7.2f})  speedup "
-                      f"{row['onnx_speedup']:.2f}x")
-        for bs, ens in r["ensemble"].items():
-            for name, e in ens.items():
-                print(f"  ensemble {bs:9s} {name:5s} {e['wall_ms']:8.2f} ms per ECG; sum of "
-                      f"members {e['sum_of_members_ms']:8.2f}; overhead {e['overhead_ms']:7.2f}")
-    print(f"load {result['load_before']} -> {result['load_after']}; written {out}")
+        for b, row in details[mode]["batch"].items():
+            for backend in ("torch", "onnx"):
+                r = row[backend]
+                print(f"{mode:12s} {b:8s} {backend:5s} ensemble {r['ensemble_ms_per_ecg']:8.2f} "
+                      f"ms/ECG, sum of members {r['sum_of_members_ms_per_ecg']:8.2f} -> "
+                      f"{r['ensemble_over_sum']:.2f}x")
+    result = make_result(
+        "bundle", quick=args.quick, command=" ".join(["python", *sys.argv]),
+        headline={"label": "ensemble latency / sum of its members' (worst of modes, batch "
+                           "sizes and backends)", "ratio": worst, "better": "lower",
+                  "target": 1.1},
+        medians=medians, load=mon.summary(args.threads), details=details)
+    write_result(result)
 
 
 if __name__ == "__main__":

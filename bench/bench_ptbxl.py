@@ -6,6 +6,10 @@ per-member OOF (development) and test macro-AUC, train seconds and parameters, t
 leaderboard with CIs, the primary comparison, stage seconds and the bundle parity.
 ``--summarise-only`` reads an existing run directory without running anything.
 
+Not interleaved (one run takes about 40 minutes on 2 cores): the load average is sampled
+every 5 s during the run and the result carries ``contended``; the headline is the
+primary comparison's test macro-AUC ratio.
+
 Run: ``ENSEMBLER_PTBXL_DIR=... .venv/bin/python bench/bench_ptbxl.py``
 """
 
@@ -20,13 +24,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _timing import cpu_seconds, make_result, monitor_load, write_result
 
 from ensembler.config import load_config
 from ensembler.training.metrics import macro_auc
 from ensembler.training.predictions import load_all
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = Path(__file__).parent / "results"
 
 
 def summarise(config: str, run_dir: Path) -> dict:
@@ -60,12 +64,24 @@ def summarise(config: str, run_dir: Path) -> dict:
         "stack_study": metrics.get("stack_study"),
         "stage_seconds": json.loads(seconds_file.read_text()) if seconds_file.is_file() else None,
         "bundle_parity": json.loads(parity_file.read_text()) if parity_file.is_file() else None,
-        "cpu_count": os.cpu_count(), "load_at_summary": os.getloadavg(),
     }
 
 
+def _headline(result: dict) -> dict:
+    """Primary comparison as a ratio of test macro-AUCs (a / b), with its bootstrap CI."""
+    prim = result.get("primary") or {}
+    auc = {r["name"]: r["test_auc"]["point"] for r in result["leaderboard"]}
+    a, b = prim.get("a"), prim.get("b")
+    if a not in auc or b not in auc:
+        return {"label": "test macro-AUC ratio (no primary comparison)", "ratio": float("nan"),
+                "better": "higher"}
+    return {"label": f"test macro-AUC, {a} / {b}", "ratio": auc[a] / auc[b],
+            "better": "higher", "delta": prim.get("delta"), "ci": [prim.get("lo"),
+                                                                  prim.get("hi")]}
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="configs/ptbxl_superdiag.yaml")
     ap.add_argument("--run-dir", type=Path, default=ROOT / "runs" / "ptbxl_superdiag")
     ap.add_argument("--summarise-only", action="store_true")
@@ -73,19 +89,26 @@ def main() -> None:
     if not os.environ.get("ENSEMBLER_PTBXL_DIR"):
         sys.exit("set ENSEMBLER_PTBXL_DIR to a PTB-XL copy")
     wall = None
-    if not args.summarise_only:
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "ensembler.cli", "run", str(ROOT / args.config),
-                        "--run-dir", str(args.run_dir)], check=True)
-        wall = time.perf_counter() - t0
-    result = summarise(args.config, args.run_dir)
-    result["wall_seconds_this_invocation"] = wall
+    with monitor_load(interval=5.0) as mon:
+        if not args.summarise_only:
+            t0, c0 = time.perf_counter(), cpu_seconds()
+            subprocess.run([sys.executable, "-m", "ensembler.cli", "run",
+                            str(ROOT / args.config), "--run-dir", str(args.run_dir)],
+                           check=True)
+            wall = {"wall_s": time.perf_counter() - t0, "cpu_s": cpu_seconds() - c0}
+        summary = summarise(args.config, args.run_dir)
+    threads = load_config(ROOT / args.config).training.n_jobs
     name = Path(args.config).stem
-    OUT.mkdir(exist_ok=True)
-    (OUT / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    result = make_result(
+        name, quick=False, command=" ".join(["python", *sys.argv]),
+        headline=_headline(summary), medians={"run": wall} if wall else {},
+        load=mon.summary(threads),
+        details={**summary, "load_covers": "summary only" if args.summarise_only
+                 else "the whole run"})
+    write_result(result)
     print("| member | OOF macro-AUC (dev) | test macro-AUC | train s | params |")
     print("|---|---|---|---|---|")
-    for m, r in result["members"].items():
+    for m, r in summary["members"].items():
         print(f"| {m} | {r['oof_macro_auc']:.3f} | {r['test_macro_auc']:.3f} | "
               f"{r['train_seconds']:.0f} | {r['n_params']:,} |")
 

@@ -1,27 +1,27 @@
 """Benchmark: a joint stacking study on level-1 data shaped like PTB-XL superdiagnostic.
 
 20,000 development rows x 5 members x 5 classes (synthetic, patient-grouped, 8
-folds as PTB-XL's shared copy), 300 trials by default, folds in parallel over
-``--n-jobs`` threads, one LightGBM thread per fit. Prints and writes
-bench/results/stacking.json (wall and CPU time, trials/s, machine load).
+folds as PTB-XL's shared copy), 300 trials by default, one LightGBM thread per fit.
+The same study runs with folds on 1 thread and in parallel over ``--n-jobs`` threads,
+interleaved; the headline is the parallel speed-up. Prints and writes
+bench/results/stacking.json (wall and CPU time, trials/s, load during the run).
 
-    .venv/bin/python bench/bench_stacking.py [--trials 300] [--n-jobs 2]
+    .venv/bin/python bench/bench_stacking.py [--quick] [--trials 300] [--n-jobs 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import time
-from pathlib import Path
+import sys
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import optuna
+from _timing import interleaved, make_result, monitor_load, ratio, write_result
 from scipy.special import expit
 
-from stacking import Level1Data, fit_stack, macro_auc, named_stacks, tune_stack
+from stacking import Level1Data, StackSpec, fit_stack, macro_auc, named_stacks, tune_stack
 
 
 def make_data(n_dev: int = 20_000, n_test: int = 2_000, n_members: int = 5, n_classes: int = 5,
@@ -49,55 +49,58 @@ def make_data(n_dev: int = 20_000, n_test: int = 2_000, n_members: int = 5, n_cl
     return data, y[n_dev:]
 
 
+def study_case(data: Level1Data, trials: int, n_jobs: int, log: list[dict[str, Any]]
+               ) -> Callable[[], None]:
+    def run() -> None:
+        res = tune_stack(data, n_trials=trials, seed=len(log), nested_cv=False,
+                         passthrough=["age"], n_jobs=n_jobs)
+        dur = res.trials.groupby("params_learner")["duration"].median().dt.total_seconds()
+        log.append({"n_jobs": n_jobs, "n_complete": res.n_complete, "n_pruned": res.n_pruned,
+                    "best_value": res.best_value, "best_spec": res.best_spec.to_dict(),
+                    "median_trial_s_by_learner": dur.round(3).to_dict()})
+
+    return run
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=300)
     ap.add_argument("--n-jobs", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--out", default="bench/results/stacking.json")
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="40 trials, 1 repeat per side")
     args = ap.parse_args()
+    if args.quick:
+        args.trials, args.repeats = 40, 1
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     data, y_test = make_data()
-    runs = []
-    for r in range(args.repeats):
-        load0 = os.getloadavg()
-        w0, c0 = time.perf_counter(), time.process_time()
-        res = tune_stack(data, n_trials=args.trials, seed=r, nested_cv=False,
-                         passthrough=["age"], n_jobs=args.n_jobs)
-        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-        by_learner = (res.trials.groupby("params_learner")["state"].value_counts()
-                      .unstack(fill_value=0).to_dict(orient="index"))
-        dur = res.trials.groupby("params_learner")["duration"].median().dt.total_seconds()
-        runs.append({"wall_s": wall, "cpu_s": cpu, "trials_per_s": args.trials / wall,
-                     "n_complete": res.n_complete, "n_pruned": res.n_pruned,
-                     "best_value": res.best_value, "best_spec": res.best_spec.to_dict(),
-                     "trials_by_learner": by_learner,
-                     "median_trial_s_by_learner": dur.round(3).to_dict(),
-                     "loadavg_before": load0, "loadavg_after": os.getloadavg()})
-        print(f"repeat {r}: {wall:.1f} s wall, {cpu:.1f} s CPU, {args.trials / wall:.2f} trials/s, "
-              f"complete {res.n_complete}, pruned {res.n_pruned}, best {res.best_value:.4f} "
-              f"{res.best_spec.label()}; load {os.getloadavg()}")
-    w0 = time.perf_counter()
-    tuned = fit_stack(data, res.best_spec)
-    fit_s = time.perf_counter() - w0
-    single = fit_stack(data, named_stacks(data)["best_single"])
+    log: list[dict[str, Any]] = []
+    with monitor_load() as mon:
+        med = interleaved({"n_jobs_1": study_case(data, args.trials, 1, log),
+                           f"n_jobs_{args.n_jobs}": study_case(data, args.trials, args.n_jobs,
+                                                                log)},
+                          args.repeats, warmup=0)
+        best = max(log, key=lambda r: r["best_value"])
+        tuned = fit_stack(data, StackSpec.from_dict(best["best_spec"]))
+        single = fit_stack(data, named_stacks(data)["best_single"])
+    for name, m in med.items():
+        m["trials_per_s"] = args.trials / m["wall_s"]
+        print(f"{name}: {m['wall_s']:.1f} s wall, {m['cpu_s']:.1f} s CPU, "
+              f"{m['trials_per_s']:.2f} trials/s")
     comparison = {"tuned_test_auc": macro_auc(y_test, tuned.predict_test(data.test_by_fold,
                                                                        data.tabular_test)),
                   "best_single_test_auc": macro_auc(y_test, single.predict_test(
-                      data.test_by_fold)),
-                  "final_fit_stack_s": fit_s}
+                      data.test_by_fold))}
     print(comparison)
-    out = {"benchmark": "joint stacking study", "shape": {"n_dev": data.n_dev, "members": 5,
-                                                         "classes": 5, "folds": data.n_folds},
-           "trials": args.trials, "n_jobs": args.n_jobs, "cpu_count": os.cpu_count(),
-           "platform": platform.platform(),
-           "median_wall_s": float(np.median([r["wall_s"] for r in runs])),
-           "median_cpu_s": float(np.median([r["cpu_s"] for r in runs])),
-           "median_trials_per_s": float(np.median([r["trials_per_s"] for r in runs])),
-           "runs": runs, **comparison}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1, default=str))
-    print(f"wrote {args.out}")
+    result = make_result(
+        "stacking", quick=args.quick, command=" ".join(["python", *sys.argv]),
+        headline={"label": f"joint study wall time, n_jobs 1 / n_jobs {args.n_jobs}",
+                  "ratio": ratio(med, "n_jobs_1", f"n_jobs_{args.n_jobs}"),
+                  "better": "higher"},
+        medians=med, load=mon.summary(args.n_jobs),
+        details={"shape": {"n_dev": data.n_dev, "members": 5, "classes": 5,
+                           "folds": data.n_folds}, "trials": args.trials, "runs": log,
+                 **comparison})
+    write_result(result)
 
 
 if __name__ == "__main__":

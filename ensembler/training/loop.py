@@ -22,7 +22,7 @@ from ensembler.training.members import MemberSpec
 from ensembler.training.metrics import bce_from_probs, macro_auc
 from ensembler.training.precision import choose_autocast
 from ensembler.training.state import FoldState
-from ensembler.training.windows import augment, crop_batch, predict_windows
+from ensembler.training.windows import augment, crop_batch, predict_windows, to_device
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 """Called after each epoch with (epoch, row); may raise (e.g. optuna.TrialPruned)."""
@@ -160,9 +160,9 @@ def fit_model(
         for lo in range(0, len(perm), bs):
             b = perm[lo : lo + bs]
             xb = augment(crop_batch(signals, train_idx[b], win, rng, state), cfg.augment, rng)
-            xt = torch.from_numpy(xb).to(dev)
-            yt = torch.from_numpy(y_train[b]).to(dev)
-            tt = None if t_train is None else torch.from_numpy(t_train[b]).to(dev)
+            xt = to_device(xb, dev)
+            yt = to_device(y_train[b], dev)
+            tt = None if t_train is None else to_device(t_train[b], dev)
             with torch.autocast(device_type=dev.type, dtype=amp_dtype or torch.bfloat16,
                                 enabled=amp):
                 logits = model(xt, tt)

@@ -11,6 +11,14 @@ from ensembler.config import AugmentConfig
 from ensembler.training.state import FoldState
 
 
+def to_device(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``a`` as a tensor on ``device``; on CUDA copied through pinned memory, asynchronously."""
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t
+
+
 def window_starts(n_samples: int, window: int, stride: int) -> list[int]:
     """Start indices of sliding windows covering ``n_samples``; the last window ends at the end."""
     if window >= n_samples:
@@ -86,11 +94,11 @@ def predict_windows(
         xb = np.asarray(signals[lo : lo + rec_per_batch], dtype=np.float32)
         b = xb.shape[0]
         windows = np.stack([xb[:, :, s : s + win] for s in starts], axis=1)  # (b, W, L, win)
-        xt = torch.from_numpy(windows.reshape(b * len(starts), xb.shape[1], win)).to(dev)
+        xt = to_device(windows.reshape(b * len(starts), xb.shape[1], win), dev)
         tt = None
         if tabular is not None:
             tb = np.asarray(tabular[lo : lo + rec_per_batch], dtype=np.float32)
-            tt = torch.from_numpy(np.repeat(tb, len(starts), axis=0)).to(dev)
+            tt = to_device(np.repeat(tb, len(starts), axis=0), dev)
         with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=autocast):
             logits = model(xt, tt)
         probs = torch.sigmoid(logits.float()).reshape(b, len(starts), -1)
