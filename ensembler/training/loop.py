@@ -36,6 +36,7 @@ class FitResult:
     best_epoch: int  # 1-based
     seconds: float
     n_params: int
+    autocast: str = "fp32"  # "bf16" when training ran under bf16 autocast
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -216,4 +217,5 @@ def fit_model(
         best_epoch=best_epoch,
         seconds=time.perf_counter() - t0,
         n_params=int(n_params),
+        autocast="bf16" if amp else "fp32",
     )
