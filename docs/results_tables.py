@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -137,81 +136,119 @@ def _parity(p: dict[str, Any]) -> str:
             f"records (tolerance {num(p.get('tolerance'), '.0e')})")
 
 
-# ---- throughput table (the quick benchmarks) ----------------------------------------
+# ---- benchmark tables (bench/README.md schema 1) -------------------------------------
 
-def _row(what: str, data: dict[str, Any], path: tuple[str, ...],
-         text: Callable[[], str], command: str) -> list[str]:
-    mark = CONTENDED if contended(data, *path) else ""
-    return [what, (text() if data else "n/a (no JSON)") + mark, f"`{command}`"]
-
-
-def _case(cases: list[dict[str, Any]], name: str) -> dict[str, Any]:
-    return next((c for c in cases if str(c.get("name", "")).startswith(name)), {})
-
-
-def throughput() -> str:
-    data, trainer, stack = load("data"), load("trainer"), load("stacking")
-    evaluation, bundle = load("evaluation"), load("bundle")
-    cases = evaluation.get("cases", [])
-    boot, naive = _case(cases, "cluster_bootstrap B=1000 N=2000 C=1"), _case(cases, "naive loop")
-    rows = [
-        _row("synthesise + write 1,000 ECGs", data, ("synth_1000_ecgs",), lambda: (
-            f"{num(get(data, 'synth_1000_ecgs', 'wall_s_median'), '.1f')} s wall / "
-            f"{num(get(data, 'synth_1000_ecgs', 'cpu_s_median'), '.1f')} s CPU"),
-            "bench/bench_data.py"),
-        _row("PTB-XL cache build", data, ("ptbxl", "build"), lambda: (
-            f"{num(get(data, 'ptbxl', 'build', 'records_per_s'), '.0f')} records/s over "
-            f"{num(get(data, 'ptbxl', 'build', 'n_records'), ',d')} records; second load "
-            f"{num(get(data, 'ptbxl', 'reuse_second_load', 'wall_s_median'), '.1f')} s"),
-            "bench/bench_data.py"),
-        _row("one epoch from the cache vs `wfdb.rdsamp`", data, ("ptbxl",), lambda: (
-            f"{num(get(data, 'ptbxl', 'epoch_cache', 'wall_s_median'), '.3f')} s vs "
-            f"{num(get(data, 'ptbxl', 'epoch_rdsamp', 'wall_s_median'), '.1f')} s "
-            f"({num(get(data, 'ptbxl', 'epoch_records'), ',d')} records)"), "bench/bench_data.py"),
-        _row(f"training loop vs bare PyTorch loop ({trainer.get('arch', '?')}, "
-             f"{trainer.get('records', '?')} records, {trainer.get('epochs', '?')} epochs)",
-             trainer, (), lambda: (
-                 f"{_pct(trainer.get('overhead_cpu'))} CPU, {_pct(trainer.get('overhead_wall'))} "
-                 "wall (medians, interleaved)"), "bench/bench_trainer.py"),
-        _row("joint stacking study", stack, (), lambda: (
-            f"{stack.get('trials', 'n/a')} trials on {_shape(stack.get('shape'))}: "
-            f"{num(stack.get('median_wall_s'), '.0f')} s wall, "
-            f"{num(stack.get('median_cpu_s'), '.0f')} s CPU"), "bench/bench_stacking.py"),
-        _row("patient-cluster bootstrap, 1,000 resamples × 2,000 rows", evaluation, (), lambda: (
-            f"{num(_ms(boot.get('cpu_s_median')), '.0f')} ms CPU (a naive loop: "
-            f"{num(naive.get('cpu_s_median'), '.2f')} s CPU)"), "bench/bench_evaluation.py"),
-        _row("bundle: ONNX Runtime vs torch eager at batch 64", bundle, ("fold-average",),
-             lambda: _onnx_speedups(bundle), "bench/bench_bundle.py"),
-    ]
-    return table(["what", "result", "command"], rows)
+def _all_results() -> list[dict[str, Any]]:
+    out = []
+    for path in sorted(RESULTS.glob("*.json")):
+        data = json.loads(path.read_text())
+        if isinstance(data, dict) and data.get("schema") and data.get("name") != "train_speed":
+            out.append(data)
+    return out
 
 
-def _pct(v: Any) -> str:
-    return "n/a" if not isinstance(v, (int, float)) else f"{v * 100:+.1f}%"
+def _load_text(d: dict[str, Any]) -> str:
+    ld = d.get("load") or {}
+    before = (ld.get("before") or [None])[0]
+    return (f"{num(before, '.1f')} / {num(ld.get('during_max'), '.1f')} "
+            f"(others {num(ld.get('other_busy_cores'), '.1f')} of {ld.get('cores', '?')} cores)")
 
 
-def _ms(v: Any) -> Any:
-    return v * 1000 if isinstance(v, (int, float)) else None
+def benchmarks() -> str:
+    """One row per schema-1 result: headline ratio, load, contended flag, how it was run."""
+    rows = []
+    for d in _all_results():
+        h = d.get("headline") or {}
+        mark = "**yes**" if d.get("contended") else "no"
+        rows.append([f"`{d['name']}`", str(h.get("label", "n/a")),
+                     num(h.get("ratio"), ".2f") + (f" (target {h['target']})"
+                                                    if "target" in h else ""),
+                     _load_text(d), mark,
+                     f"{'quick' if d.get('quick') else 'full'}, {d.get('commit', '?')}",
+                     f"`{d.get('command', 'n/a')}`"])
+    if not rows:
+        return "n/a (no results in the bench/README.md format yet)"
+    return table(["result", "headline", "ratio", "load 1-min before / during max", "contended",
+                  "run", "command"], rows)
 
 
-def _shape(shape: Any) -> str:
-    if not isinstance(shape, dict):
-        return "n/a"
-    return (f"{shape.get('n_dev', '?')} rows × {shape.get('members', '?')} members × "
-            f"{shape.get('classes', '?')} classes")
+def _r(v: Any) -> str:
+    return num(v, ".2f") + "×" if isinstance(v, (int, float)) else "n/a"
 
 
-def _onnx_speedups(bundle: dict[str, Any]) -> str:
-    members = get(bundle, "fold-average", "members") or {}
-    speed = [get(m, "batch_64", "onnx_speedup") for m in members.values()]
-    speed = [s for s in speed if isinstance(s, (int, float))]
-    return f"{min(speed):.1f}–{max(speed):.1f}× faster" if speed else "n/a"
+def train_speed() -> str:
+    """Per family: fp32 and bf16 training ECG/s and the option ratios (> 1: faster)."""
+    d = load("train_speed")
+    fam = get(d, "details", "per_family") or {}
+    if not fam:
+        return "n/a (run bench/bench_train_speed.py)"
+    rows = [[f"`{f}`", num(r.get("train_ecg_per_s_fp32"), ".0f"),
+             num(r.get("train_ecg_per_s_bf16"), ".0f"), _r(r.get("train_bf16_over_fp32")),
+             _r(r.get("train_bf16_over_fp32_cpu")), _r(r.get("eval_bf16_over_fp32")),
+             _r(r.get("eval_batch_512_over_128")), _r(r.get("eval_fused_over_plain")),
+             _r(r.get("threads_2_over_n"))] for f, r in fam.items()]
+    mark = CONTENDED if d.get("contended") else ""
+    return (table(["family", "train ECG/s fp32", "train ECG/s bf16", "bf16 speed-up (wall)",
+                   "bf16 (CPU time)", "eval bf16", "eval batch 512 vs 128",
+                   "eval conv+BN folded", "2 threads vs 1"], rows)
+            + f"\n\nLoad: {_load_text(d)}{mark}; `{d.get('command', '')}`.")
+
+
+def inference() -> str:
+    """vit1d time / member time per profile, batch size and backend (> 1: member faster)."""
+    d = load("inference")
+    det = d.get("details") or {}
+    rows = []
+    for prof in ("cpu", "full"):
+        for bs in ("batch_1", "batch_64"):
+            r = get(det, prof, bs, "vit1d_over_member") or {}
+            for member in r.get("torch", {}):
+                rows.append([prof, bs.replace("_", " "), f"`{member}`",
+                             _r(get(r, "torch", member)), _r(get(r, "onnx", member)),
+                             num(get(det, prof, bs, "ms_per_ecg", f"torch/{member}"), ".2f"),
+                             num(get(det, prof, bs, "ms_per_ecg", f"onnx/{member}"), ".2f")])
+    if not rows:
+        return "n/a (run bench/bench_inference.py)"
+    mark = CONTENDED if d.get("contended") else ""
+    return (table(["profile", "batch", "member", "vit1d / member, torch",
+                   "vit1d / member, ONNX Runtime", "member ms/ECG torch",
+                   "member ms/ECG ORT"], rows)
+            + f"\n\nLoad: {_load_text(d)}{mark}; `{d.get('command', '')}`.")
+
+
+def ensemble() -> str:
+    """Ensemble latency / sum of members per bundle mode, batch size and backend."""
+    d = load("bundle")
+    det = d.get("details") or {}
+    rows = []
+    for mode in ("fold-average", "refit-full"):
+        for bs, row in (get(det, mode, "batch") or {}).items():
+            for backend in ("torch", "onnx"):
+                r = row.get(backend) or {}
+                rows.append([mode, bs.replace("_", " "), backend,
+                             num(r.get("ensemble_ms_per_ecg"), ".2f"),
+                             num(r.get("sum_of_members_ms_per_ecg"), ".2f"),
+                             _r(r.get("ensemble_over_sum"))])
+    if not rows:
+        return "n/a (run bench/bench_bundle.py)"
+    mark = CONTENDED if d.get("contended") else ""
+    return (table(["bundle", "batch", "backend", "ensemble ms/ECG", "sum of members ms/ECG",
+                   "ensemble / sum"], rows)
+            + f"\n\nLoad: {_load_text(d)}{mark}; `{d.get('command', '')}`.")
+
+
+def _run_summary(data: dict[str, Any]) -> dict[str, Any]:
+    """A bench_ptbxl result: schema-1 files keep the summary under ``details``."""
+    if data.get("schema"):
+        return {**(data.get("details") or {}), "contended": data.get("contended")}
+    return data
 
 
 def context() -> dict[str, str]:
-    out = {"throughput": throughput()}
-    out.update(ptbxl_context("sd", load("ptbxl_superdiag")))
-    out.update(ptbxl_context("mi", load("ptbxl_mi_binary")))
+    out = {"benchmarks": benchmarks(), "train_speed": train_speed(),
+           "inference": inference(), "ensemble": ensemble()}
+    out.update(ptbxl_context("sd", _run_summary(load("ptbxl_superdiag"))))
+    out.update(ptbxl_context("mi", _run_summary(load("ptbxl_mi_binary"))))
     return out
 
 

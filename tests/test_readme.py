@@ -102,19 +102,30 @@ def test_results_tables_mark_contended_and_tolerate_missing_keys(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tables = _module("results_tables")
     monkeypatch.setattr(tables, "RESULTS", tmp_path)
+    load = {"before": [1.6, 1.0, 0.5], "during_max": 3.1, "other_busy_cores": 1.2, "cores": 2}
     (tmp_path / "trainer.json").write_text(json.dumps(
-        {"contended": True, "overhead_cpu": 0.5, "overhead_wall": 0.25}))
-    (tmp_path / "data.json").write_text(json.dumps({"synth_1000_ecgs": {"wall_s_median": 3.0}}))
+        {"schema": 1, "name": "trainer", "contended": True, "quick": True, "commit": "abc",
+         "command": "python bench/bench_trainer.py --quick", "load": load,
+         "headline": {"label": "fit_model / bare loop wall time", "ratio": 1.04,
+                      "better": "lower", "target": 1.05}}))
+    (tmp_path / "data.json").write_text(json.dumps(
+        {"schema": 1, "name": "data", "contended": False, "headline": {"label": "reads"}}))
     (tmp_path / "ptbxl_superdiag.json").write_text(json.dumps(
-        {"contended": True, "stage_seconds": {"training": 60.0},
-         "members": {"m": {"oof_macro_auc": 0.9}}}))
-    page = tables.render("{{throughput}}\n{{sd.stages}}\n{{sd.members}}")
-    trainer_row = next(line for line in page.splitlines() if "bare PyTorch" in line)
-    assert "+50.0% CPU" in trainer_row and "(contended)" in trainer_row
-    synth_row = next(line for line in page.splitlines() if "synthesise" in line)
-    assert "3.0 s wall / n/a s CPU" in synth_row and "(contended)" not in synth_row
+        {"schema": 1, "name": "ptbxl_superdiag", "contended": True,
+         "details": {"stage_seconds": {"training": 60.0},
+                     "members": {"m": {"oof_macro_auc": 0.9}}}}))
+    (tmp_path / "ptbxl_mi_binary.json").write_text(json.dumps(  # the pre-schema layout
+        {"contended": False, "stage_seconds": {"training": 120.0}}))
+    page = tables.render("{{benchmarks}}\n{{sd.stages}}\n{{sd.members}}\n{{mi.stages}}\n"
+                         "{{inference}}")
+    trainer_row = next(line for line in page.splitlines() if "`trainer`" in line)
+    assert "| 1.04 (target 1.05) |" in trainer_row and "**yes**" in trainer_row
+    assert "1.6 / 3.1 (others 1.2 of 2 cores)" in trainer_row
+    data_row = next(line for line in page.splitlines() if "`data`" in line)
+    assert "| n/a |" in data_row and "| no |" in data_row
     assert "training 60 (sum 1 min) (contended)" in page
+    assert "training 120 (sum 2 min)" in page and "(sum 2 min) (contended)" not in page
     assert "| m | 0.900 | n/a |" in page
-    assert "n/a (no JSON)" in page  # stacking.json absent
+    assert "n/a (run bench/bench_inference.py)" in page  # inference.json absent
     with pytest.raises(KeyError, match="unknown placeholder"):
         tables.render("{{no_such_table}}")
