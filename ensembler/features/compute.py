@@ -25,7 +25,7 @@ from joblib import Parallel, delayed
 
 from ensembler.data.cohort import Cohort
 from ensembler.features.registry import FeatureSet
-from ensembler.utils.atomic import atomic_dir
+from ensembler.utils.atomic import atomic_dir, marked_by
 from ensembler.utils.hashing import fingerprint
 
 CHUNK = 32
@@ -104,7 +104,8 @@ def compute_features(fset: FeatureSet, cohort: Cohort, cache_root: Path | None =
         return FeatureTable(values, info["columns"], info["spec"], info["versions"],
                             info["cpu_ms_per_ecg"])  # fmt: skip
     table = _compute(fset, cohort, n_jobs, progress)
-    with atomic_dir(folder) as tmp:
+    # keep_existing: the same content-addressed folder written concurrently is kept
+    with atomic_dir(folder, marked_by("info.json"), keep_existing=True) as tmp:
         np.save(tmp / "values.npy", table.values, allow_pickle=False)
         info = {"columns": table.columns, "spec": table.spec, "versions": table.versions,
                 "cpu_ms_per_ecg": table.cpu_ms_per_ecg, "n_records": len(cohort)}

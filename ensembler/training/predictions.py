@@ -140,5 +140,7 @@ def assemble_oof(
 
 
 def load_all(folder: str | Path) -> dict[str, MemberPredictions]:
-    """Every ``*.npz`` in ``folder`` keyed by member name (sorted)."""
-    return {p.stem: MemberPredictions.load(p) for p in sorted(Path(folder).glob("*.npz"))}
+    """Every ``*.npz`` in ``folder`` keyed by member name (sorted); hidden names (leftovers
+    of an interrupted atomic write) are ignored."""
+    return {p.stem: MemberPredictions.load(p) for p in sorted(Path(folder).glob("*.npz"))
+            if not p.name.startswith(".")}

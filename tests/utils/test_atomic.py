@@ -160,3 +160,10 @@ def test_sigterm_while_writing_removes_the_temporary_folder(tmp_path: Path) -> N
     assert proc.wait(timeout=30) == 128 + signal.SIGTERM
     time.sleep(0.1)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_predictions_loader_ignores_hidden_leftovers(tmp_path: Path) -> None:
+    from ensembler.training.predictions import load_all
+
+    (tmp_path / f".cnn.npz.tmp-{_dead_pid()}-ab12.npz").write_bytes(b"half-written")
+    assert load_all(tmp_path) == {}
