@@ -29,13 +29,15 @@ def measure_latency(
     batch_sizes: Sequence[int] = (1, 64),
     repeats: int = 20,
     warmup: int = 2,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[int, LatencyStats]:
     """Time ``predict_fn(batch_size)`` and report milliseconds per ECG.
 
     ``predict_fn`` must run one complete prediction on a batch of that many
     ECGs already in memory (members plus meta-learner for an ensemble) and
     return only when the result is ready (on GPU: after synchronising). Each
-    call's wall time is divided by the batch size.
+    call's wall time is divided by the batch size. ``clock`` returns seconds
+    (``time.perf_counter``; tests pass a fake).
 
     Returns
     -------
@@ -53,9 +55,9 @@ def measure_latency(
             predict_fn(int(bs))
         times = np.empty(repeats)
         for r in range(repeats):
-            t0 = time.perf_counter()
+            t0 = clock()
             predict_fn(int(bs))
-            times[r] = (time.perf_counter() - t0) * 1000.0 / int(bs)
+            times[r] = (clock() - t0) * 1000.0 / int(bs)
         out[int(bs)] = LatencyStats(
             int(bs), float(np.median(times)), float(np.percentile(times, 95)), repeats
         )

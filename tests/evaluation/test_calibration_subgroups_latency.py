@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from scipy.special import expit, logit
@@ -81,14 +79,20 @@ def test_subgroup_auc_values_and_small_flag():
 
 
 def test_measure_latency_per_ecg():
+    """A fake clock: each call "takes" (2 + 0.1 * batch) ms, plus r ms on timed repeat r."""
+    now = [0.0]
     calls = []
 
     def predict(bs: int) -> None:
         calls.append(bs)
-        time.sleep(0.002 + 0.0001 * bs)
+        timed_repeat = max(0, calls.count(bs) - 2)  # the first call is the warmup
+        now[0] += (0.002 + 0.0001 * bs) + 0.001 * timed_repeat
 
-    out = measure_latency(predict, batch_sizes=(1, 8), repeats=3, warmup=1)
+    out = measure_latency(predict, batch_sizes=(1, 8), repeats=3, warmup=1,
+                          clock=lambda: now[0])
     assert calls.count(1) == 4 and calls.count(8) == 4
-    assert out[1].p50_ms >= 2.0
-    assert out[8].p50_ms < out[1].p50_ms  # per-ECG time falls with batching
-    assert out[1].p95_ms >= out[1].p50_ms
+    # batch 1: 2.1, 3.1, 4.1 ms; batch 8: (2.8, 3.8, 4.8) / 8 ms per ECG
+    assert out[1].p50_ms == pytest.approx(3.1)
+    assert out[1].p95_ms == pytest.approx(np.percentile([2.1, 3.1, 4.1], 95))
+    assert out[8].p50_ms == pytest.approx(3.8 / 8)
+    assert out[1].repeats == 3
