@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: quickstart test lint bench clean
+.PHONY: quickstart test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -16,8 +16,13 @@ $(STAMP): pyproject.toml
 quickstart: $(STAMP)
 	$(VENV)/bin/ensembler run configs/quickstart.yaml
 
+# everything, slow tests included (what CI runs)
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+
+# the edit-test loop: tests marked slow (end-to-end runs, training, Dask, PostgreSQL) skipped
+test-fast: $(STAMP)
+	$(PY) -m pytest -q tests -m "not slow"
 
 # ruff (incl. the pickle bans and complexity), mypy (incl. tests) and the import contracts
 lint: $(STAMP)

@@ -36,7 +36,9 @@ def _fit(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, tab=None, ste
     return losses
 
 
-@pytest.mark.parametrize("family", sorted(SMALL))
+@pytest.mark.parametrize("family", [
+    pytest.param(f, marks=pytest.mark.slow) if f in ("xresnet1d", "inception1d") else f
+    for f in sorted(SMALL)])
 def test_family_overfits_tiny_batch(family: str) -> None:
     torch.manual_seed(0)
     x = torch.randn(16, 3, 120)

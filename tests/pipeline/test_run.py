@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 TINY = """
@@ -58,20 +59,31 @@ def test_run_end_to_end_then_resume(tmp_path: Path) -> None:
     assert metrics["primary"]["a"] == "joint_stack" and metrics["primary"]["b"] == "best_single"
     assert "Summary" in first.stdout and "Primary comparison" in first.stdout
 
-    before = _mtimes(run, "base", "predictions")
+    jobs = {p: f.stat().st_mtime_ns for p, f in _files(run, "base").items()}
+    predictions = {p: _content(f) for p, f in _files(run, "predictions").items()}
     second = _cli("run", str(cfg), "--run-dir", str(run), cwd=tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
-    # finished training is reused, not redone: no training output was rewritten
-    assert _mtimes(run, "base", "predictions") == before
+    # finished (member, fold) jobs are reused, not redone: none of their files was rewritten
+    assert {p: f.stat().st_mtime_ns for p, f in _files(run, "base").items()} == jobs
+    # the level-1 predictions are re-assembled from them, with the same content
+    assert {p: _content(f) for p, f in _files(run, "predictions").items()} == predictions
 
 
-def _mtimes(run: Path, *folders: str) -> dict[str, int]:
-    """Modification time (ns) of every file under ``folders`` of ``run``."""
-    files = [p for f in folders for p in sorted((run / f).rglob("*")) if p.is_file()]
-    assert files, folders
-    return {str(p.relative_to(run)): p.stat().st_mtime_ns for p in files}
+def _content(path: Path) -> object:
+    """A file's content: the arrays of an .npz (its zip entries carry timestamps), else bytes."""
+    if path.suffix != ".npz":
+        return path.read_bytes()
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k].tobytes() + str(z[k].dtype).encode() for k in z.files}
 
 
+def _files(run: Path, folder: str) -> dict[str, Path]:
+    files = {str(p.relative_to(run)): p for p in sorted((run / folder).rglob("*")) if p.is_file()}
+    assert files, folder
+    return files
+
+
+@pytest.mark.slow
 def test_bad_config_exits_nonzero_without_output(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(TINY.replace("arch: cnn1d", "arch: cnn9000"))
@@ -82,6 +94,7 @@ def test_bad_config_exits_nonzero_without_output(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_compare_before_training_is_a_clear_error(tmp_path: Path) -> None:
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(TINY)

@@ -153,6 +153,7 @@ def test_metrics_json_agrees_with_sklearn(built):
     assert on_disk["best_single_check"]["consistent"]
 
 
+@pytest.mark.slow
 def test_report_is_reproducible_and_replaced_atomically(comparison, tmp_path):
     out = tmp_path / "report"
     first = build_report(comparison, out, CFG, seed=3)

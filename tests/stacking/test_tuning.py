@@ -66,6 +66,7 @@ def test_multi_objective_pareto_front(level1) -> None:
     assert cheap.n_members == min(p.n_members for p in front)
 
 
+@pytest.mark.slow
 def test_storage_resumes_study(level1, tmp_path) -> None:
     d, _ = level1(n_dev=200, n_test=10)
     url = f"sqlite:///{tmp_path / 'stack.db'}"

@@ -23,7 +23,12 @@ TINY = {
 }
 
 
-@pytest.mark.parametrize("arch", sorted(TINY))
+# One cheap family stays in the fast loop; the rest run in the full suite (make test).
+FAST = {"ts_cnn"}
+
+
+@pytest.mark.parametrize("arch", [a if a in FAST else pytest.param(a, marks=pytest.mark.slow)
+                                  for a in sorted(TINY)])
 def test_family_trains_out_of_fold(tmp_path: Path, arch: str) -> None:
     cohort = make_cohort(n_patients=24, per_patient=2, samples=200)
     split = make_split(cohort, k=2, test_patients=4)

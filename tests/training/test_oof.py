@@ -15,6 +15,7 @@ from ensembler.training.predictions import MemberPredictions, assemble_oof
 from ensembler.training.runner import member_specs, register_external, train_members
 
 
+@pytest.mark.slow
 def test_oof_contract_and_files(tmp_path: Path, cohort, split) -> None:
     cfg = tiny_config(epochs=4, lr=1e-2)
     specs = member_specs(cfg, cohort)
@@ -42,6 +43,7 @@ def test_oof_contract_and_files(tmp_path: Path, cohort, split) -> None:
     assert roc_auc_score(cohort.labels[split.fold >= 0, 0], preds.oof[:, 0]) > 0.7
 
 
+@pytest.mark.slow
 def test_second_run_skips_finished_jobs(tmp_path: Path, cohort, split) -> None:
     cfg = tiny_config()
     specs = member_specs(cfg, cohort)
@@ -55,6 +57,7 @@ def test_second_run_skips_finished_jobs(tmp_path: Path, cohort, split) -> None:
     assert third.jobs_run == 3
 
 
+@pytest.mark.slow
 def test_no_patient_on_two_sides(tmp_path: Path, cohort, split, monkeypatch) -> None:
     """Every fold model's training and early-stopping rows avoid its OOF and test patients."""
     seen: list[tuple[np.ndarray, np.ndarray | None]] = []
@@ -80,6 +83,7 @@ def test_no_patient_on_two_sides(tmp_path: Path, cohort, split, monkeypatch) -> 
         assert not set(pid[tr]) & set(pid[va])
 
 
+@pytest.mark.slow
 def test_replicas_are_named_members_with_own_oof(tmp_path: Path, cohort, split) -> None:
     cfg = tiny_config()
     cfg.models[0].seeds = 2
@@ -120,6 +124,7 @@ def test_counting_refuses_missing_or_double_rows() -> None:
         assemble_oof("m", 5, {0: np.array([0, 1]), 1: np.array([2, 3])}, preds)
 
 
+@pytest.mark.slow
 def test_refit_full_and_multilabel(tmp_path: Path) -> None:
     c = make_cohort(n_classes=3, seed=2)
     s = make_split(c)
@@ -132,6 +137,7 @@ def test_refit_full_and_multilabel(tmp_path: Path) -> None:
     assert p.meta["refit_full"]["n_val"] == 0
 
 
+@pytest.mark.slow
 def test_fused_member_gets_tabular_scaled_per_fold(tmp_path: Path, cohort, split) -> None:
     cfg = tiny_config()
     cfg.models[0].fusion = "intermediate"
@@ -145,6 +151,7 @@ def test_fused_member_gets_tabular_scaled_per_fold(tmp_path: Path, cohort, split
     assert states[0]["tabular_mean"] != states[1]["tabular_mean"]
 
 
+@pytest.mark.slow
 def test_external_member_alignment(tmp_path: Path, cohort, split) -> None:
     cfg = tiny_config()
     out = train_members(cfg, cohort, split, tmp_path / "a", member_specs(cfg, cohort),

@@ -11,6 +11,7 @@ from toydata import make_cohort, make_split, tiny_config
 from ensembler.training.runner import member_specs, train_members
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_matches_loky(tmp_path: Path) -> None:
     distributed = pytest.importorskip("dask.distributed")
     cohort = make_cohort(n_patients=36)

@@ -15,6 +15,7 @@ from ensembler.tuning.spaces import space_for_entry, suggest_member
 from ensembler.tuning.study import tune_entry
 
 
+@pytest.mark.slow
 def test_test_rows_are_never_touched(tmp_path: Path, cohort, split, monkeypatch, make_cfg) -> None:
     fits: list[tuple[np.ndarray, np.ndarray]] = []
     scored: list[int] = []
@@ -59,6 +60,7 @@ def test_inner_folds_cover_development_rows_once(cohort, split, make_cfg) -> Non
     assert holdout.fingerprint != tsplit.fingerprint
 
 
+@pytest.mark.slow
 def test_objective_reports_every_epoch_and_prunes(cohort, split, make_cfg) -> None:
     cfg = make_cfg()
     entry = cfg.models[0]

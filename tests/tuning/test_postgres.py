@@ -24,7 +24,7 @@ from ensembler.config import load_config
 from ensembler.pipeline.context import RunContext
 from ensembler.tuning.storage import open_storage
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 CONFIG = {
     "name": "pg-tune", "seed": 5,

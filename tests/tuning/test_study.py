@@ -21,6 +21,7 @@ from ensembler.tuning.storage import open_storage
 from ensembler.tuning.study import tune_entry
 
 
+@pytest.mark.slow
 def test_trial_budget_resume_and_report(tmp_path: Path, cohort, split, make_cfg) -> None:
     cfg = make_cfg(trials=3)
     assert load_best_params(cfg, tmp_path) == {}
@@ -60,6 +61,7 @@ def test_trial_budget_resume_and_report(tmp_path: Path, cohort, split, make_cfg)
     assert more.ran == 1 and more.counted == 4
 
 
+@pytest.mark.slow
 def test_retried_trial_runs_and_is_reported(tmp_path: Path, cohort, split, make_cfg) -> None:
     """A failed trial's queued retry (what the heartbeat callback enqueues) runs and counts."""
     cfg = make_cfg(trials=1, pruner="none")
@@ -85,6 +87,7 @@ def test_retried_trial_runs_and_is_reported(tmp_path: Path, cohort, split, make_
     assert pd.read_csv(frame)["retried_from"].tolist()[2] == 1
 
 
+@pytest.mark.slow
 def test_seconds_budget(tmp_path: Path, cohort, split, make_cfg) -> None:
     cfg = make_cfg(trials=None, seconds=1.0, pruner="none")
     out = tune_entry(cfg, cohort, split, tmp_path, "cnn", log=None)
@@ -94,6 +97,7 @@ def test_seconds_budget(tmp_path: Path, cohort, split, make_cfg) -> None:
     assert sum(secs) >= 1.0 and sum(secs[:-1]) < 1.0  # stops at the first trial past S
 
 
+@pytest.mark.slow
 def test_refuses_a_study_from_another_split(tmp_path: Path, cohort, split, make_cfg) -> None:
     cfg = make_cfg(trials=1)
     tune_entry(cfg, cohort, split, tmp_path, "cnn", log=None)
