@@ -44,6 +44,8 @@ QUALITY_THRESHOLD = 0.66
 RATE_RANGE = (30.0, 220.0)
 #: Beat segment around each R peak (s): covers the P wave, QRS and most of the T wave.
 BEAT_WINDOW = (-0.25, 0.45)
+#: Records shorter than this (s) are not screened: too few beats for a template.
+MIN_SECONDS = 2.0
 #: QRS search window around the R peak (s) and PR-segment baseline window (s).
 QRS_WINDOW = (-0.06, 0.06)
 BASELINE_WINDOW = (-0.12, -0.07)
@@ -82,7 +84,7 @@ def r_peaks(lead: np.ndarray, fs: float) -> np.ndarray:
         try:
             cleaned = nk.ecg_clean(lead, sampling_rate=round(fs))
             _, info = nk.ecg_peaks(cleaned, sampling_rate=round(fs))
-        except (ValueError, IndexError, ZeroDivisionError):
+        except (ValueError, TypeError, IndexError, ZeroDivisionError):  # too short or odd
             return np.zeros(0, np.int64)
     return np.asarray(info["ECG_R_Peaks"], np.int64)
 
@@ -119,6 +121,9 @@ def qrs_polarity(template: np.ndarray, fs: float) -> float:
 def assess(x: np.ndarray, fs: float, lead_names: Sequence[str]) -> RecordQuality:
     """Screen one preprocessed record ``x`` (leads, samples) in mV at ``fs`` Hz."""
     names = [n.upper() for n in lead_names]
+    if x.shape[1] < MIN_SECONDS * fs:
+        return RecordQuality(float("nan"), tuple(lead_names),
+                             f"too short to screen (< {MIN_SECONDS:g} s)", False)
     ref = names.index("II") if "II" in names else 0
     peaks = r_peaks(x[ref].astype(np.float64), fs)
     if len(peaks) >= 2:

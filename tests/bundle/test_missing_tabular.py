@@ -14,8 +14,9 @@ import pytest
 
 from ensembler.bundle import export_bundle, load_bundle
 from ensembler.bundle.card import model_card
-from ensembler.bundle.imputation import tabular_missingness
+from ensembler.bundle.imputation import build_imputer, tabular_missingness
 from ensembler.cli.main import main
+from ensembler.errors import BundleIntegrityError
 from ensembler.training.inner import inner_split
 from ensembler.training.state import FoldState
 from ensembler.utils.seeds import derive_seed
@@ -185,3 +186,18 @@ def test_evaluate_applies_the_same_rule(bundle_dir, tiny_run, tmp_path, monkeypa
     assert report["data"]["missing_tabular_policy"] == "impute"
     assert report["flags"]["counts"]["tabular_imputed"] == len(man)
     assert re.search(r"tabular imputed \d+", base.with_suffix(".md").read_text())
+
+
+def test_imputer_refuses_state_it_cannot_trust(bundle_dir) -> None:  # type: ignore[no-untyped-def]
+    bundle = load_bundle(bundle_dir)
+    man = json.loads(json.dumps(bundle.manifest))
+    fused = next(m for m in bundle.members if m.tabular_names)
+    st = fused.models[1].state
+    good = list(st.tabular_names)
+    st.tabular_names = good[::-1]  # a state fitted on other columns
+    with pytest.raises(BundleIntegrityError, match=f"{fused.name}/fold_1/state.json"):
+        build_imputer(man, bundle.members, "b")
+    st.tabular_names = good
+    del man["input"]["tabular"]["missing"]  # exported before missingness was recorded
+    with pytest.raises(BundleIntegrityError, match="re-export"):
+        build_imputer(man, bundle.members, "b")

@@ -85,6 +85,7 @@ def test_record_length_rules(bundle_dir, tiny_run, tmp_path, monkeypatch, capsys
                    "--pad-short") == 0
     row = pd.read_csv(out2).iloc[0]
     assert row["length"] == "padded" and row["flagged"] == 1
+    assert row["quality_note"] == "too short to screen (< 2 s)"  # screened unpadded, no crash
 
 
 def _clean(path: Path) -> np.ndarray:
