@@ -57,6 +57,19 @@ def test_run_end_to_end_then_resume(tmp_path: Path) -> None:
     names = {r["name"] for r in metrics["leaderboard"]}
     assert {"cnn", "lstm_tab", "best_single", "joint_stack", "mean", "greedy"} <= names
     assert metrics["primary"]["a"] == "joint_stack" and metrics["primary"]["b"] == "best_single"
+    # issue 13: labels, test reads and the fairness sentence come from what happened
+    rows = {r["name"]: r for r in metrics["leaderboard"]}
+    for name in ("best_single", "joint_stack", "tuned_logistic"):
+        assert rows[name]["dev_oof_auc_label"] == "selected on (optimistic)", name
+    assert rows["mean"]["dev_oof_auc_label"] == "meta-level out-of-fold"
+    one = next(r for n, r in rows.items() if n.endswith(":one_network"))
+    assert one["dev_oof_auc_label"].startswith("the fold bag's OOF")
+    reads = [r["stage"] for r in metrics["test_set_reads"]["stages"]]
+    assert reads == ["comparison report", "data efficiency", "oracle AUC", "bundle export"]
+    assert metrics["test_set_reads"]["informed_a_choice"] == []
+    report_md = (run / "report/report.md").read_text()
+    assert "Not tuned (0 trials, under-tuned; configured hyper-parameters): lstm_tab" in report_md
+    assert "| lstm_tab | not tuned | 0 |" in report_md
     assert "Summary" in first.stdout and "Primary comparison" in first.stdout
 
     jobs = {p: f.stat().st_mtime_ns for p, f in _files(run, "base").items()}
