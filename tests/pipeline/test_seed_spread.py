@@ -50,3 +50,18 @@ def test_no_spread_without_seed_replicas_in_the_pair() -> None:
     only_b = StackSpec(learner="mean", members=("b",), calibration="none")
     assert primary_seed_deltas(data, (only_b, only_b), {"a-s0": ("a", 0), "a-s1": ("a", 1)},
                                y_test, seed=0, calibration=["none"]) is None
+
+
+def test_seed_replicas_read_from_the_members_config() -> None:
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from ensembler.pipeline.seed_spread import seed_replicas
+
+    def member(replica: list[Any] | None, entry: str) -> Any:
+        conf = {"entry": entry, **({"replica": replica} if replica else {})}
+        return SimpleNamespace(meta={"config": conf})
+
+    preds = {"a-s0": member(["seed", 0], "a"), "a-s1": member(["seed", 1], "a"),
+             "a-b0": member(["bootstrap", 0], "a"), "b": member(None, "b")}
+    assert seed_replicas(cast(Any, preds)) == {"a-s0": ("a", 0), "a-s1": ("a", 1)}
