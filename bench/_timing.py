@@ -243,11 +243,10 @@ def make_result(name: str, *, headline: dict[str, Any], medians: dict[str, Any],
 
 def write_result(result: dict[str, Any], path: Path | None = None) -> Path:
     """Write atomically to ``bench/results/<name>.json`` (or ``path``) and say so."""
+    from ensembler.utils.atomic import write_text
+
     out = path or RESULTS / f"{result['name']}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=1, default=float) + "\n")
-    os.replace(tmp, out)
+    write_text(out, json.dumps(result, indent=1, default=float) + "\n")
     h = result["headline"]
     flag = "CONTENDED " if result["contended"] else ""
     ld = result["load"]
