@@ -31,7 +31,7 @@ from ensembler.evaluation import (
     roc_auc,
     subgroup_auc,
 )
-from ensembler.utils.atomic import write_text
+from ensembler.utils.atomic import FolderExistsError, write_text
 
 
 def _per_class(names: list[str], values: np.ndarray) -> dict[str, float]:
@@ -156,6 +156,10 @@ def write_report(report: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
     base = base.with_suffix("") if base.suffix in (".md", ".json") else base
     base.parent.mkdir(parents=True, exist_ok=True)
     md, js = base.with_suffix(".md"), base.with_suffix(".json")
-    write_text(md, report_markdown(report))  # atomic; refuses a folder in the way
+    for path in (md, js):  # both or neither: check before writing the first
+        if path.is_dir():
+            raise FolderExistsError(f"{path}: is a folder; expected a file path to write "
+                                    "(--out names the report's base name)")
+    write_text(md, report_markdown(report))  # atomic writes
     write_text(js, json.dumps(report, indent=1) + "\n")
     return md, js

@@ -125,6 +125,12 @@ def test_file_outputs_refuse_a_folder(tmp_path) -> None:  # type: ignore[no-unty
     with pytest.raises(FolderExistsError, match="is a folder"):
         write_text(tmp_path / "preds.csv", "record\n")
     assert (tmp_path / "preds.csv" / "mine.txt").read_text() == "keep"
+    from ensembler.bundle.evaluate import write_report
+
+    (tmp_path / "val.json").mkdir()
+    with pytest.raises(FolderExistsError, match=r"val\.json: is a folder"):
+        write_report({"anything": 1}, tmp_path / "val")
+    assert not (tmp_path / "val.md").exists()  # nothing half-written
 
 
 # ---- item 6: SIGTERM cleans up; leftovers of SIGKILL are reported and ignored -------------
