@@ -79,6 +79,9 @@ def report_error(exc: BaseException, debug: bool) -> int:
 
 def report_click_error(exc: click.ClickException) -> int:
     """A bad command line: one line naming the option, plus where to find the usage."""
+    if type(exc).__name__ == "NoArgsIsHelpError":  # bare `ensembler`: the help, as asked
+        click.echo(exc.format_message())
+        return 0
     hint = ""
     if isinstance(exc, click.UsageError) and exc.ctx is not None:
         hint = f" (see `{exc.ctx.command_path} --help`)"

@@ -123,6 +123,17 @@ def test_predict_refuses_an_existing_folder_as_out(monkeypatch, capsys, tmp_path
 def test_usage_errors_are_one_line(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
     code, err = run_cli(monkeypatch, capsys, "predict")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "BUNDLE" in err
+    code, err = run_cli(monkeypatch, capsys, "nosuch")
+    assert code == 2 and err.strip() == "error: No such command 'nosuch'. (see `ensembler --help`)"
+
+
+def test_bare_ensembler_prints_the_help(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(sys, "argv", ["ensembler"])
+    with pytest.raises(SystemExit) as info:
+        main()
+    out = capsys.readouterr()
+    assert info.value.code == 0 and "Commands:" in out.out and "predict" in out.out
+    assert out.err == ""
 
 
 def test_inspect_prints_the_test_auc_as_a_sentence() -> None:
