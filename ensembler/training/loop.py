@@ -129,20 +129,9 @@ def fit_model(
 
     model = build_model(spec, n_leads=signals.shape[1], n_classes=labels.shape[1]).to(dev)
     n_params = sum(p.numel() for p in model.parameters())
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     bs = min(cfg.batch_size, len(train_idx))
-    steps = max(1, int(np.ceil(len(train_idx) / bs))) * n_epochs
-    sched: Any
-    if cfg.schedule == "onecycle":
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps)
-    else:
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    pos_weight = None
-    if cfg.pos_weight:
-        pos = y_train.sum(axis=0)
-        pw = (len(y_train) - pos) / np.maximum(pos, 1.0)
-        pos_weight = torch.as_tensor(pw, dtype=torch.float32, device=dev)
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    opt, sched = _optimiser(model, spec, max(1, int(np.ceil(len(train_idx) / bs))) * n_epochs)
+    loss_fn = _loss_fn(spec, y_train, dev)
     win, stride = window_lengths(spec, fs, signals.shape[-1])
     amp_dtype = choose_autocast(cfg.precision, dev, model, signals.shape[1],
                                 win or signals.shape[-1], len(tab_names))
@@ -151,8 +140,7 @@ def fit_model(
     if log is not None:
         log(f"{log_prefix}precision {'bf16 autocast' if amp else 'fp32'} on {dev.type}")
     rows: list[dict[str, float]] = []
-    best_score: tuple[float, float] = (-np.inf, -np.inf)
-    best_epoch, best_state, since_best = n_epochs, None, 0
+    best = _BestEpoch(default_epoch=n_epochs, patience=cfg.patience)
     for epoch in range(1, n_epochs + 1):
         e0 = time.perf_counter()
         model.train()
@@ -168,12 +156,7 @@ def fit_model(
                                 enabled=amp):
                 logits = model(xt, tt)
             loss = loss_fn(logits.float(), yt)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            sched.step()
+            _step(model, opt, sched, loss, cfg.grad_clip)
             total += float(loss.detach()) * len(b)
             count += len(b)
         row: dict[str, float] = {
@@ -196,26 +179,77 @@ def fit_model(
                 f"lr {row['lr']:.2e} ({row['seconds']:.1f}s)")
         if epoch_callback is not None:
             epoch_callback(epoch, row)
-        if x_val is not None:
-            # best epoch: highest val AUC, ties (e.g. a saturated AUC) broken by val loss
-            auc = row["val_auc"] if np.isfinite(row["val_auc"]) else -np.inf
-            score = (auc, -row["val_loss"])
-            if score > best_score:
-                best_score, best_epoch, since_best = score, epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                since_best += 1
-                if since_best >= cfg.patience:
-                    break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+        if x_val is not None and best.update(epoch, row, model):
+            break
+    best.restore(model)
     model.eval()
     return FitResult(
         model=model,
         state=state,
         curve=pd.DataFrame(rows),
-        best_epoch=best_epoch,
+        best_epoch=best.epoch,
         seconds=time.perf_counter() - t0,
         n_params=int(n_params),
         autocast="bf16" if amp else "fp32",
     )
+
+
+def _optimiser(model: nn.Module, spec: MemberSpec, steps: int) -> tuple[torch.optim.Optimizer, Any]:
+    """AdamW and the one-cycle or cosine schedule over ``steps`` optimisation steps."""
+    cfg = spec.training
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched: Any
+    if cfg.schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps)
+    else:
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    return opt, sched
+
+
+def _loss_fn(spec: MemberSpec, y_train: np.ndarray, dev: torch.device) -> nn.Module:
+    """BCE-with-logits; with ``pos_weight`` on, each class weighted by negatives/positives."""
+    pos_weight = None
+    if spec.training.pos_weight:
+        pos = y_train.sum(axis=0)
+        pw = (len(y_train) - pos) / np.maximum(pos, 1.0)
+        pos_weight = torch.as_tensor(pw, dtype=torch.float32, device=dev)
+    return nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+
+
+def _step(model: nn.Module, opt: torch.optim.Optimizer, sched: Any, loss: torch.Tensor,
+          grad_clip: float | None) -> None:
+    """One optimisation step: backward, optional gradient clipping, optimiser, schedule."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    opt.step()
+    sched.step()
+
+
+class _BestEpoch:
+    """Early stopping: the best epoch by validation AUC, ties (e.g. a saturated AUC)
+    broken by validation loss; stops after ``patience`` epochs without improvement."""
+
+    def __init__(self, default_epoch: int, patience: int) -> None:
+        self.epoch = default_epoch  # 1-based; the last epoch when nothing is validated
+        self.patience = patience
+        self._score: tuple[float, float] = (-np.inf, -np.inf)
+        self._state: dict[str, Any] | None = None
+        self._since = 0
+
+    def update(self, epoch: int, row: dict[str, float], model: nn.Module) -> bool:
+        """Record ``epoch``'s validation row; True when training should stop."""
+        auc = row["val_auc"] if np.isfinite(row["val_auc"]) else -np.inf
+        score = (auc, -row["val_loss"])
+        if score > self._score:
+            self._score, self.epoch, self._since = score, epoch, 0
+            self._state = copy.deepcopy(model.state_dict())
+            return False
+        self._since += 1
+        return self._since >= self.patience
+
+    def restore(self, model: nn.Module) -> None:
+        """Load the best epoch's weights (no-op when nothing was validated)."""
+        if self._state is not None:
+            model.load_state_dict(self._state)
