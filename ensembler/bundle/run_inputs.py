@@ -70,6 +70,9 @@ def _member(run_dir: Path, name: str) -> MemberSource:
     preds = MemberPredictions.load(pred_path)
     base = run_dir / "base" / name
     k = int(preds.fold.max()) + 1
+    if preds.meta.get("kind") == "features":
+        raise StageError(f"member {name!r} is a feature member; bundles cannot ship feature "
+                         "members yet: export a stack without it (--stack NAME)")
     if preds.meta.get("external") or not base.is_dir():
         raise StageError(f"member {name!r} has predictions but no trained weights under {base} "
                          "(an external member?); a bundle can only ship members it can run")

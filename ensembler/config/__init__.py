@@ -22,6 +22,7 @@ from ensembler.config.data import (
     SyntheticConfig,
     SyntheticEffects,
 )
+from ensembler.config.features import FeatureMemberEntry, LightGBMParams
 from ensembler.config.issues import Issue, config_error, from_validation_error
 from ensembler.config.params import check_models
 from ensembler.config.references import check_references, fused_width
@@ -41,6 +42,8 @@ __all__ = [
     "DataConfig",
     "ExportConfig",
     "ExternalMember",
+    "FeatureMemberEntry",
+    "LightGBMParams",
     "ManifestConfig",
     "ModelEntry",
     "PTBXLConfig",
@@ -71,6 +74,8 @@ class RunConfig(Section):
     models: list[ModelEntry] = Field(default_factory=list)
     # external_members: prediction files made elsewhere, stacked as members
     external_members: list[ExternalMember] = Field(default_factory=list)
+    # feature_members: ECG-feature members (a feature set + LightGBM per fold)
+    feature_members: list[FeatureMemberEntry] = Field(default_factory=list)
     tuning: TuningConfig = Field(default_factory=TuningConfig)
     stacking: StackingConfig = Field(default_factory=StackingConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
@@ -95,10 +100,13 @@ class RunConfig(Section):
 
     @model_validator(mode="after")
     def _unique_member_names(self) -> RunConfig:
-        names = [m.name for m in self.models] + [m.name for m in self.external_members]
+        names = [m.name for m in self.models]
+        names += [m.name for m in self.external_members]
+        names += [m.name for m in self.feature_members]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError("member names (models, external_members) must be unique; "
+            raise ValueError("member names (models, external_members, feature_members) must "
+                             "be unique; "
                              f"repeated: {', '.join(dup)}")
         return self
 

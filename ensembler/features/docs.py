@@ -53,6 +53,32 @@ NORM records the medians are HR 73 bpm, PR 152 ms, QRS 86 ms, QT 360 ms, QTc 399
 
 LightGBM treats NaN as missing (it learns a direction for it); a linear learner needs
 imputation. Each table below says when a column is NaN.
+
+## Feature members
+
+A config's `feature_members` turns a feature set into a stacked member:
+
+```yaml
+feature_members:
+  - name: ecg_features          # member name, like a model entry's
+    feature_set: ecg_clinical   # or ecg_clinical_beats, or "my.module:MyFeatures"
+    tabular: true               # also give the learner data.tabular (age, sex, ...)
+    lightgbm: {learning_rate: 0.05, num_leaves: 15, max_rounds: 1000, early_stopping: 50}
+```
+
+Per fold of the run's split, one LightGBM booster per class is fitted on that fold's
+training part and early-stopped on the same kind of inner patient-grouped, label-stratified
+validation split as the networks (`training.inner_val_fraction`, seed derived from the run
+seed, the member and the fold). The member writes the same predictions contract as a
+network (`predictions/<name>.npz`: `oof`, `test_by_fold`, ...), so the stacking study,
+the comparison and the report treat it like any member; its boosters are stored as
+LightGBM text (`base/<name>/fold_<k>/booster_<c>.txt`), and a fold whose fingerprint
+(member settings, fold, seed, cohort, split, feature-set spec and library versions) is
+unchanged is not refitted. Its latency in the report is the feature computation's CPU
+time per ECG plus the boosters' measured time. Not yet: bundles cannot ship a feature
+member (export of a stack that contains one stops with a one-line error naming it), the
+learner is not tuned by the Optuna stage, and `ensembler train --folds` does not apply to
+it (all its folds are fitted).
 """
 
 

@@ -9,6 +9,7 @@ are plain numpy on the RR series.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +49,9 @@ def detect_rpeaks(filtered: np.ndarray, fs: float) -> np.ndarray:
 
     lead = int(np.argmax(spread))
     try:
-        found = nk.ecg_findpeaks(filtered[lead], sampling_rate=round(fs), method="neurokit")
+        with warnings.catch_warnings():  # on a record without QRS it averages empty slices
+            warnings.simplefilter("ignore", RuntimeWarning)
+            found = nk.ecg_findpeaks(filtered[lead], sampling_rate=round(fs), method="neurokit")
     except (ValueError, IndexError):  # neurokit2 raises on degenerate input
         return np.zeros(0, dtype=int)
     peaks = np.asarray(found.get("ECG_R_Peaks", []), dtype=int)

@@ -143,8 +143,9 @@ def build_comparison(ctx: RunContext) -> Any:
         y_dev=y_dev, groups_dev=cohort.patient_id[dev], entries=entries,
         subgroups_test=cohort.subgroups.iloc[test].reset_index(drop=True),
         primary=(PRIMARY, "best_single"), baseline="best_single",
-        training_curves={m: sorted(str(f) for f in (run_dir / "base" / m).glob("fold_*/curve.csv"))
-                         for m in preds},
+        training_curves={m: curves for m in preds  # feature members have no epochs
+                         if (curves := sorted(str(f) for f in
+                                              (run_dir / "base" / m).glob("fold_*/curve.csv")))},
         fairness=fairness, fairness_note=note, fairness_summary=fairness_summary,
         data_efficiency=efficiency,
         tuned_members=tuned, oracle_auc=oracle,

@@ -31,7 +31,12 @@ def member_latency(run_dir: Path, member: str, n_leads: int, n_samples: int, n_c
     folder = run_dir / "base" / member / "fold_0"
     if not (folder / "meta.json").is_file():
         return None
-    spec = spec_from_description(json.loads((folder / "meta.json").read_text())["spec"])
+    fold_meta = json.loads((folder / "meta.json").read_text())
+    if fold_meta.get("kind") == "features":
+        from ensembler.training.feature_member import feature_member_latency
+
+        return feature_member_latency(folder, repeats, batch_sizes)
+    spec = spec_from_description(fold_meta["spec"])
     fm = load_fold_model(spec, "fold_0", (folder / "weights.safetensors").read_bytes(),
                          (folder / "state.json").read_text(), n_leads, n_classes, str(folder))
     win, stride = window_lengths(spec, fs, n_samples)

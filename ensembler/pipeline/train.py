@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from ensembler.pipeline.context import RunContext
-from ensembler.training.runner import TrainSummary, member_specs, register_external, train_members
+from ensembler.training.feature_member import train_feature_member
+from ensembler.training.runner import (
+    TrainSummary,
+    member_specs,
+    model_tabular_names,
+    register_external,
+    train_members,
+)
 from ensembler.utils.runlock import JobGuard
 
 
@@ -21,11 +28,22 @@ def tuned_parameters(ctx: RunContext) -> dict[str, dict[str, Any]]:
 def run_training(
     ctx: RunContext, only: list[str] | None = None, folds: list[int] | None = None
 ) -> TrainSummary:
-    """Train (or reuse) every member's fold models and register external members."""
-    specs = member_specs(ctx.cfg, ctx.cohort, tuned_parameters(ctx), only)
+    """Train (or reuse) every member's fold models (networks, then feature members) and
+    register external members."""
+    feature_names = {e.name for e in ctx.cfg.feature_members}
+    net_only = [n for n in only or [] if n not in feature_names]
+    specs = ([] if only and not net_only else
+             member_specs(ctx.cfg, ctx.cohort, tuned_parameters(ctx), net_only or None))
     guard = JobGuard.for_run(ctx.run_dir, ctx.lock_token)
     summary = train_members(ctx.cfg, ctx.cohort, ctx.split, ctx.run_dir, specs, folds,
                             verbose=ctx.progress, guard=guard)
+    tab = model_tabular_names(ctx.cfg, ctx.cohort)
+    for entry in ctx.cfg.feature_members:
+        if only and entry.name not in only:
+            continue
+        summary.predictions[entry.name] = train_feature_member(
+            entry, ctx.cfg, ctx.cohort, ctx.split.fold, ctx.split.fingerprint, ctx.run_dir,
+            tab, progress=ctx.progress)
     for ext in ctx.cfg.external_members:
         summary.predictions[ext.name] = register_external(
             ext.name, ext.path, ctx.cohort, ctx.split, ctx.run_dir)

@@ -1,0 +1,217 @@
+"""The ``features`` member kind: a named ECG feature set + one LightGBM booster per class
+per fold, under the run's folds and the same inner patient-grouped early-stopping split
+as the networks. It writes the same predictions contract, so stacking, comparison and the
+report treat it like any member.
+
+Per fold ``k`` the outputs live in ``base/<member>/fold_<k>/``: ``booster_<c>.txt``
+(LightGBM's own text model), ``preds.npz`` and ``meta.json`` (written last, with the job
+fingerprint: a fold whose fingerprint matches is skipped, so runs resume). The features
+come from :func:`ensembler.features.compute.compute_features`, cached under
+``<run>/features/`` per (cohort fingerprint, feature-set spec).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ensembler.config import FeatureMemberEntry, RunConfig
+from ensembler.data.cohort import Cohort
+from ensembler.features import create_feature_set
+from ensembler.features.compute import FeatureTable, compute_features
+from ensembler.training.inner import inner_split
+from ensembler.training.metrics import macro_auc
+from ensembler.training.predictions import MemberPredictions, assemble_oof
+from ensembler.utils.atomic import atomic_dir, save_npz, write_json
+from ensembler.utils.hashing import fingerprint
+from ensembler.utils.seeds import derive_seed
+
+KIND = "features"
+
+
+def feature_matrix(entry: FeatureMemberEntry, table: FeatureTable, cohort: Cohort,
+                   tabular_names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """``(N, F)`` float64 learner input (features, then tabular columns) and column names."""
+    if not entry.tabular or not tabular_names:
+        return table.values.astype(np.float64), list(table.columns)
+    cols = [cohort.tabular_names.index(n) for n in tabular_names]
+    tab = np.asarray(cohort.tabular[:, cols], dtype=np.float64)
+    return np.hstack([table.values.astype(np.float64), tab]), [*table.columns, *tabular_names]
+
+
+def _lgb_params(entry: FeatureMemberEntry, seed: int) -> dict[str, Any]:
+    p = entry.lightgbm
+    return {"objective": "binary", "learning_rate": p.learning_rate, "num_leaves": p.num_leaves,
+            "min_child_samples": p.min_child_samples, "feature_fraction": p.feature_fraction,
+            "lambda_l2": p.reg_lambda, "seed": seed, "deterministic": True,
+            "force_col_wise": True, "num_threads": 1, "verbose": -1}  # fmt: skip
+
+
+def fit_boosters(entry: FeatureMemberEntry, x: np.ndarray, y: np.ndarray, train: np.ndarray,
+                 val: np.ndarray, seed: int, names: list[str]) -> list[Any]:
+    """One booster per class on rows ``train``, early-stopped on rows ``val``.
+
+    A class with one label value in ``train`` gets a constant model (its prevalence, as a
+    zero-round booster's init score); a class with one value in ``val`` trains the full
+    ``max_rounds`` without early stopping.
+    """
+    import lightgbm as lgb
+
+    boosters = []
+    for c in range(y.shape[1]):
+        params = _lgb_params(entry, derive_seed(seed, "class", c))
+        y_tr, y_va = y[train, c], y[val, c]
+        dtrain = lgb.Dataset(x[train], y_tr, feature_name=_safe(names), free_raw_data=True)
+        callbacks: list[Callable[..., Any]] = []
+        valid: list[Any] = []
+        if len(np.unique(y_va)) == 2:
+            valid = [lgb.Dataset(x[val], y_va, reference=dtrain)]
+            callbacks = [lgb.early_stopping(entry.lightgbm.early_stopping, verbose=False)]
+        rounds = entry.lightgbm.max_rounds if len(np.unique(y_tr)) == 2 else 1
+        boosters.append(lgb.train(params, dtrain, num_boost_round=rounds, valid_sets=valid,
+                                  callbacks=callbacks))
+    return boosters
+
+
+def _safe(names: list[str]) -> list[str]:
+    """LightGBM refuses some characters in feature names (JSON specials): replace them."""
+    table = str.maketrans({c: "_" for c in '":,[]{}'})
+    return [n.translate(table) for n in names]
+
+
+def predict_boosters(boosters: list[Any], x: np.ndarray) -> np.ndarray:
+    """``(N, C)`` float32 probabilities, each booster at its best iteration."""
+    if len(x) == 0:
+        return np.zeros((0, len(boosters)), np.float32)
+    cols = [b.predict(x, num_iteration=b.best_iteration or None) for b in boosters]
+    return np.clip(np.column_stack(cols), 0.0, 1.0).astype(np.float32)
+
+
+def _fold_key(entry: FeatureMemberEntry, fold: int, seed: int, cohort: Cohort, split_fp: str,
+              table: FeatureTable, inner_fraction: float) -> str:
+    return fingerprint({"entry": entry.model_dump(mode="json"), "fold": fold, "seed": seed,
+                        "cohort": cohort.fingerprint, "split": split_fp, "spec": table.spec,
+                        "versions": table.versions, "inner": inner_fraction, "v": 1})
+
+
+def _fold_job(entry: FeatureMemberEntry, cfg: RunConfig, cohort: Cohort, fold_vec: np.ndarray,
+              fold: int, x: np.ndarray, names: list[str], folder: Path, key: str,
+              seed: int, feature_ms: float) -> dict[str, Any]:
+    """Fit fold ``fold``'s boosters and write its folder atomically; returns its meta."""
+    train_part = np.flatnonzero((fold_vec >= 0) & (fold_vec != fold))
+    oof_rows = np.flatnonzero(fold_vec == fold)
+    test_rows = np.flatnonzero(fold_vec == -1)
+    train, val = inner_split(train_part, cohort.labels, cohort.patient_id,
+                             cfg.training.inner_val_fraction, derive_seed(seed, "inner"))
+    t0 = time.perf_counter()
+    boosters = fit_boosters(entry, x, cohort.labels, train, val, seed, names)
+    seconds = time.perf_counter() - t0
+    oof = predict_boosters(boosters, x[oof_rows])
+    t1 = time.perf_counter()
+    test = predict_boosters(boosters, x[test_rows])
+    infer_ms = 1000 * (time.perf_counter() - t1) / max(len(test_rows), 1)
+    meta = {"fingerprint": key, "member": entry.name, "kind": KIND, "fold": fold, "seed": seed,
+            "best_epoch": [int(b.best_iteration or b.current_iteration()) for b in boosters],
+            "train_seconds": seconds, "n_train": len(train), "n_val": len(val),
+            "n_params": int(sum(b.num_trees() * entry.lightgbm.num_leaves for b in boosters)),
+            "booster_ms_per_ecg": infer_ms, "n_columns": x.shape[1],
+            "feature_cpu_ms_per_ecg": feature_ms,
+            "oof_auc": macro_auc(cohort.labels[oof_rows], oof) if len(oof_rows) else None}
+    with atomic_dir(folder) as tmp:
+        for c, b in enumerate(boosters):
+            (tmp / f"booster_{c}.txt").write_text(b.model_to_string())
+        save_npz(tmp / "preds.npz", oof_rows=oof_rows, oof=oof, test=test)
+        write_json(tmp / "meta.json", meta)
+    return meta
+
+
+def _done(folder: Path, key: str) -> dict[str, Any] | None:
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return dict(meta) if meta.get("fingerprint") == key else None
+
+
+def train_feature_member(entry: FeatureMemberEntry, cfg: RunConfig, cohort: Cohort,
+                         fold_vec: np.ndarray, split_fingerprint: str, run_dir: Path,
+                         tabular_names: list[str], progress: bool = False) -> MemberPredictions:
+    """Compute (or read) the features, fit every fold not done yet, write the predictions."""
+    fset = create_feature_set(entry.feature_set, allow_import=True, **entry.feature_params)
+    table = compute_features(fset, cohort, run_dir / "features", entry.n_jobs, progress)
+    x, names = feature_matrix(entry, table, cohort, tabular_names)
+    fold_vec = np.asarray(fold_vec)
+    k = int(fold_vec.max()) + 1
+    metas, fold_rows, fold_preds, tests = [], {}, {}, []
+    dev_rows = np.flatnonzero(fold_vec >= 0)
+    pos_in_dev = np.full(len(fold_vec), -1)
+    pos_in_dev[dev_rows] = np.arange(len(dev_rows))
+    for fold in range(k):
+        seed = derive_seed(cfg.seed, entry.name, "none", 0, fold)
+        folder = run_dir / "base" / entry.name / f"fold_{fold}"
+        key = _fold_key(entry, fold, seed, cohort, split_fingerprint, table,
+                        cfg.training.inner_val_fraction)
+        meta = _done(folder, key) or _fold_job(entry, cfg, cohort, fold_vec, fold, x, names,
+                                               folder, key, seed, table.cpu_ms_per_ecg)
+        with np.load(folder / "preds.npz", allow_pickle=False) as z:
+            fold_rows[fold], fold_preds[fold] = pos_in_dev[z["oof_rows"]], z["oof"]
+            tests.append(z["test"])
+        metas.append(meta)
+    return _assemble(entry, cohort, fold_vec, run_dir, table, names, metas, fold_rows,
+                     fold_preds, tests, split_fingerprint)
+
+
+def _assemble(entry: FeatureMemberEntry, cohort: Cohort, fold_vec: np.ndarray, run_dir: Path,
+              table: FeatureTable, names: list[str], metas: list[dict[str, Any]],
+              fold_rows: dict[int, np.ndarray], fold_preds: dict[int, np.ndarray],
+              tests: list[np.ndarray], split_fingerprint: str) -> MemberPredictions:
+    dev_rows = np.flatnonzero(fold_vec >= 0)
+    test_rows = np.flatnonzero(fold_vec == -1)
+    oof = assemble_oof(entry.name, len(dev_rows), fold_rows, fold_preds)
+    meta = {
+        "member": entry.name, "kind": KIND,
+        "config": {"name": entry.name, "entry": entry.name, "kind": KIND,
+                   "replica": ["none", 0], **entry.model_dump(mode="json")},
+        "feature_set": table.spec, "feature_versions": table.versions,
+        "feature_columns": names, "feature_cpu_ms_per_ecg": table.cpu_ms_per_ecg,
+        "cohort_fingerprint": cohort.fingerprint, "split_fingerprint": split_fingerprint,
+        "best_epoch": [m["best_epoch"] for m in metas],
+        "train_seconds": [m["train_seconds"] for m in metas],
+        "fold_oof_auc": [m["oof_auc"] for m in metas],
+        "n_params": metas[0]["n_params"],
+        "inference_ms_per_ecg": table.cpu_ms_per_ecg
+        + float(np.median([m["booster_ms_per_ecg"] for m in metas])),
+        "seeds": [m["seed"] for m in metas], "refit_full": None, "tuned": False,
+    }  # fmt: skip
+    preds = MemberPredictions(
+        name=entry.name, oof=oof, test_by_fold=np.stack(tests),
+        dev_record_id=cohort.record_id[dev_rows], test_record_id=cohort.record_id[test_rows],
+        fold=fold_vec[dev_rows], class_names=list(cohort.class_names), meta=meta,
+    )
+    preds.save(run_dir / "predictions")
+    return preds
+
+
+def feature_member_latency(folder: Path, repeats: int,
+                           batch_sizes: tuple[int, ...] = (1, 64)) -> dict[int, Any]:
+    """ms per ECG of fold ``folder``'s model: the feature computation's CPU time per ECG
+    (measured on the cohort when the features were computed) plus the boosters' time,
+    measured here on a batch of that many rows."""
+    import lightgbm as lgb
+
+    from ensembler.evaluation import LatencyStats, measure_latency
+
+    meta = json.loads((folder / "meta.json").read_text())
+    boosters = [lgb.Booster(model_str=p.read_text())
+                for p in sorted(folder.glob("booster_*.txt"))]  # fmt: skip
+    x = np.zeros((max(batch_sizes), int(meta["n_columns"])))
+    stats = measure_latency(lambda bs: predict_boosters(boosters, x[:bs]),
+                            batch_sizes=batch_sizes, repeats=repeats, warmup=1)
+    extra = float(meta["feature_cpu_ms_per_ecg"])
+    return {bs: LatencyStats(batch_size=bs, p50_ms=s.p50_ms + extra, p95_ms=s.p95_ms + extra,
+                             repeats=s.repeats) for bs, s in stats.items()}  # fmt: skip
