@@ -27,7 +27,7 @@ from ensembler.features.compute import FeatureTable, compute_features
 from ensembler.training.inner import inner_split
 from ensembler.training.metrics import macro_auc
 from ensembler.training.predictions import MemberPredictions, assemble_oof
-from ensembler.utils.atomic import atomic_dir, save_npz, write_json
+from ensembler.utils.atomic import atomic_dir, marked_by, save_npz, write_json
 from ensembler.utils.hashing import fingerprint
 from ensembler.utils.seeds import derive_seed
 
@@ -122,7 +122,7 @@ def _fold_job(entry: FeatureMemberEntry, cfg: RunConfig, cohort: Cohort, fold_ve
             "booster_ms_per_ecg": infer_ms, "n_columns": x.shape[1],
             "feature_cpu_ms_per_ecg": feature_ms,
             "oof_auc": macro_auc(cohort.labels[oof_rows], oof) if len(oof_rows) else None}
-    with atomic_dir(folder) as tmp:
+    with atomic_dir(folder, marked_by("meta.json")) as tmp:
         for c, b in enumerate(boosters):
             (tmp / f"booster_{c}.txt").write_text(b.model_to_string())
         save_npz(tmp / "preds.npz", oof_rows=oof_rows, oof=oof, test=test)

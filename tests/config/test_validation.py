@@ -261,5 +261,5 @@ def test_several_problems_are_listed_on_one_line() -> None:
 
 def test_top_level_problem_has_no_empty_path() -> None:
     raw = {"models": [{"name": "a", "arch": "cnn1d"}, {"name": "a", "arch": "vit1d"}]}
-    assert _refused(raw) == (f"{SRC}: member names (models, external_members) must be "
-                             "unique; repeated: a")
+    assert _refused(raw) == (f"{SRC}: member names (models, external_members, "
+                             "feature_members) must be unique; repeated: a")
