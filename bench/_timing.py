@@ -24,6 +24,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ensembler.utils.threads import disable_spinning
+
+# OpenMP threads sleep between parallel regions, as under the CLI; must run before torch
+# loads, so every benchmark imports this module before torch (ruff: force-to-top)
+disable_spinning()
+
 SCHEMA = 1
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"

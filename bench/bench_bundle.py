@@ -23,12 +23,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import _timing  # noqa: F401  # first: sets OMP_WAIT_POLICY before torch loads
 import numpy as np
 import torch
+from _timing import interleaved, make_result, monitor_load, ratio, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from _timing import interleaved, make_result, monitor_load, ratio, write_result  # noqa: E402
 
 from ensembler.bundle import export_bundle, load_bundle  # noqa: E402
 from ensembler.bundle.bundle import Bundle  # noqa: E402

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import _timing  # noqa: F401  # first: sets OMP_WAIT_POLICY before torch loads
 import numpy as np
 from _timing import LoadMonitor, interleaved, make_result, ratio, timed, write_result
 from sklearn.metrics import roc_auc_score

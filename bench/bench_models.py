@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import _timing  # noqa: F401  # first: sets OMP_WAIT_POLICY before torch loads
 import torch
 from _timing import interleaved, make_result, monitor_load, write_result
 from torch.utils.flop_counter import FlopCounterMode

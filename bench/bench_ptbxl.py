@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+import _timing  # noqa: F401  # first: sets OMP_WAIT_POLICY before torch loads
 import numpy as np
 from _timing import cpu_seconds, make_result, monitor_load, write_result
 

@@ -28,6 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import _timing  # noqa: F401  # first: sets OMP_WAIT_POLICY before torch loads
 import numpy as np
 import torch
 from _timing import ROOT, make_result, monitor_load, write_result
@@ -128,7 +129,7 @@ def main() -> None:
                            "profile (sum of fit seconds, fp32 / auto)",
                   "ratio": total_b / total_a, "better": "higher", "target": 1.5},
         medians=medians, load=mon.summary(args.threads),
-        details={"config": str(Path(args.config).resolve().relative_to(ROOT)),
+        details={"config": str(args.config),
                  "fold": args.fold, "members": per_member,
                  "all_within_noise": all(r["within_noise"] for r in per_member.values())})
     write_result(result, Path(args.out) if args.out else None)

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import _timing  # noqa: F401  # first: sets OMP_WAIT_POLICY before torch loads
 import numpy as np
 import optuna
 from _timing import interleaved, make_result, monitor_load, ratio, write_result

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+import _timing  # noqa: F401  # first: sets OMP_WAIT_POLICY before torch loads
 import numpy as np
 import torch
 from _timing import interleaved, make_result, monitor_load, ratio, write_result
