@@ -190,6 +190,7 @@ def main() -> None:
     ap.add_argument("--eval-records", type=int, default=64)
     ap.add_argument("--compile", default="", help="families to also time under torch.compile")
     ap.add_argument("--quick", action="store_true", help="3 repeats, 16 eval records")
+    ap.add_argument("--out", default=None, help="result JSON (default bench/results/)")
     args = ap.parse_args()
     if args.quick:
         args.repeats, args.eval_records = 3, 16
@@ -219,7 +220,15 @@ def main() -> None:
         "better": "higher",
         "note": "" if bf16 else "this CPU reports no AVX512-BF16/AMX-BF16: bf16 not measured",
     }
-    result = make_result("train_speed", quick=args.quick,
+    if compiled:
+        gains = [c["compiled_over_eager"] for c in compiled.values()]
+        headline = {"label": "torch.compile training-step speed-up over eager (geometric mean "
+                             "over " + ", ".join(compiled) + ")",
+                    "ratio": math.exp(np.mean(np.log(gains))), "better": "higher",
+                    "note": "compile s: " + ", ".join(f"{a} {c['compile_s']:.0f}"
+                                                       for a, c in compiled.items())}
+    name = Path(args.out).stem if args.out else "train_speed"
+    result = make_result(name, quick=args.quick,
                          command=" ".join(["python", *sys.argv]), headline=headline,
                          medians=medians, load=mon.summary(args.threads),
                          details={"per_family": per_family, "crop": crop_info,
@@ -229,7 +238,7 @@ def main() -> None:
                                                "eval_records": args.eval_records,
                                                "repeats": args.repeats,
                                                "params": FAMILIES}})
-    write_result(result)
+    write_result(result, Path(args.out) if args.out else None)
 
 
 if __name__ == "__main__":

@@ -142,7 +142,7 @@ def _all_results() -> list[dict[str, Any]]:
     out = []
     for path in sorted(RESULTS.glob("*.json")):
         data = json.loads(path.read_text())
-        if isinstance(data, dict) and data.get("schema") and data.get("name") != "train_speed":
+        if isinstance(data, dict) and data.get("schema"):
             out.append(data)
     return out
 
