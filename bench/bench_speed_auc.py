@@ -53,8 +53,7 @@ def train_side(ctx: RunContext, precision: str, member: str, fold: int, epochs: 
     job = FoldJob(member=spec, fold=fold, run_seed=cfg.seed,
                   cohort_fingerprint=ctx.cohort.fingerprint,
                   split_fingerprint=ctx.split.fingerprint)
-    meta = run_fold_job(job, ctx.cohort, ctx.split.fold, out / precision, threads,
-                        verbose=False)
+    meta = run_fold_job(job, ctx.cohort, ctx.split.fold, out / precision, threads)
     preds = dict(np.load(job.folder(out / precision) / "preds.npz", allow_pickle=False))
     return {"meta": meta, "oof_rows": preds["oof_rows"], "oof": preds["oof"]}
 

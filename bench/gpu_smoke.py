@@ -12,9 +12,10 @@ Two steps, neither needing the network:
    (the first is a warm-up; throughput is the last epoch's training records per second),
    then scores the eval rows on the device and through the bundle's own CPU path (weights
    saved as safetensors, rebuilt by ``load_fold_model``, ``BundleMember.predict`` in
-   fp32) and reports max |delta| between them. With ``--cpu-reference`` (a result of
-   ``run --device cpu`` on the 2-core machine) each family's throughput is also given
-   as a GPU / CPU ratio.
+   fp32) and reports max |delta| between them. Each family's throughput is also given
+   as a ratio to the same member trained on 2 CPU threads of the same machine
+   (``--cpu-steps`` batches, after a warm-up epoch), and, with ``--cpu-reference`` (a
+   result of ``run --device cpu`` on the 2-core development machine), to that figure.
 
 ``--dry`` trains 2 tiny batches per member (to check that the script runs, on any
 device). Writes ``bench/results/gpu_smoke.json`` (or ``--out``).
@@ -27,7 +28,7 @@ import json
 import statistics
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,22 @@ def cpu_max_abs_diff(spec: MemberSpec, result: Any, signals: np.ndarray, n_class
             "max_abs_diff_cpu_vs_device_fp32": float(np.max(np.abs(on_cpu - on_dev_fp32)))}
 
 
+def cpu_throughput(spec: MemberSpec, data: dict[str, np.ndarray], train_idx: np.ndarray,
+                   threads: int) -> float:
+    """Training ECG/s of ``spec`` on this machine's CPU with ``threads`` torch threads: the
+    second of two epochs over ``train_idx`` (the first is the warm-up)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        cpu_spec = replace(spec, training=spec.training.model_copy(update={"device": "cpu"}))
+        res = fit_model(cpu_spec, data["signals"], data["labels"], None, float(data["fs"]),
+                        train_idx, None, seed=0, epochs=2, device=torch.device("cpu"),
+                        log=None)
+    finally:
+        torch.set_num_threads(before)
+    return len(train_idx) / float(res.curve["seconds"].iloc[-1])
+
+
 def run_member(spec: MemberSpec, data: dict[str, np.ndarray], train_idx: np.ndarray,
                eval_idx: np.ndarray, device: torch.device, epochs: int) -> dict[str, Any]:
     fs = float(data["fs"])
@@ -163,6 +180,11 @@ def cmd_run(args: argparse.Namespace) -> None:
         for spec in full_profile_specs(args.device, batch):
             members[spec.name] = run_member(spec, data, train_idx, eval_idx, device, epochs)
             m = members[spec.name]
+            if args.cpu_steps:
+                n = args.cpu_steps * (batch or spec.training.batch_size)
+                m["cpu_2threads_ecg_per_s"] = cpu_throughput(spec, data, train_idx[:n], 2)
+                m["device_over_cpu_2threads"] = (m["train_ecg_per_s"]
+                                                 / m["cpu_2threads_ecg_per_s"])
             print(f"{spec.name:16s} {m['autocast']:4s} {m['train_ecg_per_s']:9.1f} ECG/s "
                   f"(last epoch {m['last_epoch_s']:.2f} s)  max|d| CPU vs {device.type}: "
                   f"{m['max_abs_diff_cpu_vs_device']:.2e} "
@@ -180,13 +202,14 @@ def finish(args: argparse.Namespace, device: torch.device, members: dict[str, An
         if name in ref:
             m["cpu_reference_ecg_per_s"] = ref[name]["train_ecg_per_s"]
             m["device_over_cpu"] = m["train_ecg_per_s"] / ref[name]["train_ecg_per_s"]
-    ratios = [m["device_over_cpu"] for m in members.values() if "device_over_cpu" in m]
-    headline = {"label": f"training throughput, {device.type} / 2-core CPU reference "
-                         "(median over families)",
+    key = "device_over_cpu" if ref else "device_over_cpu_2threads"
+    ratios = [m[key] for m in members.values() if key in m]
+    what = "the --cpu-reference file" if ref else "2 CPU threads of this machine"
+    headline = {"label": f"training throughput, {device.type} / {what} (median over families)",
                 "ratio": statistics.median(ratios) if ratios else float("nan"),
                 "better": "higher"}
     if not ratios:
-        headline["note"] = "no --cpu-reference given"
+        headline["note"] = "no CPU figure (--cpu-steps 0 and no --cpu-reference)"
     gpu = torch.cuda.get_device_name(0) if device.type == "cuda" else None
     result = make_result(
         args.name, quick=args.dry, command=" ".join(["python", *sys.argv]), headline=headline,
@@ -212,6 +235,9 @@ def main() -> None:
     run.add_argument("--max-train", type=int, default=0, help="cap the training records")
     run.add_argument("--dry", action="store_true", help="2 batches of 4 records per member")
     run.add_argument("--cpu-reference", default=None, help="a `run --device cpu` result JSON")
+    run.add_argument("--cpu-steps", type=int, default=2,
+                     help="also time this many training batches per family on 2 CPU threads "
+                          "here (0: skip)")
     run.add_argument("--name", default="gpu_smoke", help="result name (file stem)")
     run.add_argument("--out", default=None)
     args = ap.parse_args()

@@ -85,4 +85,5 @@ def test_gpu_smoke_dry_run_on_cpu(tmp_path: Path) -> None:
     for m in members.values():
         assert m["train_ecg_per_s"] > 0
         assert m["max_abs_diff_cpu_vs_device_fp32"] < 1e-5  # the bundle's CPU path agrees
+        assert m["cpu_2threads_ecg_per_s"] > 0 and m["device_over_cpu_2threads"] > 0
     assert res["details"]["device"] == "cpu"
