@@ -237,6 +237,24 @@ def ensemble() -> str:
             + f"\n\nLoad: {_load_text(d)}{mark}; `{d.get('command', '')}`.")
 
 
+def gpu() -> str:
+    """bench/gpu_smoke.py's per-family figures, or a plain statement that it has not run."""
+    d = load("gpu_smoke")
+    det = d.get("details") or {}
+    members = det.get("members") or {}
+    if not members or det.get("dry") or det.get("device") == "cpu":
+        return ("**Not run on a GPU yet**: no CUDA machine was available when "
+                "`bench/gpu_smoke.py` was written; only its CPU dry run is tested.")
+    rows = [[f"`{n}`", str(m.get("autocast", "?")), num(m.get("train_ecg_per_s"), ",.0f"),
+             num(m.get("cpu_2threads_ecg_per_s"), ",.1f"), _r(m.get("device_over_cpu_2threads")),
+             num(m.get("max_abs_diff_cpu_vs_device"), ".1e"),
+             num(m.get("max_abs_diff_cpu_vs_device_fp32"), ".1e")] for n, m in members.items()]
+    return (f"On {det.get('gpu', 'a GPU')}:\n\n"
+            + table(["member", "precision", "GPU train ECG/s", "CPU (2 threads) ECG/s",
+                     "GPU / CPU", "max abs Δ, CPU bundle vs GPU (bf16)",
+                     "max abs Δ vs GPU fp32"], rows))
+
+
 def _run_summary(data: dict[str, Any]) -> dict[str, Any]:
     """A bench_ptbxl result: schema-1 files keep the summary under ``details``."""
     if data.get("schema"):
@@ -246,7 +264,7 @@ def _run_summary(data: dict[str, Any]) -> dict[str, Any]:
 
 def context() -> dict[str, str]:
     out = {"benchmarks": benchmarks(), "train_speed": train_speed(),
-           "inference": inference(), "ensemble": ensemble()}
+           "inference": inference(), "ensemble": ensemble(), "gpu": gpu()}
     out.update(ptbxl_context("sd", _run_summary(load("ptbxl_superdiag"))))
     out.update(ptbxl_context("mi", _run_summary(load("ptbxl_mi_binary"))))
     return out
