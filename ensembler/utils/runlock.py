@@ -22,6 +22,7 @@ import fcntl
 import json
 import os
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -89,7 +90,7 @@ def hold_run_lock(run_dir: str | Path) -> Iterator[RunLock]:
                 f"(since {info.get('started', '?')}); wait for it to finish or stop it"
             ) from None
         lock = RunLock(run_dir=rd, token=secrets.token_hex(16), pid=os.getpid())
-        payload = json.dumps({"pid": lock.pid, "token": lock.token,
+        payload = json.dumps({"pid": lock.pid, "token": lock.token, "host": socket.gethostname(),
                               "started": time.strftime("%Y-%m-%d %H:%M:%S")})
         os.ftruncate(fd, 0)
         os.pwrite(fd, payload.encode(), 0)
@@ -106,11 +107,15 @@ def check_lock(run_dir: Path, token: str | None) -> None:
     """Refuse (RunLockedError) unless ``run_dir`` is locked with ``token`` by a live holder.
 
     ``token=None`` (a library call that took no lock): refuse only when a live process
-    other than this one (or its parent) holds the directory.
+    other than this one (or its parent) holds the directory. On another host than the
+    holder's (a dask worker), the token alone decides: the lock is emptied on release.
     """
     info = _read(Path(run_dir) / LOCK_NAME)
     pid = info.get("pid")
-    holder_alive = isinstance(pid, int) and pid_alive(pid)
+    if info.get("host", socket.gethostname()) != socket.gethostname():
+        holder_alive = bool(info.get("token"))  # a dask worker elsewhere: pids mean nothing
+    else:
+        holder_alive = isinstance(pid, int) and pid_alive(pid)
     if token is None:
         if holder_alive and pid not in (os.getpid(), os.getppid()):
             raise RunLockedError(f"{run_dir}: run directory in use by ensembler process {pid}; "

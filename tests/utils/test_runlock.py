@@ -112,3 +112,14 @@ def test_the_cli_refuses_a_run_directory_in_use(tmp_path: Path) -> None:
         proc.wait()
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert f"in use by ensembler process {proc.pid}" in res.stderr
+
+
+def test_a_worker_on_another_host_checks_the_token_only(tmp_path: Path) -> None:
+    (tmp_path / LOCK_NAME).write_text(json.dumps({"pid": 999_999_999, "token": "t",
+                                                  "host": "elsewhere"}))
+    check_lock(tmp_path, "t")  # the holder's pid cannot be checked from here
+    with pytest.raises(RunLockedError):
+        check_lock(tmp_path, "other")
+    (tmp_path / LOCK_NAME).write_text("")  # released
+    with pytest.raises(RunLockedError):
+        check_lock(tmp_path, "t")
