@@ -67,10 +67,11 @@ def locked_context(cfg: RunConfig, run_dir: Path | None,
                    progress: bool = True) -> Iterator[RunContext]:
     """The run context with its run directory locked for the ``with`` block (nothing is
     written into the directory before the lock is held)."""
-    from ensembler.pipeline.context import RunContext
+    from ensembler.pipeline.context import RunContext, check_run_dir
     from ensembler.utils.runlock import hold_run_lock
 
     rd = Path(run_dir) if run_dir else cfg.resolved_run_dir()
+    check_run_dir(rd)  # before the lock file: never write into a user's folder
     with hold_run_lock(rd) as lock:
         ctx = RunContext.create(cfg, rd, progress=progress)
         ctx.lock_token = lock.token

@@ -9,7 +9,21 @@ from typing import Any
 
 from ensembler.config import RunConfig
 from ensembler.data.cohort import Cohort
-from ensembler.utils.atomic import check_target, marked_by, write_text
+from ensembler.utils.atomic import check_target, write_text
+
+
+def is_run_dir(folder: Path) -> bool:
+    """Whether ``folder`` is a run directory (``config.resolved.yaml``) or holds nothing but
+    the run lock: only such a folder is written into by a run."""
+    from ensembler.utils.runlock import LOCK_NAME
+
+    return (folder / "config.resolved.yaml").is_file() or \
+        all(p.name == LOCK_NAME for p in folder.iterdir())
+
+
+def check_run_dir(folder: Path) -> None:
+    """Refuse (FolderExistsError) a non-empty folder that is not a run directory."""
+    check_target(folder, is_run_dir)
 
 
 @dataclass
@@ -27,7 +41,7 @@ class RunContext:
                progress: bool = True) -> RunContext:
         rd = Path(run_dir) if run_dir else cfg.resolved_run_dir()
         # a non-empty folder without config.resolved.yaml is not a run: never write into it
-        check_target(rd, marked_by("config.resolved.yaml"))
+        check_run_dir(rd)
         rd.mkdir(parents=True, exist_ok=True)
         ctx = cls(cfg=cfg, run_dir=rd, progress=progress)
         ctx.write_resolved_config()

@@ -101,7 +101,7 @@ def test_existing_bundle_replaced_and_kept_on_failure(tiny_run, tmp_path, monkey
     assert _hidden(tmp_path) == []
 
 
-def test_run_dir_and_report_refuse_foreign_folders(tiny_run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_run_dir_and_report_refuse_foreign_folders(tiny_run, tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
     from ensembler.pipeline.context import RunContext
     from ensembler.report import write_report_dir
 
@@ -112,8 +112,12 @@ def test_run_dir_and_report_refuse_foreign_folders(tiny_run, tmp_path) -> None: 
         RunContext.create(tiny_run.cfg, home, progress=False)
     with pytest.raises(FolderExistsError):
         write_report_dir(home, {"metrics.json": b"{}"})
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text(yaml.safe_dump(tiny_run.cfg.model_dump(mode="json")))
+    assert run_cli(monkeypatch, "cache", str(cfg_file), "--run-dir", str(home)) == 2
+    assert "not written by ensembler" in capsys.readouterr().err
     assert (home / "notes.txt").read_text() == "keep"
-    assert sorted(p.name for p in home.iterdir()) == ["notes.txt"]
+    assert sorted(p.name for p in home.iterdir()) == ["notes.txt"]  # not even a lock file
 
 
 def test_file_outputs_refuse_a_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
