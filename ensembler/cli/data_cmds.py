@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ensembler.cli.main import cli
 from ensembler.cli.options import config_argument, load, open_run
-from ensembler.config import RunConfig, load_config
+
+if TYPE_CHECKING:
+    from ensembler.config import RunConfig
 
 
 def _config(path: str | None) -> RunConfig:
+    from ensembler.config import RunConfig, load_config
+
     return load_config(path) if path else RunConfig()
 
 

@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ensembler.config import RunConfig, load_config
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: `ensembler --help` loads no config machinery
+    from ensembler.config import RunConfig
     from ensembler.pipeline.context import RunContext
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,6 +27,8 @@ def config_argument(fn: F) -> F:
 
 
 def load(config: Path, profile: str | None, data_dir: Path | None) -> RunConfig:
+    from ensembler.config import load_config
+
     overrides: dict[str, Any] = {}
     if data_dir is not None:
         raw = load_config(config, profile=profile)

@@ -13,7 +13,7 @@ import pytest
 from ensembler.cli.main import cli, main
 from ensembler.errors import ConfigError
 
-HEAVY = ("torch", "pandas", "sklearn", "optuna", "lightgbm", "scipy")
+HEAVY = ("torch", "pandas", "sklearn", "optuna", "lightgbm", "scipy", "numpy", "pydantic")
 
 
 def test_importing_the_cli_and_help_load_no_heavy_library() -> None:
