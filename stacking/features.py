@@ -83,6 +83,30 @@ class RankState:
                    q={k: list(v) for k, v in d["q"].items()})
 
 
+def _member_probabilities(preds: Mapping[str, NDArray[np.floating]], m: str, c: int,
+                          n: int | None) -> NDArray[np.float64]:
+    """Member ``m``'s (N, C) probabilities; N must match the members before it (``n``)."""
+    if m not in preds:
+        raise ValueError(f"build_meta_features: no predictions for member {m!r}; "
+                         f"have {sorted(preds)}")
+    p = np.asarray(preds[m], dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != c or (n is not None and p.shape[0] != n):
+        raise ValueError(f"build_meta_features: preds[{m!r}] must be (N, {c}), got {p.shape}")
+    return p
+
+
+def _transform(v: NDArray[np.float64], column: str, transform: str,
+               rank_state: RankState | None) -> NDArray[np.float64]:
+    """One probability column as a level-1 feature: as is, log-odds, or its ECDF rank."""
+    if transform == "logit":
+        return np.asarray(logit(np.clip(v, _EPS, 1.0 - _EPS)), dtype=np.float64)
+    if transform == "rank":
+        if rank_state is None:  # checked by build_meta_features
+            raise ValueError("build_meta_features: transform='rank' needs a rank_state")
+        return rank_state.transform(column, v)
+    return v
+
+
 def build_meta_features(
     preds: Mapping[str, NDArray[np.floating]],
     members: Sequence[str],
@@ -115,25 +139,13 @@ def build_meta_features(
                          "(RankState.fit on development OOF)")
     if not members:
         raise ValueError("build_meta_features: at least one member is required")
-    c = len(class_names)
     cols: list[NDArray[np.float64]] = []
     n: int | None = None
     for m in members:
-        if m not in preds:
-            raise ValueError(f"build_meta_features: no predictions for member {m!r}; "
-                             f"have {sorted(preds)}")
-        p = np.asarray(preds[m], dtype=np.float64)
-        if p.ndim != 2 or p.shape[1] != c or (n is not None and p.shape[0] != n):
-            raise ValueError(f"build_meta_features: preds[{m!r}] must be (N, {c}), got {p.shape}")
+        p = _member_probabilities(preds, m, len(class_names), n)
         n = p.shape[0]
-        for j, cname in enumerate(class_names):
-            v = p[:, j]
-            if transform == "logit":
-                v = logit(np.clip(v, _EPS, 1.0 - _EPS))
-            elif transform == "rank":
-                assert rank_state is not None
-                v = rank_state.transform(f"{m}:{cname}", v)
-            cols.append(v)
+        cols += [_transform(p[:, j], f"{m}:{cname}", transform, rank_state)
+                 for j, cname in enumerate(class_names)]
     names = column_names(members, class_names)
     if tabular is not None:
         tab = np.asarray(tabular, dtype=np.float64)

@@ -187,21 +187,7 @@ def _study(data: Level1Data, n_trials: int, seed: int, learners: Sequence[str],
             if spec is None:
                 raise optuna.TrialPruned("no member selected")
             trial.set_user_attr("label", spec.label())
-            aucs: list[float] = []
-            for start in range(0, K, n_jobs):
-                ks = list(range(start, min(start + n_jobs, K)))
-                if n_jobs == 1:
-                    res = [_run_fold(feats, spec, ks[0], seed)]
-                else:
-                    res = par(delayed(_run_fold)(feats, spec, k, seed) for k in ks)
-                for auc in res:
-                    aucs.append(auc)
-                    if not multi_objective:
-                        # one report and one pruning check per fold, in fold order, so the
-                        # trial's fate does not depend on how many folds ran in parallel
-                        trial.report(float(np.mean(aucs)), step=len(aucs) - 1)
-                        if trial.should_prune():
-                            raise optuna.TrialPruned()
+            aucs = _cv_aucs(trial, feats, spec, seed, par, n_jobs, prune=not multi_objective)
             trial.set_user_attr("fold_aucs", aucs)
             auc = float(np.mean(aucs))
             if not multi_objective:
@@ -216,6 +202,30 @@ def _study(data: Level1Data, n_trials: int, seed: int, learners: Sequence[str],
         with threadpool_limits(limits=1, user_api="blas"):
             study.optimize(objective, n_trials=n_trials, timeout=timeout)
     return study, has_cost
+
+
+def _cv_aucs(trial: optuna.Trial, feats: _FoldFeatures, spec: StackSpec, seed: int,
+             par: Parallel, n_jobs: int, prune: bool) -> list[float]:
+    """The stack's AUC on each meta-level fold, ``n_jobs`` folds at a time.
+
+    With ``prune``: one report and one pruning check per fold, in fold order, so the
+    trial's fate does not depend on how many folds ran in parallel.
+    """
+    K = feats.data.n_folds
+    aucs: list[float] = []
+    for start in range(0, K, n_jobs):
+        ks = list(range(start, min(start + n_jobs, K)))
+        if n_jobs == 1:
+            res = [_run_fold(feats, spec, ks[0], seed)]
+        else:
+            res = par(delayed(_run_fold)(feats, spec, k, seed) for k in ks)
+        for auc in res:
+            aucs.append(auc)
+            if prune:
+                trial.report(float(np.mean(aucs)), step=len(aucs) - 1)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+    return aucs
 
 
 def _spec_of(trial: optuna.trial.FrozenTrial, data: Level1Data, learners: Sequence[str],

@@ -88,6 +88,25 @@ def read_record(
     p = Path(path)
     if p.suffix in (".hea", ".dat"):
         p = p.with_suffix("")
+    header = _read_header(p, expected_fs)
+    name = str(p)
+    _check_dat_sizes(p, header)
+    signal = _read_format16(p, header)
+    if signal is None:
+        try:
+            signal, _ = wfdb.rdsamp(name)
+        except Exception as exc:
+            raise BadRecordError(name, f"cannot read signal data: {exc}") from None
+    if signal.shape != (header.sig_len, header.n_sig):
+        raise BadRecordError(
+            name, f"read {signal.shape} samples x leads, header promises "
+            f"({header.sig_len}, {header.n_sig}) (truncated .dat?)"
+        )
+    return signal * _mv_scale(name, header), [str(s) for s in header.sig_name], float(header.fs)
+
+
+def _read_header(p: Path, expected_fs: float | None) -> wfdb.Record:
+    """The record's header: present, readable, non-empty, at ``expected_fs`` when given."""
     name = str(p)
     if not p.with_suffix(".hea").is_file():
         raise BadRecordError(name, "header file (.hea) is missing")
@@ -101,18 +120,11 @@ def read_record(
         raise BadRecordError(
             name, f"sampling rate {header.fs:g} Hz differs from the configured {expected_fs:g} Hz"
         )
-    _check_dat_sizes(p, header)
-    signal = _read_format16(p, header)
-    if signal is None:
-        try:
-            signal, _ = wfdb.rdsamp(name)
-        except Exception as exc:
-            raise BadRecordError(name, f"cannot read signal data: {exc}") from None
-    if signal.shape != (header.sig_len, header.n_sig):
-        raise BadRecordError(
-            name, f"read {signal.shape} samples x leads, header promises "
-            f"({header.sig_len}, {header.n_sig}) (truncated .dat?)"
-        )
+    return header
+
+
+def _mv_scale(name: str, header: wfdb.Record) -> np.ndarray:
+    """(leads,) factors that convert each lead's unit to millivolts."""
     scale = np.empty(header.n_sig)
     for i, unit in enumerate(header.units):
         factor = _TO_MV.get(str(unit).strip().lower())
@@ -121,7 +133,7 @@ def read_record(
                 name, f"lead {header.sig_name[i]!r} has unit {unit!r}; expected mV, uV or V"
             )
         scale[i] = factor
-    return signal * scale, [str(s) for s in header.sig_name], float(header.fs)
+    return scale
 
 
 def write_record(

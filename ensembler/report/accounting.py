@@ -67,25 +67,28 @@ def _pct(n: int, total: int) -> str:
 def dropped_warnings(rows: Sequence[Mapping[str, Any]], subgroups: Mapping[str, Any],
                      n_boot: int) -> list[str]:
     """One line per CI for which more than :data:`DROP_WARN` of the resamples were dropped."""
-    out: list[str] = []
-    for r in rows:
-        d = r["bootstrap_dropped"]
-        if _over(d["auc_macro"], n_boot):
-            out.append(f"{r['name']}: macro AUC, {_pct(d['auc_macro'], n_boot)}")
-        for c, n in d["auc_per_class"].items():
-            if _over(n, n_boot):
-                out.append(f"{r['name']}: AUC of {c}, {_pct(n, n_boot)}")
-        op = d["operating_point"] or {"per_class": {}}
-        for c, rates in op["per_class"].items():
-            bad = [f"{k} {_pct(n, n_boot)}" for k, n in rates.items() if _over(n, n_boot)]
-            if bad:
-                out.append(f"{r['name']}: operating point of {c}, " + ", ".join(bad))
+    out = [line for r in rows for line in _row_dropped(r, n_boot)]
     for col, per_model in (subgroups.get("columns") or {}).items():
         for model, srows in per_model.items():
-            for s in srows:
-                if _over(s.get("n_dropped"), n_boot):
-                    out.append(f"subgroup {col} = {s['value']} ({model}): macro AUC, "
-                               f"{_pct(s['n_dropped'], n_boot)}")
+            out += [f"subgroup {col} = {s['value']} ({model}): macro AUC, "
+                    f"{_pct(s['n_dropped'], n_boot)}"
+                    for s in srows if _over(s.get("n_dropped"), n_boot)]
+    return out
+
+
+def _row_dropped(r: Mapping[str, Any], n_boot: int) -> list[str]:
+    """The over-threshold drop counts of one leaderboard row (AUCs, operating points)."""
+    d = r["bootstrap_dropped"]
+    out: list[str] = []
+    if _over(d["auc_macro"], n_boot):
+        out.append(f"{r['name']}: macro AUC, {_pct(d['auc_macro'], n_boot)}")
+    out += [f"{r['name']}: AUC of {c}, {_pct(n, n_boot)}"
+            for c, n in d["auc_per_class"].items() if _over(n, n_boot)]
+    op = d["operating_point"] or {"per_class": {}}
+    for c, rates in op["per_class"].items():
+        bad = [f"{k} {_pct(n, n_boot)}" for k, n in rates.items() if _over(n, n_boot)]
+        if bad:
+            out.append(f"{r['name']}: operating point of {c}, " + ", ".join(bad))
     return out
 
 

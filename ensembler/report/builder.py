@@ -12,7 +12,7 @@ import numpy as np
 from ensembler.config import ReportConfig
 from ensembler.report import figures as F
 from ensembler.report.document import Document, Figure, Heading, Paragraph, Table
-from ensembler.report.inputs import ComparisonInput
+from ensembler.report.inputs import ComparisonInput, LeaderboardEntry
 from ensembler.report.metrics import compute_metrics, json_ready, ordered_entries
 from ensembler.report.tables import (
     HOW_TO_READ,
@@ -34,7 +34,6 @@ __all__ = ["build_report", "write_report_dir"]
 
 def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Document:
     doc = Document(f"Single models vs ensembles — {inp.run_name}")
-    y = np.asarray(inp.y_test)
     entries = ordered_entries(inp)
     first = [n for n in (*(inp.primary or ()), inp.baseline)]
     plotted = sorted(
@@ -65,6 +64,17 @@ def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Doc
                 "answer different questions."
             )
         )
+    _notes(doc, inp, m)
+    doc.add(Heading("Operating points"), *operating_blocks(m))
+    doc.add(Heading("Calibration"), calibration_table(m))
+    _figures(doc, inp, m, cfg, plotted)
+    _run_figures(doc, inp)
+    _subgroups_study_provenance(doc, m, cfg)
+    return doc
+
+
+def _notes(doc: Document, inp: ComparisonInput, m: dict[str, Any]) -> None:
+    """Per-row notes, the oracle ceiling, a best-single consistency warning, bootstrap drops."""
     notes = [f"`{r['name']}`: {r['notes']}" for r in m["leaderboard"] if r["notes"]]
     if m["oracle_auc"] is not None:
         notes.append(f"Oracle macro AUC of the generating risk (ceiling): {fmt(m['oracle_auc'])}.")
@@ -74,8 +84,12 @@ def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Doc
             f"among the fold bags (best: `{m['best_single_check']['best_fold_bag']}`)."
         )
     doc.add(*(Paragraph(n) for n in notes), *bootstrap_warning(m))
-    doc.add(Heading("Operating points"), *operating_blocks(m))
-    doc.add(Heading("Calibration"), calibration_table(m))
+
+
+def _figures(doc: Document, inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig,
+             plotted: list[LeaderboardEntry]) -> None:
+    """ROC, reliability and Pareto figures (the test-set ones every report has)."""
+    y = np.asarray(inp.y_test)
     doc.add(Heading("Figures"))
     doc.add(Figure("roc", "ROC curves on the test set", F.roc_figure(y, plotted, inp.class_names)))
     doc.add(
@@ -94,6 +108,10 @@ def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Doc
         ),
         pareto_key_table(m),
     )
+
+
+def _run_figures(doc: Document, inp: ComparisonInput) -> None:
+    """Figures of the optional run parts: training curves, tuning fairness, data efficiency."""
     if inp.training_curves:
         doc.add(
             Figure(
@@ -122,6 +140,10 @@ def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Doc
                 F.data_efficiency_figure(inp.data_efficiency),
             )
         )
+
+
+def _subgroups_study_provenance(doc: Document, m: dict[str, Any], cfg: ReportConfig) -> None:
+    """Subgroup table and figure, the stacking study, and which data each choice used."""
     doc.add(Heading("Subgroups"))
     if m["subgroups"]["columns"]:
         doc.add(
@@ -151,7 +173,6 @@ def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Doc
         Table(["choice", "data used"], [[k, v] for k, v in m["provenance"].items()]),
         test_reads_paragraph(m),
     )  # fmt: skip
-    return doc
 
 
 def write_report_dir(out_dir: Path, files: dict[str, bytes]) -> None:

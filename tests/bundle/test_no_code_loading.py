@@ -50,6 +50,10 @@ def test_load_and_predict_without_pickle_or_import_module(
     csv = tiny_run.record_dir / "no_code_loading_inputs.csv"  # records are relative to it
     manifest.set_index("record").loc[ids].reset_index()[
         ["record", "age", "sex", "pacemaker"]].to_csv(csv, index=False)
+    # Warm-up, unpatched: libraries the predict path imports lazily (e.g. neurokit2 ->
+    # matplotlib) may use importlib themselves while being imported. Afterwards any call
+    # is the loader's own: a patched import_module is called even for a cached module.
+    predict_inputs(load_bundle(out), [csv])
     for module, name in PATCHED:
         monkeypatch.setattr(module, name, _refuse)
     with pytest.raises(Refused):  # the patches are live
