@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ensembler.bundle.card_inputs import input_rules
+from ensembler.bundle.conformal_io import card_lines
 
 
 def _f(v: Any, nd: int = 3) -> str:
@@ -131,6 +132,7 @@ def model_card(man: dict[str, Any]) -> str:
         f"{_f(lat.get('p50_ms'), 1)} ms per ECG at batch 1 (median; p95 "
         f"{_f(lat.get('p95_ms'), 1)} ms) on CPU with {man.get('latency_ms', {}).get('threads')} "
         "thread(s), measured at export.", "",
+        *card_lines(man),
         "## How each choice was made", "",
         *[f"- **{k}**: {v}" for k, v in man["provenance"].items()], "",
         "## Limitations", "",

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ensembler.bundle.bundle import Bundle
+from ensembler.bundle.conformal_io import conformal_markdown, conformal_report
 from ensembler.bundle.flag_report import flag_summary, flags_markdown
 from ensembler.bundle.integrity import json_clean
 from ensembler.bundle.lengths import LengthPolicy
@@ -107,6 +108,8 @@ def evaluate_bundle(bundle: Bundle, manifest_csv: str | Path, *, skip_bad: bool 
             n_boot=n_boot, seed=seed)] for col in sub_cols},
         "reference": (bundle.manifest.get("metrics", {}).get("stack") or {}).get("test_auc"),
         "flags": flag_summary(preds.frame, y, p, groups, n_boot=n_boot, seed=seed),
+        "conformal": conformal_report(bundle.manifest, y, p, groups, table.subgroups, sub_cols,
+                                      n_boot, seed),
     }
     return json_clean(report)  # type: ignore[no-any-return]
 
@@ -144,6 +147,7 @@ def report_markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {r['value']} | {r['n']} | {r['n_patients']} | {f(r['auc'])} "
                          f"({f(r['lo'])}–{f(r['hi'])}){' small' if r['small'] else ''} |")
     lines += flags_markdown(report.get("flags"))
+    lines += conformal_markdown(report.get("conformal"))
     if d["failed"]:
         lines += ["", "Records not scored:", *[f"- {x['record']}: {x['reason']}"
                                               for x in d["failed"]]]

@@ -23,6 +23,7 @@ import numpy as np
 
 from ensembler.bundle.bundle import Bundle, load_bundle
 from ensembler.bundle.card import model_card
+from ensembler.bundle.conformal_io import conformal_entry
 from ensembler.bundle.estimates import development_estimate, refit_full_headline
 from ensembler.bundle.imputation import development_means, tabular_missingness
 from ensembler.bundle.integrity import is_bundle, json_clean, read_verified, seal, zip_bundle
@@ -329,6 +330,10 @@ def export_bundle(
             "subgroup_columns": list(dict.fromkeys(
                 [*cfg.report.subgroups, *map(str, cohort.subgroups.columns)])),
             "onnx": onnx_info,
+            "conformal": conformal_entry(
+                inp.stack.oof_, cohort.labels[dev_rows], cohort.patient_id[dev_rows],
+                list(cohort.class_names), cfg.export.conformal_alpha,
+                cfg.export.conformal_margin, mode),
         }
         seal(tmp, manifest)
         bundle = load_bundle(tmp, allow_arch=own_archs)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ensembler.bundle.bundle import Bundle
+from ensembler.bundle.conformal_io import conformal_columns
 from ensembler.bundle.imputation import imputed_labels, missing_mask, require_tabular
 from ensembler.bundle.lengths import AS_TRAINED, LengthPolicy
 from ensembler.bundle.records import LoadedRecords, RecordInput, collect_inputs, load_records
@@ -86,7 +87,8 @@ def score_loaded(bundle: Bundle, loaded: LoadedRecords, missing: str = "error") 
         frame[f"prob_{c}"] = proba[:, j]
     for j, c in enumerate(bundle.class_names):
         frame[f"decision_{c}"] = decision[:, j]
-    frame = pd.concat([frame, _flags(bundle, loaded, imputed)], axis=1)
+    frame = pd.concat([frame, _flags(bundle, loaded, imputed),
+                       conformal_columns(bundle.manifest, proba)], axis=1)
     return Predictions(frame, loaded.failed, loaded.missing_tabular, proba)
 
 

@@ -35,6 +35,11 @@ class ExportConfig(Section):
     members: Literal["auto", "fold-average", "refit-full"] = "auto"
     onnx: bool = False  # also export members to ONNX (checked against torch)
     zip: bool = False  # also write bundle.zip
+    # conformal_alpha: target error rate per class of the bundle's conformal prediction sets
+    # (calibrated on the stack's meta-level OOF); null ships no sets
+    conformal_alpha: float | None = Field(0.1, gt=0, lt=1)
+    # conformal_margin: evaluate flags classes and subgroups with coverage below 1 - alpha - margin
+    conformal_margin: float = Field(0.05, ge=0, lt=1)
     intended_use: str = (  # intended-use statement of the model card
         "Research use only: retrospective evaluation of ECG classifiers. "
         "Not a medical device; not for clinical decision making."

@@ -72,7 +72,8 @@ def test_predict_command(cli_bundle, tiny_run, tmp_path, monkeypatch, capsys) ->
     df = pd.read_csv(out)
     assert list(df.columns) == ["record", "prob_condition", "decision_condition",
                                 "duration_s", "length", "imputed", "quality_index",
-                                "poor_quality", "quality_note", "lead_reversal", "flagged"]
+                                "poor_quality", "quality_note", "lead_reversal", "flagged",
+                                "set_condition", "abstain"]
     assert len(df) == len(tiny_run.test_rows)
     # a bad record: clear error naming it, non-zero exit, nothing written
     first = tiny_run.record_dir / str(tiny_run.cohort.record_id[tiny_run.test_rows[0]])

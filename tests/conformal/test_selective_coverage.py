@@ -77,8 +77,8 @@ def test_subgroup_with_shifted_scores_is_flagged() -> None:
 
 def test_missing_subgroup_values_form_their_own_row() -> None:
     y = np.zeros((4, 2), int)
-    rows = subgroup_conformal(SETS, y, np.arange(4), np.array([None, "F", np.nan, "F"], dtype=object), "sex", 0.1,
-                              ["a", "b"], n_boot=50)
+    sex = np.array([None, "F", np.nan, "F"], dtype=object)
+    rows = subgroup_conformal(SETS, y, np.arange(4), sex, "sex", 0.1, ["a", "b"], n_boot=50)
     assert [r.subgroup for r in rows] == ["sex=(missing)", "sex=F"]
 
 
