@@ -29,7 +29,13 @@ from ensembler.bundle.imputation import development_means, tabular_missingness
 from ensembler.bundle.integrity import is_bundle, json_clean, read_verified, seal, zip_bundle
 from ensembler.bundle.members import spec_from_description
 from ensembler.bundle.onnx_io import export_members_onnx
-from ensembler.bundle.parity import cache_parity, raw_parity, record_paths, reference
+from ensembler.bundle.parity import (
+    cache_parity,
+    raw_parity,
+    record_paths,
+    reference,
+    require_ok,
+)
 from ensembler.bundle.run_inputs import (
     MEMBER_MODES,
     RunInputs,
@@ -343,6 +349,7 @@ def export_bundle(
             **cache_parity(bundle, ref, x_check, t_check, mode),
             "raw_records": raw_parity(bundle, ref, ids, record_paths(cache_dir, ids), t_check,
                                       parity)}
+        require_ok(manifest["parity"]["raw_records"])
         manifest["latency_ms"] = _latency(bundle, x_check, t_check,
                                           latency_repeats or min(cfg.report.latency_repeats, 10))
         if use_onnx:

@@ -12,6 +12,7 @@ Two checks, both against ``pipeline_test_predictions`` of the run:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -66,9 +67,12 @@ def record_paths(cache_dir: Path, record_ids: Sequence[str]) -> list[str]:
 
 def raw_parity(bundle: Bundle, ref: np.ndarray, record_ids: list[str], paths: list[str],
                tabular: np.ndarray | None, requested: bool | None) -> dict[str, Any]:
-    """The bundle on the raw WFDB files ``paths`` vs ``ref`` (n, C); raises if off.
+    """The bundle on the raw WFDB files ``paths`` vs ``ref`` (n, C).
 
-    ``tabular``: (n, F) raw values in ``bundle.tabular_names`` order, or None.
+    ``tabular``: (n, F) raw values in ``bundle.tabular_names`` order, or None. Returns
+    ``ran``, and when it ran ``max_abs_diff``, ``ok`` and ``seconds`` (prediction time);
+    :func:`require_ok` raises on a failed comparison. Used by ``export`` and by the
+    ``predict + parity`` stage of ``ensembler run``.
     """
     if requested is False:
         return {"ran": False, "reason": "skipped on request (--no-parity)"}
@@ -79,8 +83,9 @@ def raw_parity(bundle: Bundle, ref: np.ndarray, record_ids: list[str], paths: li
         why = (f"{len(missing)} of {len(paths)} test records' WFDB files are not reachable "
                f"(e.g. {missing[0] or 'no path recorded'})")
         if requested:
-            raise StageError(f"--parity: {why}; make the data folder available or use "
-                             "--no-parity")
+            raise StageError(f"raw-record parity (--parity) needs the test records' WFDB "
+                             f"files, but {why}; make the data folder available, or export "
+                             "with --no-parity")
         return {"ran": False, "reason": why}
     from ensembler.bundle.lengths import LengthPolicy
     from ensembler.bundle.predict import predict_inputs
@@ -89,13 +94,21 @@ def raw_parity(bundle: Bundle, ref: np.ndarray, record_ids: list[str], paths: li
     records = [RecordInput(rid, Path(p), {n: float(tabular[i, j]) for j, n in enumerate(names)}
                            if tabular is not None else {})
                for i, (rid, p) in enumerate(zip(record_ids, paths, strict=True))]
+    t0 = time.perf_counter()
     # reproduce the run's own inputs: its cache padded short records and kept missing values
     out = predict_inputs(bundle, records, missing="as-trained",
                          policy=LengthPolicy(pad_short=True), screen=False)
+    seconds = time.perf_counter() - t0
     diff = _max_diff(np.asarray(out.proba), ref)
-    if not diff <= PARITY_TOL:
-        raise StageError(f"bundle parity from raw WFDB files failed: max |bundle - run| = "
-                         f"{diff:.3g} > {PARITY_TOL}; the records changed since the run, or "
-                         "the bundle preprocesses them differently")
     return {"ran": True, "n_records": len(paths), "max_abs_diff": diff,
-            "tolerance": PARITY_TOL, "path": RAW_PATH}
+            "tolerance": PARITY_TOL, "ok": diff <= PARITY_TOL, "seconds": seconds,
+            "path": RAW_PATH}
+
+
+def require_ok(result: dict[str, Any]) -> None:
+    """Raise StageError when a raw-record parity check ran and failed."""
+    if result.get("ran") and not result.get("ok"):
+        raise StageError(f"bundle parity from raw WFDB files failed on the test records: max "
+                         f"|bundle - run| = {result['max_abs_diff']:.3g} > {PARITY_TOL}; the "
+                         "records changed since the run, or the bundle preprocesses them "
+                         "differently")

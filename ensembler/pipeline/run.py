@@ -8,21 +8,16 @@ pipeline's own stacked test predictions.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from rich.console import Console
 
-from ensembler.errors import StageError
 from ensembler.pipeline.context import RunContext
 from ensembler.utils.atomic import write_json
 from ensembler.utils.progress import LogFile, StageRunner
-
-PARITY_TOL = 1e-5
 
 
 @dataclass
@@ -33,59 +28,34 @@ class RunResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def test_record_paths(ctx: RunContext) -> pd.DataFrame:
-    """record_id and WFDB path of every test record, from the cache's metadata."""
+def predict_parity(ctx: RunContext, bundle_path: Path) -> dict[str, Any]:
+    """Predict the bundle from every test record's raw WFDB file; compare with the run.
+
+    The same check as export's raw-record parity (:func:`ensembler.bundle.parity.raw_parity`),
+    over all test records, required here; the result goes to ``bundle_parity.json``.
+    """
+    from ensembler.bundle import load_bundle
+    from ensembler.bundle.export import user_archs
+    from ensembler.bundle.parity import raw_parity, record_paths, require_ok
+    from ensembler.bundle.run_inputs import pipeline_test_predictions, read_run
     from ensembler.data.load import cache_dir_of
 
-    meta = pd.read_csv(cache_dir_of(ctx.cfg, ctx.run_dir / "cohort") / "metadata.csv",
-                       dtype=str)
-    test_ids = set(ctx.cohort.record_id[ctx.split.fold == -1].astype(str))
-    return meta[meta["record_id"].isin(test_ids)][["record_id", "path"]]
-
-
-def predict_parity(ctx: RunContext, bundle_path: Path) -> dict[str, Any]:
-    """Predict the bundle from the test records' raw WFDB files; compare with the run."""
-    from ensembler.bundle import load_bundle
-    from ensembler.bundle.lengths import LengthPolicy
-    from ensembler.bundle.predict import predict_inputs
-    from ensembler.bundle.records import RecordInput
-    from ensembler.bundle.run_inputs import pipeline_test_predictions, read_run
-
     cohort, split = ctx.cohort, ctx.split
-    bundle = load_bundle(bundle_path)
-    paths = test_record_paths(ctx)
-    test = np.flatnonzero(split.fold == -1)
-    row_of = {r: i for i, r in enumerate(cohort.record_id[test].astype(str))}
-    tab_names = list(bundle.tabular_names)
-    cols = [cohort.tabular_names.index(n) for n in tab_names]
-    records = []
-    for rid, path in zip(paths["record_id"], paths["path"], strict=True):
-        vals: list[float] = (
-            [float(v) for v in cohort.tabular[test[row_of[rid]], cols]] if cols else [])
-        records.append(RecordInput(record_id=rid, path=Path(path),
-                                   tabular={n: float(v) for n, v in zip(tab_names, vals,
-                                                                        strict=True)}))
-    t0 = time.perf_counter()
-    # reproduce the run's own inputs: its cache padded short records and kept missing values
-    out = predict_inputs(bundle, records, missing="as-trained",
-                         policy=LengthPolicy(pad_short=True), screen=False)
-    seconds = time.perf_counter() - t0
-    got = np.asarray(out.proba)
     inp = read_run(ctx.run_dir)
+    bundle = load_bundle(bundle_path, allow_arch=user_archs(inp))  # the run's own archs
+    test = np.flatnonzero(split.fold == -1)
+    ids = [str(r) for r in cohort.record_id[test]]
+    cols = [cohort.tabular_names.index(n) for n in bundle.tabular_names]
     stack_tab = None
     if inp.stack.tabular_names:
         scols = [cohort.tabular_names.index(n) for n in inp.stack.tabular_names]
         stack_tab = cohort.tabular[test][:, scols].astype(np.float64)
     ref = pipeline_test_predictions(inp, stack_tab, bundle.member_mode)
-    order = np.array([row_of[str(r)] for r in out.frame["record"]])
-    diff = float(np.max(np.abs(got - ref[order]))) if len(order) else 0.0
-    result = {"n_records": len(order), "max_abs_diff": diff, "tolerance": PARITY_TOL,
-              "seconds": seconds, "ok": diff <= PARITY_TOL,
-              "path": "raw WFDB files -> bundle preprocessing -> members -> stack"}
+    paths = record_paths(cache_dir_of(ctx.cfg, ctx.run_dir / "cohort"), ids)
+    result = raw_parity(bundle, ref, ids, paths, cohort.tabular[test][:, cols] if cols else None,
+                        requested=True)
     write_json(ctx.run_dir / "bundle_parity.json", result)
-    if not result["ok"]:
-        raise StageError(f"bundle parity failed on the test records: max |bundle - run| = "
-                         f"{diff:.3g} > {PARITY_TOL}")
+    require_ok(result)
     return result
 
 

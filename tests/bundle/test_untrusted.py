@@ -289,3 +289,29 @@ def test_meta_device_header_equals_real_weights(arch, tmp_path) -> None:  # type
         meta = create_model(arch, 12, 2, n_tabular=3, fusion="intermediate")
     compare_headers(header_of_file(tmp_path / "w.safetensors", "w"),
                     header_of_tensors(meta.state_dict()), "w", arch)
+
+
+def test_export_allows_the_runs_own_user_architecture(tiny_run, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The exporter trained its user architecture, so export (and its reload) may build it;
+    the receiver of the bundle still has to allow it."""
+    marker = tmp_path / "IMPORTED"
+    mod_dir = tmp_path / "mods"
+    mod_dir.mkdir()
+    (mod_dir / "user_arch_h12b.py").write_text(EVIL.format(marker=str(marker)))
+    monkeypatch.syspath_prepend(str(mod_dir))
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run.run_dir, run)
+    for meta in run.glob("base/*/*/meta.json"):
+        doc = json.loads(meta.read_text())
+        doc["spec"]["arch"] = "user_arch_h12b:build"
+        meta.write_text(json.dumps(doc))
+    try:
+        res = export_bundle(run, tmp_path / "b", onnx=False, zip=False, latency_repeats=1,
+                            parity=False)
+        assert {m["arch"] for m in res.manifest["members"]["list"]} == {"user_arch_h12b:build"}
+        assert marker.exists()
+        with pytest.raises(BundleIntegrityError, match="--allow-arch user_arch_h12b:build"):
+            load_bundle(res.path)
+        load_bundle(res.path, allow_arch=["user_arch_h12b:build"])
+    finally:
+        sys.modules.pop("user_arch_h12b", None)
