@@ -148,7 +148,17 @@ def model_card(man: dict[str, Any]) -> str:
         "ensembler evaluate BUNDLE labels.csv   # re-validate on your own labelled data", "```",
         "", "The manifest digest is printed by `ensembler verify`; compare it with the value "
         "published by the exporter (`--expect-digest`). Parity with the run's own test "
-        f"predictions at export: max abs difference {man.get('parity', {}).get('max_abs_diff')}.",
+        f"predictions at export: max abs difference {man.get('parity', {}).get('max_abs_diff')}"
+        " on the cached preprocessed signals; " + _raw_parity(man) + ".",
         "",
     ]
     return "\n".join(lines)
+
+
+def _raw_parity(man: dict[str, Any]) -> str:
+    """One clause on the raw-WFDB parity check: its result, or why it did not run."""
+    raw = man.get("parity", {}).get("raw_records") or {}
+    if raw.get("ran"):
+        return (f"from the raw WFDB files of {raw.get('n_records')} test records, max abs "
+                f"difference {raw.get('max_abs_diff')}")
+    return f"the check from raw WFDB files did not run ({raw.get('reason', 'not recorded')})"

@@ -246,6 +246,8 @@ def test_export_without_the_data_folder(tiny_run, tmp_path, monkeypatch, capsys)
     assert man["parity"]["checked"] and man["parity"]["max_abs_diff"] <= 1e-5
     raw = man["parity"]["raw_records"]
     assert raw["ran"] is False and "not reachable" in raw["reason"]
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "from raw WFDB files did not run" in card and "not reachable" in card
     code = run_cli(monkeypatch, "export", str(run), "--out", str(out), "--no-zip",
                    "--no-onnx", "--parity")
     assert code == 2 and "--parity" in capsys.readouterr().err
@@ -260,6 +262,8 @@ def test_raw_parity_runs_when_records_are_reachable(tiny_run, tmp_path, monkeypa
     raw = res.manifest["parity"]["raw_records"]
     assert raw["ran"] is True and raw["n_records"] == len(tiny_run.test_rows)
     assert raw["max_abs_diff"] <= 1e-5
+    card = (tmp_path / "b" / "MODEL_CARD.md").read_text()
+    assert f"from the raw WFDB files of {raw['n_records']} test records" in card
     skipped = export_bundle(run, tmp_path / "c", parity=False, onnx=False, zip=False,
                   latency_repeats=1)
     assert skipped.manifest["parity"]["raw_records"] == {
