@@ -169,6 +169,7 @@ def test_missingness_recorded_and_card_generated_from_it(bundle_dir, tiny_run) -
     assert "age 50.0%, sex 25.0%" in card2 and "learned a missing indicator" in card2
 
 
+@pytest.mark.slow
 def test_evaluate_applies_the_same_rule(bundle_dir, tiny_run, tmp_path, monkeypatch,
                                         capsys) -> None:  # type: ignore[no-untyped-def]
     man = pd.read_csv(tiny_run.record_dir / "manifest.csv", dtype=str)

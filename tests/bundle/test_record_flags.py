@@ -138,6 +138,7 @@ def test_template_index_matches_neurokit2(ten_second_records) -> None:  # type: 
         assert ours[lead] == pytest.approx(float(np.nanmean(ref)), abs=0.05)
 
 
+@pytest.mark.slow
 def test_flags_in_predict_and_evaluate(bundle_dir, tiny_run, ten_second_records, tmp_path,
                                        monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
     paths = sorted(ten_second_records.glob("*.hea"))
