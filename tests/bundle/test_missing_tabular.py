@@ -202,3 +202,21 @@ def test_imputer_refuses_state_it_cannot_trust(bundle_dir) -> None:  # type: ign
     del man["input"]["tabular"]["missing"]  # exported before missingness was recorded
     with pytest.raises(BundleIntegrityError, match="re-export"):
         build_imputer(man, bundle.members, "b")
+
+
+def test_stack_passthrough_imputer_rule() -> None:
+    """Passthrough columns: the development mean, unless development data had missing
+    values of the column (then the meta-learner's own learned NaN handling)."""
+    from ensembler.bundle.imputation import development_means
+
+    dev = np.array([[50.0, 1.0], [70.0, np.nan], [60.0, 0.0]])
+    means = development_means(dev, ["age", "sex"])
+    assert means == {"age": 60.0, "sex": 0.5}
+    man = {"input": {"tabular": {
+        "missing": tabular_missingness(dev, ["age", "sex"], np.array([0, 1, 1])),
+        "stack_imputer": means}}}
+    imp = build_imputer(man, [], "b")
+    t = np.array([[np.nan, np.nan], [40.0, 1.0]])
+    out = imp.fill_stack(t, ["age", "sex"])
+    assert out is not None
+    np.testing.assert_array_equal(out, [[60.0, np.nan], [40.0, 1.0]])
