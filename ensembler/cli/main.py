@@ -72,4 +72,5 @@ def _first_command(args: list[str]) -> int:
 
 
 import ensembler.cli.bundle_cmds  # noqa: E402  (registers export, verify, inspect, predict, evaluate)
-import ensembler.cli.data_cmds  # noqa: E402, F401  (registers synth, cache, split on cli)
+import ensembler.cli.data_cmds  # noqa: E402  (registers synth, cache, split on cli)
+import ensembler.cli.explain_cmd  # noqa: E402, F401  (registers explain on cli)
