@@ -45,6 +45,7 @@ from base_models.errors import (
 )
 from base_models.export import materialized_kernels
 from base_models.fusion import FUSION_MODES, EcgModel, backbone_in_channels, nan_safe_tabular
+from base_models.layers import param_groups
 
 __all__ = [
     "FUSION_MODES",
@@ -68,6 +69,7 @@ __all__ = [
     "materialized_kernels",
     "model_hparams",
     "nan_safe_tabular",
+    "param_groups",
     "register_model",
     "resolve_model_fn",
     "user_module_imported",

@@ -122,3 +122,20 @@ def check_int_seq(name: str, value: object, length: int | None = None) -> tuple[
             f"hyper-parameter {name!r}={value!r}: expected {length} entries, got {len(value)}"
         )
     return tuple(check_int(f"{name}[{i}]", v) for i, v in enumerate(value))
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, object]]:
+    """Optimiser parameter groups: weight decay everywhere except on the parameters a
+    module lists in its ``no_weight_decay`` attribute (parameter names local to that
+    module; e.g. an SSM's ``A`` and step size, which decay would pull toward zero)."""
+    exempt: set[int] = set()
+    for module in model.modules():
+        for name in getattr(module, "no_weight_decay", ()):
+            exempt.add(id(getattr(module, name)))
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if id(p) not in exempt]
+    plain = [p for p in params if id(p) in exempt]
+    groups: list[dict[str, object]] = [{"params": decay, "weight_decay": weight_decay}]
+    if plain:
+        groups.append({"params": plain, "weight_decay": 0.0})
+    return groups

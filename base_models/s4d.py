@@ -87,6 +87,10 @@ class S4DConv(nn.Module):
         self.d = nn.Parameter(torch.randn(channels))
         self._fixed: Tensor | None = None  # the materialised depthwise kernel (export)
 
+    #: the SSM's A and step size are exempt from weight decay (as in the reference S4 code),
+    #: which would otherwise pull Re A and log dt toward 0; see base_models.param_groups
+    no_weight_decay = ("log_dt", "log_neg_re_a", "im_a")
+
     def continuous_a(self) -> Tensor:
         """Diagonal of ``A``, ``(groups, N/2)`` complex (real part kept negative)."""
         return torch.complex(-torch.exp(self.log_neg_re_a), self.im_a)

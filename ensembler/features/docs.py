@@ -44,12 +44,14 @@ ECG.
    (less its noise level) crosses e⁻² of its peak height.
 6. QTc by Bazett and Fridericia; frontal axes from net areas in I and aVF.
 
-Cost: about 6 ms of CPU per 10 s, 100 Hz ECG (20 PTB-XL NORM records; the budget is
-50 ms, checked by `tests/features/test_clinical.py`). On synthetic ECGs whose QRS width,
-QT, PR, heart rate and axis are fixed by the generator's parameters, the measured values
-fall within 20 ms (QRS, PR), 30 ms (QT), 3 bpm and 15° at 100 and 500 Hz; on 20 PTB-XL
-NORM records the medians are HR 73 bpm, PR 152 ms, QRS 86 ms, QT 360 ms, QTc 399 ms
-(`tests/features/test_ptbxl_norm.py`).
+Cost and accuracy are measured by `bench/bench_features.py` (CPU ms per ECG at 100 and
+500 Hz, errors against the synthetic generator's truth, interval quantiles on PTB-XL NORM
+records; `bench/results/features.json`, summarised in [Results](../results.md)); the tests
+check the 50 ms per ECG budget, and that on synthetic ECGs whose QRS width, QT, PR, heart
+rate and axis are fixed by the generator's parameters the measured values fall within
+20 ms (QRS, PR), 30 ms (QT), 3 bpm and 15° at 100 and 500 Hz
+(`tests/features/test_clinical.py`), and that on 20 PTB-XL NORM records the intervals lie
+in physiological ranges (`tests/features/test_ptbxl_norm.py`).
 
 LightGBM treats NaN as missing (it learns a direction for it); a linear learner needs
 imputation. Each table below says when a column is NaN.

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from base_models import param_groups
 from ensembler.training.members import MemberSpec
 from ensembler.training.metrics import bce_from_probs, macro_auc
 from ensembler.training.precision import choose_autocast
@@ -197,7 +198,9 @@ def fit_model(
 def _optimiser(model: nn.Module, spec: MemberSpec, steps: int) -> tuple[torch.optim.Optimizer, Any]:
     """AdamW and the one-cycle or cosine schedule over ``steps`` optimisation steps."""
     cfg = spec.training
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # every parameter decays except those a module exempts (an SSM's A and step size)
+    groups = param_groups(model, cfg.weight_decay)
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)  # type: ignore[arg-type]
     sched: Any
     if cfg.schedule == "onecycle":
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps)

@@ -106,3 +106,15 @@ def test_onnx_export_through_real_kernel(name: str, tmp_path: Path) -> None:
         expected = model(x).numpy()
     (got,) = session.run(None, {"x": x.numpy()})
     np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_ssm_a_and_step_are_exempt_from_weight_decay() -> None:
+    from base_models import param_groups
+
+    model = create_model("s4d", 3, 2, d_model=8, n_layers=2, d_state=8)
+    decay, plain = param_groups(model, 0.05)
+    assert decay["weight_decay"] == 0.05 and plain["weight_decay"] == 0.0
+    names = {id(p): n for n, p in model.named_parameters()}
+    exempt = sorted(names[id(p)].rsplit(".", 1)[-1] for p in plain["params"])  # type: ignore[attr-defined]
+    assert exempt == sorted(["log_dt", "log_neg_re_a", "im_a"] * 2)
+    assert len(param_groups(create_model("cnn1d", 3, 2), 0.05)) == 1  # no exemptions
