@@ -93,10 +93,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--profiles", default="cpu,full")
-    ap.add_argument("--quick", action="store_true", help="3 repeats (batch 1: 6)")
+    ap.add_argument("--quick", action="store_true", help="2 repeats (batch 1: 4), 1 warm-up")
     args = ap.parse_args()
+    warmup = 2
     if args.quick:
-        args.repeats = 3
+        args.repeats, warmup = 2, 1
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     x64 = rng.normal(size=(64, LEADS, SAMPLES)).astype(np.float32)
@@ -112,7 +113,7 @@ def main() -> None:
             details[prof] = {}
             for bs in (1, 64):
                 cases = profile_cases(mems, x64[:bs], args.threads, Path(tmp))
-                med = interleaved(cases, args.repeats * (2 if bs == 1 else 1), warmup=2)
+                med = interleaved(cases, args.repeats * (2 if bs == 1 else 1), warmup=warmup)
                 medians.update({f"{prof}/b{bs}/{k}": v for k, v in med.items()})
                 details[prof][f"batch_{bs}"] = {
                     "ms_per_ecg": {k: 1000 * v["wall_s"] / bs for k, v in med.items()},
