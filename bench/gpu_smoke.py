@@ -19,6 +19,15 @@ Two steps, neither needing the network:
 
 ``--dry`` trains 2 tiny batches per member (to check that the script runs, on any
 device). Writes ``bench/results/gpu_smoke.json`` (or ``--out``).
+
+On the lent H200 machine (see /work/.library/device/README.md): its image has torch,
+numpy, pandas, scipy, scikit-learn, safetensors, PyYAML and onnx; importing
+``ensembler.bundle`` also needs pydantic, pydantic-core, annotated-types,
+typing-inspection, lightgbm, optuna, alembic, sqlalchemy, mako, colorlog, wfdb and
+soundfile, carried as wheels for Python 3.12 in ``.whl``. ``bench/gpu_slice/`` is
+git-ignored, so name it in ``carry`` too. Command there (about 2 minutes expected):
+``PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1 python3 bench/gpu_smoke.py run --out
+$OUT/gpu_smoke.json``.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import _timing  # noqa: F401  # first: sets OMP_WAIT_POLICY before torch loads
 import numpy as np
@@ -40,10 +49,12 @@ from safetensors.torch import save as save_safetensors
 
 from ensembler.bundle.members import BundleMember, load_fold_model
 from ensembler.config import load_config
-from ensembler.data.cohort import Cohort
 from ensembler.training.loop import fit_model, resolve_device, window_lengths
 from ensembler.training.members import MemberSpec, expand_entry
 from ensembler.training.windows import predict_windows
+
+if TYPE_CHECKING:  # the data package needs wfdb, which the CUDA machine may lack
+    from ensembler.data.cohort import Cohort
 
 CONFIG = ROOT / "configs" / "ptbxl_superdiag.yaml"
 SLICE = ROOT / "bench" / "gpu_slice" / "ptbxl_slice.npz"
