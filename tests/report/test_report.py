@@ -196,6 +196,7 @@ def test_minimal_input_without_optional_parts(comparison, tmp_path):
     assert "No primary comparison" in html and "n/a" in html
 
 
+@pytest.mark.slow
 def test_test_reads_are_counted_and_labelled(comparison, tmp_path):
     """metrics.json lists every stage that read test labels, none informing a choice."""
     comparison.test_reads = [
@@ -212,6 +213,7 @@ def test_test_reads_are_counted_and_labelled(comparison, tmp_path):
     assert "read by 3 stage(s)" in md and "data efficiency (before this report" in md
 
 
+@pytest.mark.slow
 def test_dev_auc_labels_and_nested_estimate(comparison, tmp_path):
     """Selected-on AUCs are labelled optimistic; the nested estimate sits beside them."""
     by = {e.name: e for e in comparison.entries}
@@ -230,6 +232,7 @@ def test_dev_auc_labels_and_nested_estimate(comparison, tmp_path):
     assert "(selected on (optimistic)); nested CV 0.710 ± 0.020" in md
 
 
+@pytest.mark.slow
 def test_degenerate_resamples_are_counted_and_warned(comparison, tmp_path):
     """A rare class loses its positives in some resamples: counted per row, class,
     subgroup and operating point, and the report warns above 1 %."""
@@ -251,6 +254,7 @@ def test_degenerate_resamples_are_counted_and_warned(comparison, tmp_path):
     assert "degenerate bootstrap resamples" in md and "joint_stack: AUC of MI" in md
 
 
+@pytest.mark.slow
 def test_primary_delta_seed_spread_is_shown(comparison, tmp_path):
     comparison.primary_seed_deltas = [0.004, 0.012, -0.002]
     m = build_report(comparison, tmp_path / "r", CFG, seed=0)
@@ -260,6 +264,7 @@ def test_primary_delta_seed_spread_is_shown(comparison, tmp_path):
     assert "Across 3 training seeds of the members" in md and "-0.002 to +0.012" in md
 
 
+@pytest.mark.slow
 def test_fairness_table_lists_every_entry(comparison, tmp_path):
     import pandas as pd
 

@@ -14,6 +14,7 @@ from ensembler.training.runner import member_specs, train_members
 from ensembler.utils.progress import LogFile, StageRunner
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("verbose", [True, False])
 def test_epoch_lines_go_to_the_log_and_the_terminal_gets_one_progress_display(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], verbose: bool) -> None:

@@ -110,6 +110,7 @@ def test_refuses_a_study_from_another_split(tmp_path: Path, cohort, split, make_
         tune_entry(cfg, cohort, split, tmp_path, "cnn", storage="nosuchdb://x", log=None)
 
 
+@pytest.mark.slow
 def test_fairness_covers_untuned_entries(tmp_path: Path, cohort, split, make_cfg) -> None:
     """Every model entry is in the fairness table; an untuned one has 0 trials and is
     under-tuned, and the budget sentence comes from the studies' recorded budgets."""

@@ -99,6 +99,7 @@ def test_guard_is_a_no_op_in_the_parent(tmp_path: Path) -> None:
     guard.check()
 
 
+@pytest.mark.slow
 def test_the_cli_refuses_a_run_directory_in_use(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     (tmp_path / "cfg.yaml").write_text("name: t\n")
