@@ -89,9 +89,10 @@ def _qrs(beat: np.ndarray, r: int, fs: float) -> tuple[float, float]:
 def _t_end_of_lead(x: np.ndarray, peak: int, stop: int, fs: float) -> float:
     """Tangent-method T end (fractional index) of one baseline-corrected lead; the
     steepest point is searched in the 150 ms after the T peak."""
-    limb = np.gradient(x[peak : min(stop, peak + round(0.15 * fs) + 1)])
-    if limb.size < 2:
+    segment = x[peak : min(stop, peak + round(0.15 * fs) + 1)]
+    if segment.size < 3:  # the peak sits on the window's end: no descending limb to fit
         return NAN
+    limb = np.gradient(segment)
     sign = np.sign(x[peak])
     k = int(np.argmin(limb * sign))  # steepest return toward the baseline
     slope = float(limb[k])

@@ -119,3 +119,29 @@ def test_cost_per_ecg_is_within_budget() -> None:
         fset.compute(sig, 100.0, STANDARD_LEADS)
         cpu.append(time.process_time() - t0)
     assert 1000 * float(np.median(cpu)) < 50.0  # the budget: 50 ms per ECG per core
+
+
+def test_t_peak_on_the_window_end_is_nan_not_an_error() -> None:
+    from ensembler.features.delineate import _t_end_of_lead
+
+    x = np.linspace(0.0, 0.3, 50)  # still rising at the end: no descending limb
+    assert np.isnan(_t_end_of_lead(x, peak=49, stop=50, fs=100.0))
+    assert np.isnan(_t_end_of_lead(x, peak=48, stop=50, fs=100.0))
+
+
+def test_every_kind_of_generated_record_computes() -> None:
+    """Paced, irregular, fast/slow, noisy: the cohort generator's whole range never raises."""
+    from ensembler.config import SyntheticConfig
+    from ensembler.data.synth.condition import draw_latents
+    from ensembler.data.synth.writer import _params
+
+    cfg = SyntheticConfig(paced_fraction=0.3)
+    rng = np.random.default_rng(11)
+    lat = draw_latents(cfg, 30, rng)
+    fset = create_feature_set("ecg_clinical")
+    n_qrs = 0
+    for i in range(len(lat.patient_index)):
+        p = _params(lat, i, rng)
+        values = fset.compute(render(p, 100.0, 10.0, rng).T, 100.0, STANDARD_LEADS)
+        n_qrs += int(np.isfinite(values[fset.columns(STANDARD_LEADS).index("qrs_ms")]))
+    assert n_qrs >= 0.8 * len(lat.patient_index)
