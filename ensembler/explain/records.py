@@ -28,7 +28,7 @@ from ensembler.bundle.records import RecordInput, collect_inputs, load_records
 from ensembler.errors import DataError
 from ensembler.explain.attribution import lead_importance, member_attribution
 
-__all__ = ["RecordExplanation", "explain_inputs", "resolve_class"]
+__all__ = ["RecordExplanation", "explain_inputs", "resolve_class", "stack_map"]
 
 
 @dataclass
@@ -79,7 +79,8 @@ def _stack_shares(bundle: Bundle, level0: dict[str, np.ndarray], stab: np.ndarra
     return shares, bias, per_set[0].scale, per_set[0].method
 
 
-def _stack_map(maps: dict[str, np.ndarray], shares: dict[str, np.ndarray]) -> np.ndarray:
+def stack_map(maps: dict[str, np.ndarray], shares: dict[str, np.ndarray]) -> np.ndarray:
+    """(N, leads, T): each member's (N, leads, T) map rescaled to |its (N,) share|, summed."""
     out = np.zeros_like(next(iter(maps.values())))
     for m, a in maps.items():
         total = np.abs(a).sum(axis=(1, 2), keepdims=True)
@@ -109,12 +110,12 @@ def explain_inputs(bundle: Bundle, inputs: Sequence[str | Path], class_name: str
     shares, bias, scale, method_s = _stack_shares(bundle, level0, stab, cls)
     maps = {m.name: member_attribution(m, x, bundle._columns(tab, m.tabular_names, n), cls,
                                        method, n_steps) for m in bundle.members}
-    stack_map = _stack_map(maps, shares)
+    smap = stack_map(maps, shares)
     rows = json.loads(preds.frame.to_json(orient="records"))  # plain JSON types
     return [RecordExplanation(
         record=rid, class_name=bundle.class_names[cls], probability=float(preds.proba[i, cls]),
         signal=np.asarray(x[i]), member_maps={m: a[i] for m, a in maps.items()},
         member_probability={m: float(v[:, i, cls].mean()) for m, v in level0.items()},
         shares={k: float(v[i]) for k, v in shares.items()}, bias=float(bias[i]), scale=scale,
-        stack_method=method_s, stack_map=stack_map[i], prediction=rows[i])
+        stack_method=method_s, stack_map=smap[i], prediction=rows[i])
         for i, rid in enumerate(loaded.record_id)]

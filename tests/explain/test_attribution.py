@@ -112,3 +112,38 @@ def test_windowed_member_attribution_covers_the_whole_record(trained) -> None:  
 def test_unknown_method_is_named(trained) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="method: expected one of"):
         member_attribution(trained, np.zeros((1, 12, 200), np.float32), None, 0, method="shap")
+
+
+def test_stack_map_ranks_the_planted_leads_first(trained) -> None:  # type: ignore[no-untyped-def]
+    """A logistic stack over the trained member and a member with random weights: the
+    stack gives the trained member the larger share, and the stack map's per-lead
+    importance ranks V1-V3 first."""
+    from stacking import Level1Data, StackSpec, fit_stack
+    from stacking.explain import member_shares, stack_contributions
+
+    from ensembler.explain.records import stack_map
+
+    rand = copy.deepcopy(trained)
+    rand.spec = spec_from_description({**trained.spec.describe(), "name": "noise"})
+    torch.manual_seed(2)
+    for mod in rand.models[0].model.modules():
+        if hasattr(mod, "reset_parameters") and mod is not rand.models[0].model:
+            mod.reset_parameters()
+    x, y = _cohort(240, 6)
+    probs = {"planted": trained.predict(0, x, None), "noise": rand.predict(0, x, None)}
+    x_te, y_te = _cohort(40, 7)
+    te = {"planted": trained.predict(0, x_te, None), "noise": rand.predict(0, x_te, None)}
+    data = Level1Data(members=["noise", "planted"], class_names=["c"], oof=probs,
+                      test_by_fold={m: np.repeat(v[None], 3, axis=0) for m, v in te.items()},
+                      y=y[:, None].astype(np.int64), groups=np.arange(240),
+                      folds=np.arange(240) % 3)
+    fs = fit_stack(data, StackSpec("logistic", ("noise", "planted"), {"C": 1.0},
+                                   transform="logit", calibration="none"))
+    pos = y_te == 1
+    (cc,) = stack_contributions(fs, {m: v[pos] for m, v in te.items()})
+    shares = member_shares(cc, ["noise", "planted"])
+    assert np.abs(shares["planted"]).mean() > np.abs(shares["noise"]).mean()
+    maps = {"planted": member_attribution(trained, x_te[pos], None, 0, "gxi"),
+            "noise": member_attribution(rand, x_te[pos], None, 0, "gxi")}
+    imp = lead_importance(stack_map(maps, shares)).mean(axis=0)
+    assert set(np.argsort(-imp)[:3]) == set(PLANTED), imp
