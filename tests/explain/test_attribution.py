@@ -118,10 +118,9 @@ def test_stack_map_ranks_the_planted_leads_first(trained) -> None:  # type: igno
     """A logistic stack over the trained member and a member with random weights: the
     stack gives the trained member the larger share, and the stack map's per-lead
     importance ranks V1-V3 first."""
+    from ensembler.explain.records import stack_map
     from stacking import Level1Data, StackSpec, fit_stack
     from stacking.explain import member_shares, stack_contributions
-
-    from ensembler.explain.records import stack_map
 
     rand = copy.deepcopy(trained)
     rand.spec = spec_from_description({**trained.spec.describe(), "name": "noise"})
