@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,28 +115,20 @@ def fit_model(
     t0 = time.perf_counter()
 
     tab_names = list(spec.tabular_names)
-    uniq_train = np.unique(train_idx)
-    state = FoldState.fit(signals, None if tabular is None else tabular[uniq_train],
-                          tab_names, seed=seed, rows=uniq_train)
-    # training batches are cropped straight from ``signals`` (often a memmap) and only
-    # the crops are standardised: the training part is never copied whole
-    y_train = np.asarray(labels[train_idx], np.float32)
-    t_train = state.transform_tabular(None if tabular is None else tabular[train_idx])
-    x_val = y_val = t_val = None
-    if val_idx is not None:
-        x_val = state.transform_signals(signals[val_idx])
-        y_val = np.asarray(labels[val_idx], np.float32)
-        t_val = state.transform_tabular(None if tabular is None else tabular[val_idx])
+    state, y_train, t_train, val = _fold_arrays(signals, labels, tabular, tab_names, train_idx,
+                                                val_idx, seed)
+    x_val, y_val, t_val = val
 
     model = build_model(spec, n_leads=signals.shape[1], n_classes=labels.shape[1]).to(dev)
     n_params = sum(p.numel() for p in model.parameters())
     bs = min(cfg.batch_size, len(train_idx))
     opt, sched = _optimiser(model, spec, max(1, int(np.ceil(len(train_idx) / bs))) * n_epochs)
-    loss_fn = _loss_fn(spec, y_train, dev)
     win, stride = window_lengths(spec, fs, signals.shape[-1])
     amp_dtype = choose_autocast(cfg.precision, dev, model, signals.shape[1],
                                 win or signals.shape[-1], len(tab_names))
     amp = amp_dtype is not None
+    step = _Optimisation(model, opt, sched, _loss_fn(spec, y_train, dev), dev, amp_dtype,
+                         cfg.grad_clip)
 
     if log is not None:
         log(f"{log_prefix}precision {'bf16 autocast' if amp else 'fp32'} on {dev.type}")
@@ -146,23 +138,15 @@ def fit_model(
         e0 = time.perf_counter()
         model.train()
         perm = rng.permutation(len(train_idx))
-        total, count = 0.0, 0
-        for lo in range(0, len(perm), bs):
-            b = perm[lo : lo + bs]
-            xb = augment(crop_batch(signals, train_idx[b], win, rng, state), cfg.augment, rng)
-            xt = to_device(xb, dev)
-            yt = to_device(y_train[b], dev)
-            tt = None if t_train is None else to_device(t_train[b], dev)
-            with torch.autocast(device_type=dev.type, dtype=amp_dtype or torch.bfloat16,
-                                enabled=amp):
-                logits = model(xt, tt)
-            loss = loss_fn(logits.float(), yt)
-            _step(model, opt, sched, loss, cfg.grad_clip)
-            total += float(loss.detach()) * len(b)
-            count += len(b)
+        batches = (
+            (augment(crop_batch(signals, train_idx[b], win, rng, state), cfg.augment, rng),
+             y_train[b], None if t_train is None else t_train[b])
+            for b in (perm[lo : lo + bs] for lo in range(0, len(perm), bs))
+        )
+        train_loss = step.epoch(batches)
         row: dict[str, float] = {
             "epoch": epoch,
-            "train_loss": total / max(count, 1),
+            "train_loss": train_loss,
             "val_loss": float("nan"),
             "val_auc": float("nan"),
             "lr": float(opt.param_groups[0]["lr"]),
@@ -195,6 +179,32 @@ def fit_model(
     )
 
 
+def _fold_arrays(
+    signals: np.ndarray, labels: np.ndarray, tabular: np.ndarray | None, tab_names: list[str],
+    train_idx: np.ndarray, val_idx: np.ndarray | None, seed: int,
+) -> tuple[FoldState, np.ndarray, np.ndarray | None,
+           tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]]:
+    """Fold state fitted on the training rows; training labels/tabular; validation arrays.
+
+    Training batches are cropped straight from ``signals`` (often a memmap) and only the
+    crops are standardised: the training part is never copied whole. Returns
+    (state, y_train, t_train, (x_val, y_val, t_val)); the validation triple is all None
+    without ``val_idx``.
+    """
+    uniq_train = np.unique(train_idx)
+    state = FoldState.fit(signals, None if tabular is None else tabular[uniq_train],
+                          tab_names, seed=seed, rows=uniq_train)
+    y_train = np.asarray(labels[train_idx], np.float32)
+    t_train = state.transform_tabular(None if tabular is None else tabular[train_idx])
+    if val_idx is None:
+        return state, y_train, t_train, (None, None, None)
+    return state, y_train, t_train, (
+        state.transform_signals(signals[val_idx]),
+        np.asarray(labels[val_idx], np.float32),
+        state.transform_tabular(None if tabular is None else tabular[val_idx]),
+    )
+
+
 def _optimiser(model: nn.Module, spec: MemberSpec, steps: int) -> tuple[torch.optim.Optimizer, Any]:
     """AdamW and the one-cycle or cosine schedule over ``steps`` optimisation steps."""
     cfg = spec.training
@@ -219,15 +229,39 @@ def _loss_fn(spec: MemberSpec, y_train: np.ndarray, dev: torch.device) -> nn.Mod
     return nn.BCEWithLogitsLoss(pos_weight=pos_weight)
 
 
-def _step(model: nn.Module, opt: torch.optim.Optimizer, sched: Any, loss: torch.Tensor,
-          grad_clip: float | None) -> None:
-    """One optimisation step: backward, optional gradient clipping, optimiser, schedule."""
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    if grad_clip:
-        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    opt.step()
-    sched.step()
+@dataclass
+class _Optimisation:
+    """What one training step needs: model, optimiser, schedule, loss, device, precision."""
+
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    sched: Any
+    loss_fn: nn.Module
+    dev: torch.device
+    amp_dtype: torch.dtype | None
+    grad_clip: float | None
+
+    def epoch(self, batches: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray | None]]) -> float:
+        """One step per (signals, labels, tabular) batch; returns the mean loss per row."""
+        total, count = 0.0, 0
+        for xb, yb, tb in batches:
+            xt = to_device(xb, self.dev)
+            yt = to_device(yb, self.dev)
+            tt = None if tb is None else to_device(tb, self.dev)
+            with torch.autocast(device_type=self.dev.type,
+                                dtype=self.amp_dtype or torch.bfloat16,
+                                enabled=self.amp_dtype is not None):
+                logits = self.model(xt, tt)
+            loss = self.loss_fn(logits.float(), yt)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.grad_clip:
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+            self.opt.step()
+            self.sched.step()
+            total += float(loss.detach()) * len(xb)
+            count += len(xb)
+        return total / max(count, 1)
 
 
 class _BestEpoch:
