@@ -14,6 +14,7 @@ from ensembler.report import figures as F
 from ensembler.report.document import Document, Figure, Heading, Paragraph, Table
 from ensembler.report.inputs import ComparisonInput, LeaderboardEntry
 from ensembler.report.metrics import compute_metrics, json_ready, ordered_entries
+from ensembler.report.selective import selective_blocks
 from ensembler.report.tables import (
     HOW_TO_READ,
     bootstrap_warning,
@@ -69,6 +70,7 @@ def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Doc
     doc.add(Heading("Calibration"), calibration_table(m))
     _figures(doc, inp, m, cfg, plotted)
     _run_figures(doc, inp)
+    doc.add(*selective_blocks(inp))
     _subgroups_study_provenance(doc, m, cfg)
     return doc
 

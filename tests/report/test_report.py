@@ -30,6 +30,8 @@ FIGURES = {
     "fairness",
     "data_efficiency",
     "subgroups",
+    "risk_coverage",
+    "decision_curve",
 }
 
 
@@ -187,8 +189,10 @@ def test_minimal_input_without_optional_parts(comparison, tmp_path):
     comparison.primary = None
     m = build_report(comparison, tmp_path / "r", CFG)
     assert sorted(m["figures"]) == [
+        "figures/decision_curve.png",  # best single and the first stack have development OOF
         "figures/pareto.png",
         "figures/reliability.png",
+        "figures/risk_coverage.png",
         "figures/roc.png",
     ]
     assert m["leaderboard"][0]["operating_point"] is None and m["primary"] is None
