@@ -216,6 +216,25 @@ def inference() -> str:
             + f"\n\nLoad: {_load_text(d)}{mark}; `{d.get('command', '')}`.")
 
 
+def inference_summary() -> str:
+    """One sentence per profile: the range of vit1d / member ratios at batch 1 and 64."""
+    d = load("inference")
+    det = d.get("details") or {}
+    parts = []
+    for prof, label in (("cpu", "CPU profile"), ("full", "`--profile full`")):
+        for backend, bname in (("torch", "torch eager"), ("onnx", "ONNX Runtime")):
+            vals = {f"{m} b{bs[6:]}": v for bs in ("batch_1", "batch_64")
+                    for m, v in (get(det, prof, bs, "vit1d_over_member", backend) or {}).items()}
+            if vals:
+                lo, hi = min(vals, key=vals.__getitem__), max(vals, key=vals.__getitem__)
+                parts.append(f"{label}, {bname}: from {_r(vals[lo])} ({lo}) to "
+                             f"{_r(vals[hi])} ({hi})")
+    if not parts:
+        return "n/a (run bench/bench_inference.py)"
+    mark = CONTENDED if d.get("contended") else ""
+    return "vit1d's time over each CNN member's ranges " + "; ".join(parts) + mark + "."
+
+
 def ensemble() -> str:
     """Ensemble latency / sum of members per bundle mode, batch size and backend."""
     d = load("bundle")
@@ -264,7 +283,8 @@ def _run_summary(data: dict[str, Any]) -> dict[str, Any]:
 
 def context() -> dict[str, str]:
     out = {"benchmarks": benchmarks(), "train_speed": train_speed(),
-           "inference": inference(), "ensemble": ensemble(), "gpu": gpu()}
+           "inference": inference(), "inference_summary": inference_summary(),
+           "ensemble": ensemble(), "gpu": gpu()}
     out.update(ptbxl_context("sd", _run_summary(load("ptbxl_superdiag"))))
     out.update(ptbxl_context("mi", _run_summary(load("ptbxl_mi_binary"))))
     return out
