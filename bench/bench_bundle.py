@@ -8,7 +8,8 @@ child process.
 Both member modes are exported with ONNX; for each batch size (1, 64) every member
 (all its networks) and the whole ensemble (``predict_proba``) are timed interleaved in
 torch eager and in ONNX Runtime. The headline is the worst ensemble / sum-of-members
-ratio (target <= 1.1; the excess is stacking, calibration and glue). Medians over
+ratio of CPU time (target <= 1.1; the excess is stacking, calibration and glue); wall
+ratios, which on a shared machine include waiting for cores, are in ``details``. Medians over
 repeats, CPU time next to wall time and the load during the run are written to
 bench/results/bundle.json.
 """
@@ -93,9 +94,13 @@ def bench_bundle(torch_b: Bundle, onnx_b: Bundle, x: np.ndarray, t: np.ndarray,
                        not k.endswith("/ensemble")]
             total = sum(med[k]["wall_s"] for k in members)
             ens = med[f"{backend}/ensemble"]["wall_s"]
+            total_cpu = sum(med[k]["cpu_s"] for k in members)
             row[backend] = {"ensemble_ms_per_ecg": 1000 * ens / bs,
                             "sum_of_members_ms_per_ecg": 1000 * total / bs,
                             "ensemble_over_sum": ens / total,
+                            # CPU time: robust to waiting for cores held by other work
+                            "ensemble_over_sum_cpu": med[f"{backend}/ensemble"]["cpu_s"]
+                            / total_cpu,
                             "members_ms_per_ecg": {k.split("/", 1)[1]: 1000 * med[k]["wall_s"] / bs
                                                    for k in members}}
         row["onnx_speedup_ensemble"] = ratio(med, "torch/ensemble", "onnx/ensemble")
@@ -145,7 +150,7 @@ def main() -> None:
             details[mode] = {"onnx_max_abs_diff": res.manifest["onnx"]["max_abs_diff_vs_torch"],
                              **d}
             medians.update({f"{mode}/{k}": v for k, v in m.items()})
-    worst = max(details[mode]["batch"][b][backend]["ensemble_over_sum"]
+    worst = max(details[mode]["batch"][b][backend]["ensemble_over_sum_cpu"]
                 for mode in ("fold-average", "refit-full") for b in ("batch_1", "batch_64")
                 for backend in ("torch", "onnx"))
     for mode in ("fold-average", "refit-full"):
@@ -154,10 +159,11 @@ def main() -> None:
                 r = row[backend]
                 print(f"{mode:12s} {b:8s} {backend:5s} ensemble {r['ensemble_ms_per_ecg']:8.2f} "
                       f"ms/ECG, sum of members {r['sum_of_members_ms_per_ecg']:8.2f} -> "
-                      f"{r['ensemble_over_sum']:.2f}x")
+                      f"{r['ensemble_over_sum']:.2f}x wall, "
+                      f"{r['ensemble_over_sum_cpu']:.2f}x CPU time")
     result = make_result(
         "bundle", quick=args.quick, command=" ".join(["python", *sys.argv]),
-        headline={"label": "ensemble latency / sum of its members' (worst of modes, batch "
+        headline={"label": "ensemble / sum of its members, CPU time (worst of modes, batch "
                            "sizes and backends)", "ratio": worst, "better": "lower",
                   "target": 1.1},
         medians=medians, load=mon.summary(args.threads), details=details)

@@ -247,12 +247,13 @@ def ensemble() -> str:
                 rows.append([mode, bs.replace("_", " "), backend,
                              num(r.get("ensemble_ms_per_ecg"), ".2f"),
                              num(r.get("sum_of_members_ms_per_ecg"), ".2f"),
-                             _r(r.get("ensemble_over_sum"))])
+                             _r(r.get("ensemble_over_sum")),
+                             _r(r.get("ensemble_over_sum_cpu"))])
     if not rows:
         return "n/a (run bench/bench_bundle.py)"
     mark = CONTENDED if d.get("contended") else ""
     return (table(["bundle", "batch", "backend", "ensemble ms/ECG", "sum of members ms/ECG",
-                   "ensemble / sum"], rows)
+                   "ensemble / sum (wall)", "ensemble / sum (CPU time)"], rows)
             + f"\n\nLoad: {_load_text(d)}{mark}; `{d.get('command', '')}`.")
 
 
