@@ -216,6 +216,18 @@ def inference() -> str:
             + f"\n\nLoad: {_load_text(d)}{mark}; `{d.get('command', '')}`.")
 
 
+def compile_summary() -> str:
+    """torch.compile: step speed-up and compile seconds per family (train_speed_compile)."""
+    d = load("train_speed_compile")
+    comp = get(d, "details", "compile") or {}
+    if not comp:
+        return "not measured (`bench/bench_train_speed.py --compile`)"
+    parts = [f"`{a}` step {_r(c.get('compiled_over_eager'))} after "
+             f"{num(c.get('compile_s'), '.0f')} s of compilation" for a, c in comp.items()]
+    mark = CONTENDED if d.get("contended") else ""
+    return "measured: " + ", ".join(parts) + mark
+
+
 def inference_summary() -> str:
     """One sentence per profile: the range of vit1d / member ratios at batch 1 and 64."""
     d = load("inference")
@@ -285,6 +297,7 @@ def _run_summary(data: dict[str, Any]) -> dict[str, Any]:
 def context() -> dict[str, str]:
     out = {"benchmarks": benchmarks(), "train_speed": train_speed(),
            "inference": inference(), "inference_summary": inference_summary(),
+           "compile": compile_summary(),
            "ensemble": ensemble(), "gpu": gpu()}
     out.update(ptbxl_context("sd", _run_summary(load("ptbxl_superdiag"))))
     out.update(ptbxl_context("mi", _run_summary(load("ptbxl_mi_binary"))))
