@@ -22,6 +22,7 @@ from ensembler.config.data import (
     SyntheticConfig,
     SyntheticEffects,
 )
+from ensembler.config.distill import DistillConfig
 from ensembler.config.features import FeatureMemberEntry, LightGBMParams
 from ensembler.config.issues import Issue, config_error, from_validation_error
 from ensembler.config.params import check_models
@@ -40,6 +41,7 @@ from ensembler.errors import ConfigError
 __all__ = [
     "AugmentConfig",
     "DataConfig",
+    "DistillConfig",
     "ExportConfig",
     "ExternalMember",
     "FeatureMemberEntry",
@@ -80,6 +82,8 @@ class RunConfig(Section):
     stacking: StackingConfig = Field(default_factory=StackingConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    # distill: train one network on a stack's meta-level OOF (null: no distillation stage)
+    distill: DistillConfig | None = None
     # profiles: named overrides deep-merged over this config by --profile (all validated at load)
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

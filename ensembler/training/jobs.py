@@ -24,6 +24,7 @@ from ensembler.training.inner import inner_split, patient_bootstrap
 from ensembler.training.loop import fit_model, resolve_device, window_lengths
 from ensembler.training.members import MemberSpec
 from ensembler.training.metrics import macro_auc
+from ensembler.training.soft_targets import SoftTargets
 from ensembler.training.windows import predict_windows
 from ensembler.utils.atomic import atomic_dir, marked_by, save_npz, write_json
 from ensembler.utils.hashing import fingerprint
@@ -41,6 +42,8 @@ class FoldJob:
     cohort_fingerprint: str
     split_fingerprint: str
     epochs: int | None = None  # refit-full: the median best epoch
+    targets: SoftTargets | None = None  # distilled students: the teacher's probabilities
+    root: str = "base"  # folder under the run dir (distilled students: "distill")
 
     @property
     def seed(self) -> int:
@@ -49,15 +52,18 @@ class FoldJob:
 
     @property
     def key(self) -> str:
-        return fingerprint({
+        doc: dict[str, Any] = {
             "member": self.member.describe(), "fold": self.fold, "seed": self.seed,
             "cohort": self.cohort_fingerprint, "split": self.split_fingerprint,
             "epochs": self.epochs, "v": 1,
-        })
+        }
+        if self.targets is not None:  # plain members keep the keys they always had
+            doc["targets"] = self.targets.describe()
+        return fingerprint(doc)
 
     def folder(self, run_dir: Path) -> Path:
         leaf = "full" if self.fold == FULL else f"fold_{self.fold}"
-        return run_dir / "base" / self.member.name / leaf
+        return run_dir / self.root / self.member.name / leaf
 
 
 def job_is_done(job: FoldJob, run_dir: Path) -> bool:
@@ -120,7 +126,7 @@ def run_fold_job(
     result = fit_model(
         spec, cohort.signals, cohort.labels, tab, cohort.fs, train_idx, val_idx,
         seed=job.seed, epochs=job.epochs, device=device,
-        log=log, log_prefix=f"[{spec.name} {label}] ",
+        log=log, log_prefix=f"[{spec.name} {label}] ", targets=job.targets,
     )
     win, stride = window_lengths(spec, cohort.fs, cohort.signals.shape[-1])
 

@@ -22,6 +22,7 @@ from base_models import param_groups
 from ensembler.training.members import MemberSpec
 from ensembler.training.metrics import bce_from_probs, macro_auc
 from ensembler.training.precision import choose_autocast
+from ensembler.training.soft_targets import SoftTargets
 from ensembler.training.state import FoldState
 from ensembler.training.windows import augment, crop_batch, predict_windows, to_device
 
@@ -95,6 +96,7 @@ def fit_model(
     epoch_callback: EpochCallback | None = None,
     log: Callable[[str], None] | None = print,
     log_prefix: str = "",
+    targets: SoftTargets | None = None,
 ) -> FitResult:
     """Train one model on ``train_idx`` and early-stop on ``val_idx``.
 
@@ -104,6 +106,9 @@ def fit_model(
     train_idx : indices into N (may repeat: bootstrap replicas)
     val_idx : inner validation indices (patient-disjoint from train_idx), or None to
         train a fixed number of ``epochs`` without early stopping (refit-full).
+    targets : teacher probabilities (distillation): the training loss mixes them with the
+        hard labels (``pos_weight`` is not applied); early stopping still reads the inner
+        split's hard labels only.
     """
     cfg = spec.training
     n_epochs = epochs or cfg.epochs
@@ -127,8 +132,11 @@ def fit_model(
     amp_dtype = choose_autocast(cfg.precision, dev, model, signals.shape[1],
                                 win or signals.shape[-1], len(tab_names))
     amp = amp_dtype is not None
-    step = _Optimisation(model, opt, sched, _loss_fn(spec, y_train, dev), dev, amp_dtype,
-                         cfg.grad_clip)
+    loss_fn = _loss_fn(spec, y_train, dev)
+    if targets is not None:  # the batch labels carry [hard | soft]; the mixed loss splits them
+        y_train, loss_fn = np.concatenate([y_train, targets.rows(train_idx)], axis=1), \
+            targets.loss_module()
+    step = _Optimisation(model, opt, sched, loss_fn, dev, amp_dtype, cfg.grad_clip)
 
     if log is not None:
         log(f"{log_prefix}precision {'bf16 autocast' if amp else 'fp32'} on {dev.type}")

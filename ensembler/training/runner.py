@@ -152,9 +152,11 @@ def _fold_outputs(job: FoldJob, run_dir: Path) -> tuple[dict[str, np.ndarray], d
 
 def assemble_member(
     spec: MemberSpec, jobs: list[FoldJob], cohort: Cohort, fold_vec: np.ndarray, run_dir: Path,
-    full_job: FoldJob | None = None,
+    full_job: FoldJob | None = None, out_dir: Path | None = None,
+    extra_meta: dict[str, Any] | None = None,
 ) -> MemberPredictions:
-    """Collect a member's fold outputs into the predictions contract (row-counted)."""
+    """Collect a member's fold outputs into the predictions contract (row-counted) and save
+    it in ``out_dir`` (default: the run's ``predictions/``, which stacking reads)."""
     dev_rows = np.flatnonzero(fold_vec >= 0)
     test_rows = np.flatnonzero(fold_vec == -1)
     pos_in_dev = np.full(len(fold_vec), -1)
@@ -185,6 +187,7 @@ def assemble_member(
         "seeds": [m["seed"] for m in metas],
         "refit_full": meta_full,
         "tuned": spec.tuned,
+        **(extra_meta or {}),
     }
     preds = MemberPredictions(
         name=spec.name, oof=oof, test_by_fold=np.stack(tests),
@@ -192,7 +195,7 @@ def assemble_member(
         fold=fold_vec[dev_rows], class_names=list(cohort.class_names),
         test_refit=refit, meta=meta,
     )
-    preds.save(run_dir / "predictions")
+    preds.save(out_dir or run_dir / "predictions")
     return preds
 
 
