@@ -28,9 +28,11 @@ def cli(debug: bool) -> None:
 from ensembler.cli.train_cmd import train_cmd  # noqa: E402
 
 cli.add_command(train_cmd)
+from ensembler.cli.distill_cmd import distill_cmd  # noqa: E402
 from ensembler.cli.stack_cmd import stack_cmd  # noqa: E402
 
 cli.add_command(stack_cmd)
+cli.add_command(distill_cmd)
 from ensembler.cli.compare_cmd import compare_cmd  # noqa: E402
 
 cli.add_command(compare_cmd)

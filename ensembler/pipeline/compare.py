@@ -129,6 +129,9 @@ def build_comparison(ctx: RunContext) -> Any:
             dev_auc_label=SELECTED if name in (*TUNED, "best_single") else
             "meta-level out-of-fold",
             dev_estimate=_nested_estimate(joint) if name == PRIMARY else None))
+    from ensembler.pipeline.distill import distilled_entries
+
+    entries += distilled_entries(ctx, k, reps)
     fairness, note, fairness_summary = _fairness(ctx)
     eff_csv = run_dir / "efficiency" / "data_efficiency.csv"
     efficiency = pd.read_csv(eff_csv) if eff_csv.is_file() and cfg.report.data_efficiency else None
@@ -220,6 +223,7 @@ def run_compare(ctx: RunContext) -> dict[str, Any]:
         "stack": json.loads(stage_file.read_text())["key"] if stage_file.is_file() else None,
         "report": ctx.cfg.report.model_dump(mode="json"), "seed": ctx.cfg.seed, "v": 1,
         "efficiency": _file_digest(ctx.run_dir / "efficiency" / "data_efficiency.csv"),
+        "distill": _file_digest(ctx.run_dir / "distill" / "stage.json"),
     })
     done = out / "stage.json"
     if done.is_file() and json.loads(done.read_text()).get("key") == key:

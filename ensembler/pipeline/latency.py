@@ -22,13 +22,14 @@ from ensembler.evaluation import LatencyStats, measure_latency
 
 def member_latency(run_dir: Path, member: str, n_leads: int, n_samples: int, n_classes: int,
                    fs: float,
-                   repeats: int, batch_sizes: tuple[int, ...] = (1, 64)
-                   ) -> dict[int, LatencyStats] | None:
-    """ms per ECG of ONE fold model of ``member`` (windowing included); None if absent."""
+                   repeats: int, batch_sizes: tuple[int, ...] = (1, 64),
+                   root: str = "base") -> dict[int, LatencyStats] | None:
+    """ms per ECG of ONE fold model of ``member`` (windowing included); None if absent.
+    ``root``: the folder of the fold models under the run (students: distill/students)."""
     from ensembler.bundle.members import BundleMember, load_fold_model, spec_from_description
     from ensembler.training.loop import window_lengths
 
-    folder = run_dir / "base" / member / "fold_0"
+    folder = run_dir / root / member / "fold_0"
     if not (folder / "meta.json").is_file():
         return None
     fold_meta = json.loads((folder / "meta.json").read_text())

@@ -80,6 +80,7 @@ def run_all(ctx: RunContext, console: Console | None = None,
     stages = ["data + cache", "split"]
     stages += ["tuning"] if to_tune else []
     stages += ["training", "stacking"]
+    stages += ["distillation"] if cfg.distill is not None else []
     stages += ["data efficiency"] if cfg.report.data_efficiency else []
     stages += ["comparison"]
     stages += ["export", "predict + parity"] if cfg.export.enabled else []
@@ -96,6 +97,10 @@ def run_all(ctx: RunContext, console: Console | None = None,
         stage("tuning", lambda: _tune(ctx, to_tune))
     stage("training", lambda: run_training(ctx))
     stage("stacking", lambda: run_stacking(ctx))
+    if cfg.distill is not None:
+        from ensembler.pipeline.distill import run_distill
+
+        stage("distillation", lambda: run_distill(ctx))
     if cfg.report.data_efficiency:
         from ensembler.pipeline.efficiency import run_data_efficiency
 

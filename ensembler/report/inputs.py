@@ -17,9 +17,10 @@ from ensembler.evaluation._checks import as_labels, as_probabilities
 
 __all__ = ["KINDS", "ComparisonInput", "EntryKind", "LeaderboardEntry"]
 
-EntryKind = Literal["network", "fold_bag", "seed_bag", "best_single", "stack"]
+EntryKind = Literal["network", "fold_bag", "seed_bag", "best_single", "stack", "distilled"]
 #: Leaderboard order: from one network up to the stacks, so gains can be traced.
-KINDS: tuple[str, ...] = ("network", "fold_bag", "seed_bag", "best_single", "stack")
+KINDS: tuple[str, ...] = ("network", "fold_bag", "seed_bag", "best_single", "stack",
+                          "distilled")
 
 
 @dataclass
@@ -31,7 +32,9 @@ class LeaderboardEntry:
     name : unique row name (``"best_single"``, ``"joint_stack"``, ``"resnet1d"``...).
     kind : ``"network"`` (one fold or refit-full model), ``"fold_bag"`` (the K
         fold models of one architecture, i.e. an OOF member), ``"seed_bag"``,
-        ``"best_single"`` (the member chosen on development OOF) or ``"stack"``.
+        ``"best_single"`` (the member chosen on development OOF), ``"stack"`` or
+        ``"distilled"`` (a student trained on a stack's meta-level OOF; never a candidate
+        for best single).
     test_proba : (N_test, C) test probabilities (for a stack: the mean of the K
         fold-wise stacked outputs).
     dev_oof_proba : (N_dev, C) development out-of-fold probabilities (for a
