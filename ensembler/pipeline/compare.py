@@ -131,7 +131,8 @@ def build_comparison(ctx: RunContext) -> Any:
             dev_estimate=_nested_estimate(joint) if name == PRIMARY else None))
     from ensembler.pipeline.distill import distilled_entries
 
-    entries += distilled_entries(ctx, k, reps)
+    distilled, teacher = distilled_entries(ctx, k, reps)
+    entries += distilled
     fairness, note, fairness_summary = _fairness(ctx)
     eff_csv = run_dir / "efficiency" / "data_efficiency.csv"
     efficiency = pd.read_csv(eff_csv) if eff_csv.is_file() and cfg.report.data_efficiency else None
@@ -160,6 +161,7 @@ def build_comparison(ctx: RunContext) -> Any:
                                any(len(ms) > 1 for ms in by_entry.values())
                                or seed_deltas is not None, oracle is not None),
         primary_seed_deltas=seed_deltas,
+        distill_teacher=teacher,
     )
 
 

@@ -87,18 +87,18 @@ def load_distilled(run_dir: Path) -> tuple[dict[str, str], MemberPredictions] | 
     return doc, MemberPredictions.load(run_dir / PREDICTIONS / f"{doc['student']}.npz")
 
 
-def distilled_entries(ctx: RunContext, k: int, repeats: int) -> list[Any]:
+def distilled_entries(ctx: RunContext, k: int, repeats: int) -> tuple[list[Any], str | None]:
     """Leaderboard rows of the run's student (none without a distillation stage):
     ``distilled:<student>`` (the K fold students averaged) and ``distilled:<student>:single``
-    (one student on all development data). Their development AUC is the fold students'
-    OOF, labelled optimistic: the teacher's targets of those rows came from models that
-    saw the fold's labels."""
+    (one student on all development data), and the teacher stack's name. Their development
+    AUC is the fold students' OOF, labelled optimistic: the teacher's targets of those rows
+    came from models that saw the fold's labels."""
     from ensembler.pipeline.latency import combine, member_latency
     from ensembler.report import LeaderboardEntry
 
     found = load_distilled(ctx.run_dir)
     if found is None:
-        return []
+        return [], None
     doc, p = found
     cohort = ctx.cohort
     lat = member_latency(ctx.run_dir, doc["student"], cohort.signals.shape[1],
@@ -119,4 +119,4 @@ def distilled_entries(ctx: RunContext, k: int, repeats: int) -> list[Any]:
             latency_ms=combine([(lat, 1.0)]) if lat else None, dev_auc_label=OPTIMISTIC,
             notes=f"one student on all development data (median best epoch); {note}; "
                   "threshold and dev AUC from the fold students' OOF"))
-    return rows
+    return rows, doc["stack"]

@@ -102,6 +102,8 @@ class ComparisonInput:
         this report"); none of them may inform a choice.
     primary_seed_deltas : the primary Δ recomputed once per training seed of the
         members (configuration fixed), when members have seed replicas.
+    distill_teacher : the teacher stack of the ``distilled`` rows (their Δ vs stack and
+        share of its gain kept); None without students.
     """
 
     class_names: list[str]
@@ -125,6 +127,7 @@ class ComparisonInput:
     run_name: str = "run"
     test_reads: Sequence[Mapping[str, str]] = ()
     primary_seed_deltas: Sequence[float] | None = None
+    distill_teacher: str | None = None  # the stack the ``distilled`` rows were trained on
 
     def validate(self) -> None:
         """Check shapes, names and patient separation; raise with what and where."""

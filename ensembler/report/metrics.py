@@ -33,6 +33,7 @@ from ensembler.evaluation import (
 )
 from ensembler.evaluation._checks import as_labels, evaluable_classes
 from ensembler.report.accounting import dropped_counts, dropped_warnings, seed_spread, test_reads
+from ensembler.report.distill import distillation_summary
 from ensembler.report.inputs import KINDS, ComparisonInput, LeaderboardEntry
 
 __all__ = ["SCHEMA_VERSION", "compute_metrics", "json_ready", "ordered_entries"]
@@ -238,6 +239,7 @@ def compute_metrics(inp: ComparisonInput, cfg: ReportConfig, seed: int) -> dict[
         },
         "baseline": inp.baseline,
         "best_single_check": _best_single_check(inp, rows),
+        "distillation": distillation_summary(rows, samples, inp.distill_teacher, inp.baseline),
         "primary": _primary(inp, rows, samples),
         "leaderboard": list(rows.values()),
         "subgroups": subgroups,

@@ -54,6 +54,9 @@ def test_student_rows_are_optimistic_and_never_selected(tmp_path: Path) -> None:
     assert metrics["best_single_check"]["best_fold_bag"] in {"cnn", "cnn_b"}
     board = {r["name"]: r for r in metrics["leaderboard"]}
     assert board[res.label]["delta_vs_baseline"] is not None
+    summary = {d["name"]: d for d in metrics["distillation"]}
+    assert set(summary) == set(rows) and summary[res.label]["teacher"] == "joint_stack"
+    assert "delta" in summary[res.label]["delta_vs_stack"]
     for e in inp.entries:
         if e.kind == "stack":
             assert not any(m.startswith("distilled:") for m in e.members)

@@ -1,0 +1,74 @@
+"""The distillation summary of a report: each student against its teacher stack.
+
+For every ``distilled`` row: Δ vs the teacher stack (paired patient bootstrap on the same
+resamples as every other Δ) and the share of the stack's gain over the baseline (best
+single model) the student keeps, ``(AUC_student - AUC_best) / (AUC_stack - AUC_best)``,
+with a percentile CI over the same resamples; when the stack's own gain CI includes 0
+there is no gain to keep and no share is given. Latency share: the student's median ms
+per ECG at batch size 1 over the stack's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ensembler.evaluation.bootstrap import paired_delta_from_samples, percentile_ci
+
+ALPHA = 0.05
+
+
+def _latency_share(row: dict[str, Any], stack: dict[str, Any]) -> float | None:
+    a = (row.get("latency_ms") or {}).get("1")
+    b = (stack.get("latency_ms") or {}).get("1")
+    return float(a["p50_ms"] / b["p50_ms"]) if a and b and b["p50_ms"] > 0 else None
+
+
+def _share_kept(s: NDArray[np.float64], t: NDArray[np.float64], b: NDArray[np.float64],
+                points: tuple[float, float, float]) -> dict[str, float]:
+    gain = t - b
+    ok = np.isfinite(s) & np.isfinite(gain) & (gain != 0)
+    lo, hi = percentile_ci((s[ok] - b[ok]) / gain[ok], ALPHA)
+    ps, pt, pb = points
+    return {"point": (ps - pb) / (pt - pb), "lo": lo, "hi": hi}
+
+
+def distillation_summary(rows: dict[str, Any], samples: dict[str, NDArray[np.float64]],
+                         teacher: str | None, baseline: str) -> list[dict[str, Any]]:
+    """One dict per distilled row (empty without students or teacher): Δ vs stack, stack
+    gain, share kept (None when the stack's gain CI includes 0), latency share, sentence."""
+    if teacher is None or teacher not in rows:
+        return []
+    stack_gain = paired_delta_from_samples(
+        rows[teacher]["test_auc"]["point"], rows[baseline]["test_auc"]["point"],
+        samples[teacher], samples[baseline], ALPHA)
+    out = []
+    for name, row in rows.items():
+        if row["kind"] != "distilled":
+            continue
+        vs_stack = paired_delta_from_samples(
+            row["test_auc"]["point"], rows[teacher]["test_auc"]["point"], samples[name],
+            samples[teacher], ALPHA)
+        no_gain = stack_gain.lo <= 0 <= stack_gain.hi
+        kept = None if no_gain else _share_kept(
+            samples[name], samples[teacher], samples[baseline],
+            (row["test_auc"]["point"], rows[teacher]["test_auc"]["point"],
+             rows[baseline]["test_auc"]["point"]))
+        lat = _latency_share(row, rows[teacher])
+        out.append({"name": name, "teacher": teacher, "delta_vs_stack": vs_stack._asdict(),
+                    "stack_gain": stack_gain._asdict(), "share_kept": kept,
+                    "latency_share": lat, "sentence": _sentence(name, teacher, kept, lat)})
+    return out
+
+
+def _sentence(name: str, teacher: str, kept: dict[str, float] | None,
+              lat: float | None) -> str:
+    at = f" at {100 * lat:.0f} % of its latency" if lat is not None else ""
+    if kept is None:
+        return (f"`{name}`: no gain to keep — the CI of `{teacher}`'s gain over the best "
+                f"single model includes 0; the student runs{at or ' (latency n/a)'}.")
+    return (f"`{name}`: the student keeps {100 * kept['point']:.0f} % (95 % CI "
+            f"{100 * kept['lo']:.0f} to {100 * kept['hi']:.0f} %) of `{teacher}`'s gain over "
+            f"the best single model{at}.")

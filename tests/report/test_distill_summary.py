@@ -1,0 +1,43 @@
+"""The report's distillation sentence: share of the stack's gain kept, with its CI, or
+"no gain to keep" when the stack's gain CI includes 0."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ensembler.report.distill import distillation_summary
+
+
+def _row(kind: str, point: float, p50: float) -> dict[str, Any]:
+    return {"kind": kind, "test_auc": {"point": point},
+            "latency_ms": {"1": {"p50_ms": p50, "p95_ms": p50}}}
+
+
+def _case(stack_auc: float) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    noise = np.random.default_rng(0).normal(0, 0.01, 500)  # shared resamples: paired
+    rows = {"best_single": _row("best_single", 0.70, 1.0),
+            "joint_stack": _row("stack", stack_auc, 8.0),
+            "distilled:cnn": _row("distilled", 0.75, 2.0)}
+    samples = {n: r["test_auc"]["point"] + noise + (0.002 * np.sin(np.arange(500) * i))
+               for i, (n, r) in enumerate(rows.items())}
+    return rows, samples
+
+
+def test_share_of_the_gain_kept_with_ci_and_latency_share() -> None:
+    rows, samples = _case(0.80)
+    [d] = distillation_summary(rows, samples, "joint_stack", "best_single")
+    assert d["share_kept"]["point"] == 0.5
+    assert d["share_kept"]["lo"] < 0.5 < d["share_kept"]["hi"] < 0.7
+    assert abs(d["delta_vs_stack"]["delta"] + 0.05) < 1e-12
+    assert d["latency_share"] == 0.25
+    assert "keeps 50 % (95 % CI" in d["sentence"] and "at 25 % of its latency" in d["sentence"]
+
+
+def test_no_gain_to_keep_when_the_stack_gain_ci_includes_zero() -> None:
+    rows, samples = _case(0.7001)
+    [d] = distillation_summary(rows, samples, "joint_stack", "best_single")
+    assert d["share_kept"] is None
+    assert "no gain to keep" in d["sentence"]
+    assert distillation_summary(rows, samples, None, "best_single") == []
