@@ -67,9 +67,10 @@ def test_label_conditional_coverage_matches_the_exact_law(alpha: float) -> None:
 @pytest.mark.parametrize("alpha", [0.05, 0.1, 0.2])
 def test_multilabel_marginal_coverage_per_class(alpha: float) -> None:
     """Three classes with different prevalence, 3000 calibration / 3000 test records:
-    per class, coverage lies within 4 standard errors (calibration Beta + test
-    binomial, both ~ alpha (1 - alpha) / n) of 1 - alpha, and never far above it
-    (split conformal's upper bound is 1 - alpha + 1 / (n_label + 1))."""
+    per class, coverage lies within 4 standard errors of 1 - alpha. The error of a
+    class is dominated by its rarer label's calibration quantile (Beta, variance about
+    alpha (1 - alpha) / n_rare) plus test binomial noise (alpha (1 - alpha) / n), so
+    the tolerance is per class: +-0.038 for prevalence 0.5, +-0.08 for 0.08 at alpha 0.1."""
     rng = np.random.default_rng(7)
     n = 3000
     prev = np.array([0.5, 0.2, 0.08])
@@ -78,7 +79,8 @@ def test_multilabel_marginal_coverage_per_class(alpha: float) -> None:
     calib = calibrate_conformal(p[:n], y[:n], np.arange(n), alpha, ["a", "b", "c"])
     sets = prediction_sets(calib, p[n:])
     covered = np.take_along_axis(sets, y[n:, :, None], axis=2)[:, :, 0].mean(axis=0)
-    tol = 4 * math.sqrt(alpha * (1 - alpha) * (1 / n + 1 / (n * prev.min())))
+    rare = n * np.minimum(prev, 1 - prev)
+    tol = 4 * np.sqrt(alpha * (1 - alpha) * (1 / n + 1 / rare))
     assert np.all(np.abs(covered - (1 - alpha)) <= tol), (covered, tol)
 
 
