@@ -23,6 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from ensembler.bundle.feature_io import (
+    FeatureBundleMember,
+    is_feature_entry,
+    load_feature_member,
+)
 from ensembler.bundle.imputation import (
     TabularImputer,
     build_imputer,
@@ -65,7 +70,7 @@ class Bundle:
     """
 
     manifest: dict[str, Any]
-    members: list[BundleMember]
+    members: list[BundleMember | FeatureBundleMember]
     stack: FittedStack
     thresholds: np.ndarray
     preprocessing: PreprocessingConfig
@@ -142,10 +147,9 @@ class Bundle:
         out = {}
         for m in self.members:
             t = self._columns(tab, m.tabular_names, signals.shape[0])
-            out[m.name] = np.stack([
-                m.predict(k, signals, self.imputer.fill_member(m.name, k, t) if impute else t,
-                          self.backend)
-                for k in range(len(m.models))])
+            sets = [self.imputer.fill_member(m.name, k, t) if impute else t
+                    for k in range(len(m.models))]
+            out[m.name] = m.predict_sets(signals, sets, self.backend)
         return out
 
     def combine(self, level0: dict[str, np.ndarray], tabular: np.ndarray | None = None,
@@ -219,8 +223,9 @@ def load_bundle(path: str | Path, backend: str = "torch",
     path : bundle folder or ``.zip``
     backend : ``torch`` (default) or ``onnx`` (needs a bundle exported with ``--onnx``)
     expect_digest : optional manifest digest published by the exporter
-    allow_arch : user architectures (``module.path:callable``) the loading user trusts;
-        any other unregistered architecture is refused before anything is imported
+    allow_arch : user architectures and feature sets (``module.path:callable``) the
+        loading user trusts; any other unregistered one is refused before anything is
+        imported
 
     Raises
     ------
@@ -249,11 +254,16 @@ def load_bundle(path: str | Path, backend: str = "torch",
         # in the same process (measured: torch eager 10x slower at batch 1 beside them)
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         for entry in man["members"]["list"]:
-            for mdl in entry["models"]:
+            for mdl in entry["models"] if not is_feature_entry(entry) else []:
                 sessions[mdl["onnx"]] = ort.InferenceSession(
                     vb.files[mdl["onnx"]], opts, providers=["CPUExecutionProvider"])
-    members = []
+    members: list[BundleMember | FeatureBundleMember] = []
     for entry in man["members"]["list"]:
+        if is_feature_entry(entry):
+            members.append(load_feature_member(entry, vb.files, man["input"]["lead_names"],
+                                               man["input"]["fs"], n_classes, allow_arch,
+                                               str(vb.source)))
+            continue
         spec = spec_from_description(entry["spec"])
         bm = BundleMember(spec=spec, window=entry["window"], stride=entry["stride"])
         for mdl in entry["models"]:

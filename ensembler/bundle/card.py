@@ -114,8 +114,7 @@ def model_card(man: dict[str, Any]) -> str:
         "ECGs lie in one fold only.", "",
         "## Model", "",
         f"Stacked ensemble `{stack['label']}`; members ({mem['mode']}): "
-        + ", ".join(f"`{m['name']}` ({m['arch']}, {m['n_params']:,} parameters, "
-                    f"{len(m['models'])} network(s))" for m in mem["list"]) + ".", "",
+        + ", ".join(_member_text(m) for m in mem["list"]) + ".", "",
         f"Calibration: `{stack['calibration']}` (cross-validated log-loss per method: "
         + ", ".join(f"{k} {_f(v, 4)}" for k, v in cal.items()) + "). Thresholds: "
         + ", ".join(f"{c} {_f(t)}" for c, t in zip(classes, man["operating"]["thresholds"],
@@ -162,3 +161,13 @@ def _raw_parity(man: dict[str, Any]) -> str:
         return (f"from the raw WFDB files of {raw.get('n_records')} test records, max abs "
                 f"difference {raw.get('max_abs_diff')}")
     return f"the check from raw WFDB files did not run ({raw.get('reason', 'not recorded')})"
+
+
+def _member_text(m: dict[str, Any]) -> str:
+    """'`cnn` (cnn1d, 1,234 parameters, 5 network(s))' or a feature member's equivalent."""
+    if m.get("kind") == "features":
+        fs = m["feature_set"]
+        return (f"`{m['name']}` (ECG feature set {fs['name']} v{fs['version']} + LightGBM, "
+                f"{len(m['models'])} fold model(s) of one booster per class)")
+    return (f"`{m['name']}` ({m['arch']}, {m['n_params']:,} parameters, "
+            f"{len(m['models'])} network(s))")

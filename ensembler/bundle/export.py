@@ -25,6 +25,8 @@ from ensembler.bundle.bundle import Bundle, load_bundle
 from ensembler.bundle.card import model_card
 from ensembler.bundle.conformal_io import conformal_entry
 from ensembler.bundle.estimates import development_estimate, refit_full_headline
+from ensembler.bundle.feature_io import KIND as FEATURES
+from ensembler.bundle.feature_io import feature_member_entry, own_feature_sets
 from ensembler.bundle.imputation import development_means, tabular_missingness
 from ensembler.bundle.integrity import is_bundle, json_clean, read_verified, seal, zip_bundle
 from ensembler.bundle.members import spec_from_description
@@ -38,6 +40,7 @@ from ensembler.bundle.parity import (
 )
 from ensembler.bundle.run_inputs import (
     MEMBER_MODES,
+    MemberSource,
     RunInputs,
     pipeline_test_predictions,
     read_run,
@@ -56,10 +59,12 @@ class ExportResult:
     manifest: dict[str, Any]
 
 
-def _versions(onnx: bool) -> dict[str, str]:
+def _versions(onnx: bool, features: bool = False) -> dict[str, str]:
     names = ["ensembler", "torch", "scikit-learn", "lightgbm", "numpy", "scipy", "safetensors"]
     if onnx:
         names += ["onnx", "onnxruntime"]
+    if features:  # feature members: the ECG delineation library their features came from
+        names += ["neurokit2"]
     out = {"python": platform.python_version()}
     for n in names:
         try:
@@ -105,8 +110,16 @@ def _tabular_inputs(inp: RunInputs, cohort: Cohort) -> list[str]:
 
 
 def user_archs(inp: RunInputs) -> list[str]:
-    """The run's own ``module:callable`` architectures: the exporter trained them."""
-    return sorted({str(m.spec["arch"]) for m in inp.members if ":" in str(m.spec["arch"])})
+    """The run's own ``module:callable`` architectures and feature sets: the exporter
+    trained them."""
+    archs = {str(m.spec["arch"]) for m in inp.members
+             if not _is_features(m) and ":" in str(m.spec["arch"])}
+    return sorted(archs | set(own_feature_sets([m.predictions.meta for m in inp.members
+                                                 if _is_features(m)])))
+
+
+def _is_features(m: MemberSource) -> bool:
+    return m.spec.get("kind") == FEATURES
 
 
 def _run_cohort(inp: RunInputs) -> tuple[Cohort, Path]:
@@ -143,10 +156,14 @@ def _rows(cohort: Cohort, ids: np.ndarray, what: str) -> np.ndarray:
     return np.array([index[r] for r in ids], dtype=np.int64)
 
 
-def _copy_members(inp: RunInputs, mode: str, tmp: Path, fs: float, n_samples: int
-                  ) -> list[dict[str, Any]]:
+def _copy_members(inp: RunInputs, mode: str, tmp: Path, fs: float, n_samples: int,
+                  n_classes: int) -> list[dict[str, Any]]:
     out = []
     for m in inp.members:
+        if _is_features(m):
+            out.append(feature_member_entry(m.name, m.predictions.meta, m.fold_dirs,
+                                            m.n_params, tmp, n_classes))
+            continue
         spec = spec_from_description(m.spec)
         win, stride = window_lengths(spec, fs, n_samples)
         dirs = [(d.name, d) for d in m.fold_dirs] if mode == "fold-average" \
@@ -279,7 +296,8 @@ def export_bundle(
         cfg.report.n_bootstrap, cfg.seed)
     own_archs = user_archs(inp)
     with atomic_dir(target_dir, is_bundle, force=force) as tmp:
-        member_entries = _copy_members(inp, mode, tmp, prep.fs, n_samples)
+        member_entries = _copy_members(inp, mode, tmp, prep.fs, n_samples,
+                                       len(cohort.class_names))
         (tmp / "stack").mkdir()
         for f in sorted(inp.stack_dir.iterdir()):
             if f.is_file() and f.suffix in (".json", ".txt"):
@@ -293,7 +311,7 @@ def export_bundle(
                                      len(cohort.class_names), own_archs)
         manifest: dict[str, Any] = {
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "versions": _versions(use_onnx),
+            "versions": _versions(use_onnx, any(map(_is_features, inp.members))),
             "run": {"name": cfg.name, "seed": cfg.seed, "run_dir": str(inp.run_dir)},
             "intended_use": cfg.export.intended_use,
             "task": {"type": "binary" if cohort.n_classes == 1 else "multilabel",

@@ -13,7 +13,9 @@ Three policies (``MISSING_POLICIES``):
   stack was fitted on). Where the model's training data itself had missing values
   of that column (``input.tabular.missing``), the model learned a missing path
   (the fused networks' missing indicator, the meta-learner's own NaN handling), so
-  the value is passed on as missing, exactly as in training.
+  the value is passed on as missing, exactly as in training. A feature member's
+  LightGBM boosters always take a missing tabular value as missing (NaN), their own
+  learned missing-value path, under every policy.
 - ``as-trained``: missing values go through the models' training-time missing path
   unchanged; used only to reproduce a run's own predictions (parity checks).
 """
@@ -138,6 +140,11 @@ def build_imputer(manifest: dict[str, Any], members: Sequence[Any], where: str
     missing = tab["missing"]
     member_fill: dict[str, list[np.ndarray]] = {}
     for m in members:
+        if getattr(m, "kind", "network") == "features":
+            # LightGBM's own missing-value path (NaN), in training and here alike
+            member_fill[m.name] = [np.full(len(m.tabular_names), np.nan, np.float32)
+                                   for _ in m.models]
+            continue
         fills = []
         for k, fm in enumerate(m.models):
             st = fm.state

@@ -65,6 +65,14 @@ class BundleMember:
     def tabular_names(self) -> list[str]:
         return list(self.spec.tabular_names)
 
+    kind: str = "network"
+
+    def predict_sets(self, signals: np.ndarray, tabulars: list[np.ndarray | None],
+                     backend: str = "torch") -> np.ndarray:
+        """(n_sets, N, C): :meth:`predict` of every model, ``tabulars[k]`` for model k."""
+        return np.stack([self.predict(k, signals, tabulars[k], backend)
+                         for k in range(len(self.models))])
+
     def predict(self, k: int, signals: np.ndarray, tabular: np.ndarray | None,
                 backend: str = "torch") -> np.ndarray:
         """(N, C) probabilities of model ``k`` for preprocessed ``signals`` (N, leads, T).

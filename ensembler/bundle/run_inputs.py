@@ -71,8 +71,7 @@ def _member(run_dir: Path, name: str) -> MemberSource:
     base = run_dir / "base" / name
     k = int(preds.fold.max()) + 1
     if preds.meta.get("kind") == "features":
-        raise StageError(f"member {name!r} is a feature member; bundles cannot ship feature "
-                         "members yet: export a stack without it (--stack NAME)")
+        return _feature_member(name, base, k, preds)
     if preds.meta.get("external") or not base.is_dir():
         raise StageError(f"member {name!r} has predictions but no trained weights under {base} "
                          "(an external member?); a bundle can only ship members it can run")
@@ -87,6 +86,21 @@ def _member(run_dir: Path, name: str) -> MemberSource:
     return MemberSource(name=name, spec=meta["spec"], fold_dirs=folds,
                         full_dir=full if full_ok else None, predictions=preds,
                         n_params=int(meta.get("n_params", 0)))
+
+
+def _feature_member(name: str, base: Path, k: int, preds: MemberPredictions) -> MemberSource:
+    """A feature member: its fold folders hold LightGBM text boosters (no refit-full)."""
+    folds = [base / f"fold_{i}" for i in range(k)]
+    for d in folds:
+        if not (d / "meta.json").is_file() or not list(d.glob("booster_*.txt")):
+            raise StageError(f"{d}: boosters missing; the fold job of {name!r} did not finish")
+    meta = preds.meta
+    if "tabular_names" not in meta:
+        raise StageError(f"predictions/{name}.json: written by an older ensembler (no "
+                         "tabular_names); re-run `ensembler train` to refresh it")
+    spec = {**meta["config"], "tabular_names": list(meta["tabular_names"])}
+    return MemberSource(name=name, spec=spec, fold_dirs=folds, full_dir=None,
+                        predictions=preds, n_params=int(meta.get("n_params", 0)))
 
 
 def read_run(target: str | Path, stack: str | None = None) -> RunInputs:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -20,7 +21,18 @@ from typing import Any
 import torch
 from safetensors import SafetensorError, safe_open
 
-from ensembler.bundle.integrity import MANIFEST, VerifiedBundle, read_verified
+from ensembler.bundle.feature_io import (
+    check_feature_set,
+    entry_files,
+    is_feature_entry,
+    load_feature_member,
+)
+from ensembler.bundle.integrity import (
+    MANIFEST,
+    MAX_MANIFEST_BYTES,
+    VerifiedBundle,
+    read_verified,
+)
 from ensembler.bundle.sources import BundleSource
 from ensembler.errors import BundleIntegrityError
 from ensembler.training.loop import build_model
@@ -45,6 +57,8 @@ def check_architectures(manifest: Mapping[str, Any], allow_arch: Collection[str]
         entries = list(manifest["members"]["list"])
         named = [(e.get("name"), m[k]) for e in entries for m in e["models"]
                  for k in ("weights", "state", "onnx") if k in m]
+        named += [(e.get("name"), f) for e in entries if is_feature_entry(e)
+                  for f in entry_files(e)]
     except (KeyError, TypeError, AttributeError):
         raise BundleIntegrityError(f"{where}/{MANIFEST}: 'members' is malformed") from None
     for member, name in named:
@@ -52,6 +66,9 @@ def check_architectures(manifest: Mapping[str, Any], allow_arch: Collection[str]
             raise BundleIntegrityError(f"{where}/{MANIFEST}: member {member!r} names file "
                                        f"{name!r}, which is not a listed file of the bundle")
     for entry in entries:
+        if is_feature_entry(entry):
+            check_feature_set(entry, allow_arch, f"{where}/{MANIFEST}")
+            continue
         arch, spec_arch = entry.get("arch"), entry.get("spec", {}).get("arch")
         if arch != spec_arch:
             raise BundleIntegrityError(f"{where}/{MANIFEST}: member {entry.get('name')!r} "
@@ -123,6 +140,21 @@ def _weight_headers(vb: VerifiedBundle, names: list[str]) -> dict[str, Header]:
     return out
 
 
+def _feature_files(path: Path) -> frozenset[str]:
+    """Names of the feature members' small files (kept in memory to be parsed), read from
+    the manifest before verification only to choose what to keep; the verified manifest
+    must name the same files (a missing one is an error in :func:`load_feature_member`)."""
+    try:
+        with BundleSource(path) as src:
+            if src.sizes.get(MANIFEST, MAX_MANIFEST_BYTES + 1) > MAX_MANIFEST_BYTES:
+                return frozenset()
+            man = json.loads(src.read(MANIFEST).decode("utf-8"))
+        return frozenset(f for e in man["members"]["list"] if is_feature_entry(e)
+                         for f in entry_files(e))
+    except (BundleIntegrityError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return frozenset()  # read_verified reports what is wrong
+
+
 def verify_bundle(path: str | Path, expect_digest: str | None = None,
                   allow_arch: Collection[str] = (), keep: Collection[str] = ()
                   ) -> VerifiedBundle:
@@ -137,11 +169,16 @@ def verify_bundle(path: str | Path, expect_digest: str | None = None,
     """
     from ensembler.bundle.members import spec_from_description
 
-    vb = read_verified(path, expect_digest, keep_bytes=frozenset(keep))
+    vb = read_verified(path, expect_digest,
+                       keep_bytes=frozenset(keep) | _feature_files(Path(path)))
     man = vb.manifest
     check_architectures(man, allow_arch, str(vb.source))
     n_leads, n_classes = len(man["input"]["lead_names"]), len(man["task"]["class_names"])
     for entry in man["members"]["list"]:
+        if is_feature_entry(entry):  # feature set rebuilt and checked, boosters parsed
+            load_feature_member(entry, vb.files, man["input"]["lead_names"],
+                                man["input"]["fs"], n_classes, allow_arch, str(vb.source))
+            continue
         spec = spec_from_description(entry["spec"])
         want = expected_header(spec, n_leads, n_classes, allow_arch)
         names = [m["weights"] for m in entry["models"]]

@@ -16,9 +16,10 @@ from ensembler.cli.main import cli
 from ensembler.cli.options import apply_threads, threads_option
 
 allow_arch_option = click.option(
-    "--allow-arch", "allow_arch", multiple=True, metavar="MODULE:CALLABLE",
-    help="Trust this user architecture (repeatable); a bundle naming any other "
-         "unregistered architecture is refused and nothing is imported.")
+    "--allow-arch", "--allow-feature-set", "allow_arch", multiple=True,
+    metavar="MODULE:CALLABLE",
+    help="Trust this user architecture or feature set (repeatable); a bundle naming any "
+         "other unregistered one is refused and nothing is imported.")
 
 
 @cli.command("export")
@@ -109,7 +110,8 @@ def inspect_cmd(bundle: Path, card: bool, allow_arch: tuple[str, ...]) -> None:
     for col in ("member", "arch", "fusion", "networks", "params", "window"):
         table.add_column(col)
     for e in m["members"]["list"]:
-        table.add_row(e["name"], e["arch"], e["fusion"], str(len(e["models"])),
+        arch = e["arch"] or f"features: {e['feature_set']['name']} v{e['feature_set']['version']}"
+        table.add_row(e["name"], arch, e["fusion"], str(len(e["models"])),
                       f"{e['n_params']:,}", str(e["window"]))
     console.print(table)
     click.echo("thresholds: " + ", ".join(

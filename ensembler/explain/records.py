@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ensembler.bundle.bundle import Bundle
+from ensembler.bundle.members import BundleMember
 from ensembler.bundle.predict import score_loaded
 from ensembler.bundle.records import RecordInput, collect_inputs, load_records
 from ensembler.errors import DataError
@@ -95,6 +96,12 @@ def explain_inputs(bundle: Bundle, inputs: Sequence[str | Path], class_name: str
     cls = resolve_class(bundle, class_name)
     if bundle.backend != "torch":
         raise DataError("explain needs the torch backend (gradients); load without --backend")
+    networks = [m for m in bundle.members if isinstance(m, BundleMember)]
+    if len(networks) != len(bundle.members):
+        raise DataError("explain: this bundle has feature member(s) "
+                        f"{[m.name for m in bundle.members if m not in networks]}; explain "
+                        "attributes networks' input gradients only (no per-feature "
+                        "explanation of feature members yet)")
     records: list[RecordInput]
     records, absent = collect_inputs([str(i) for i in inputs], bundle.tabular_names)
     loaded = load_records(records, bundle.preprocessing, bundle.tabular_names, False, absent)
@@ -109,7 +116,7 @@ def explain_inputs(bundle: Bundle, inputs: Sequence[str | Path], class_name: str
         if bundle.stack.spec.passthrough else None
     shares, bias, scale, method_s = _stack_shares(bundle, level0, stab, cls)
     maps = {m.name: member_attribution(m, x, bundle._columns(tab, m.tabular_names, n), cls,
-                                       method, n_steps) for m in bundle.members}
+                                       method, n_steps) for m in networks}
     smap = stack_map(maps, shares)
     rows = json.loads(preds.frame.to_json(orient="records"))  # plain JSON types
     return [RecordExplanation(

@@ -47,10 +47,23 @@ def library_versions() -> dict[str, str]:
     return {lib: version(lib) for lib in ("neurokit2", "scipy", "numpy")}
 
 
+def feature_rows(fset: FeatureSet, signals: np.ndarray, fs: float,
+                 leads: Sequence[str]) -> np.ndarray:
+    """``(N, F)`` float32 features of preprocessed ``signals`` (N, leads, samples).
+
+    The one path from signals to feature values: the cohort cache (training) and a
+    bundle's feature members (predict, evaluate) both call it, so they agree bit for bit.
+    """
+    if not len(signals):
+        return np.zeros((0, len(fset.columns(leads))), np.float32)
+    rows = np.stack([fset.compute(np.asarray(s, np.float64), fs, leads) for s in signals])
+    return rows.astype(np.float32)
+
+
 def _chunk(fset: FeatureSet, signals: np.ndarray, fs: float,
            leads: Sequence[str]) -> tuple[np.ndarray, float]:
     t0 = time.process_time()
-    rows = np.stack([fset.compute(np.asarray(s, np.float64), fs, leads) for s in signals])
+    rows = feature_rows(fset, signals, fs, leads)
     return rows, time.process_time() - t0
 
 

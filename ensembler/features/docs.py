@@ -77,10 +77,31 @@ the comparison and the report treat it like any member; its boosters are stored 
 LightGBM text (`base/<name>/fold_<k>/booster_<c>.txt`), and a fold whose fingerprint
 (member settings, fold, seed, cohort, split, feature-set spec and library versions) is
 unchanged is not refitted. Its latency in the report is the feature computation's CPU
-time per ECG plus the boosters' measured time. Not yet: bundles cannot ship a feature
-member (export of a stack that contains one stops with a one-line error naming it), the
-learner is not tuned by the Optuna stage, and `ensembler train --folds` does not apply to
-it (all its folds are fitted).
+time per ECG plus the boosters' measured time. Not yet: the learner is not tuned by the
+Optuna stage, and `ensembler train --folds` does not apply to it (all its folds are
+fitted).
+
+### Feature members in bundles
+
+`ensembler export` ships a feature member as data only: `members/<name>/feature_set.json`
+(the registry name or import path, its parameters, the feature set's spec — name,
+version, parameters — its columns, the tabular columns appended after them, and the
+neurokit2/scipy/numpy versions the features were computed with) and one LightGBM text
+model per class per fold (`members/<name>/fold_<k>/booster_<c>.txt`). The manifest pins
+the feature-set version and lists neurokit2 and lightgbm among its library versions.
+`predict`, `evaluate` and `verify` rebuild the feature set from the installed registry —
+or, for a user set `"module.path:callable"`, only when the loading user allows exactly
+that name (`--allow-feature-set module.path:callable`, the same list as `--allow-arch`)
+— and refuse a bundle whose feature set reports another version or other columns than
+the boosters were trained on; a different neurokit2 version only warns. Features are
+computed from the raw WFDB records after the bundle's own preprocessing, by the same
+function the run's feature cache used, so the export's parity check (raw records →
+bundle → stack, ≤ 1e-5) covers feature members; on the tests' tiny run the bundle
+reproduces the run's stacked test predictions exactly (max |Δ| = 0). Missing tabular
+values reach the boosters as NaN (LightGBM's learned missing path) under every
+`--impute-missing-tabular` setting; a feature member has no refit-full model, so its
+bundles are fold-average. `explain` does not yet explain feature members (it refuses
+such a bundle with a one-line error).
 """
 
 

@@ -38,10 +38,19 @@ def feature_matrix(entry: FeatureMemberEntry, table: FeatureTable, cohort: Cohor
                    tabular_names: list[str]) -> tuple[np.ndarray, list[str]]:
     """``(N, F)`` float64 learner input (features, then tabular columns) and column names."""
     if not entry.tabular or not tabular_names:
-        return table.values.astype(np.float64), list(table.columns)
+        return learner_input(table.values, None), list(table.columns)
     cols = [cohort.tabular_names.index(n) for n in tabular_names]
-    tab = np.asarray(cohort.tabular[:, cols], dtype=np.float64)
-    return np.hstack([table.values.astype(np.float64), tab]), [*table.columns, *tabular_names]
+    return (learner_input(table.values, cohort.tabular[:, cols]),
+            [*table.columns, *tabular_names])
+
+
+def learner_input(features: np.ndarray, tabular: np.ndarray | None) -> np.ndarray:
+    """``(N, F + T)`` float64 boosters' input: ``features`` (N, F) float32, then the raw
+    ``tabular`` columns (N, T) (NaN = missing), as in training and in a bundle."""
+    x = np.asarray(features, np.float32).astype(np.float64)
+    if tabular is None:
+        return x
+    return np.hstack([x, np.asarray(tabular, np.float32).astype(np.float64)])
 
 
 def _lgb_params(entry: FeatureMemberEntry, seed: int) -> dict[str, Any]:
@@ -178,7 +187,8 @@ def _assemble(entry: FeatureMemberEntry, cohort: Cohort, fold_vec: np.ndarray, r
         "config": {"name": entry.name, "entry": entry.name, "kind": KIND,
                    "replica": ["none", 0], **entry.model_dump(mode="json")},
         "feature_set": table.spec, "feature_versions": table.versions,
-        "feature_columns": names, "feature_cpu_ms_per_ecg": table.cpu_ms_per_ecg,
+        "feature_columns": names, "tabular_names": names[len(table.columns):],
+        "feature_cpu_ms_per_ecg": table.cpu_ms_per_ecg,
         "cohort_fingerprint": cohort.fingerprint, "split_fingerprint": split_fingerprint,
         "best_epoch": [m["best_epoch"] for m in metas],
         "train_seconds": [m["train_seconds"] for m in metas],

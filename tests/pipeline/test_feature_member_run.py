@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from ensembler.bundle.run_inputs import read_run
-from ensembler.errors import StageError
 
 TINY = """
 name: tiny_feat
@@ -47,5 +46,5 @@ def test_feature_member_is_stacked_and_compared(tmp_path: Path) -> None:
     assert "feat" in rows and rows["feat"]["latency_ms"] is not None
     mean = json.loads((run / "stack" / "mean" / "stack.json").read_text())
     assert "feat" in mean["spec"]["members"]
-    with pytest.raises(StageError, match="'feat' is a feature member; bundles cannot ship"):
-        read_run(run, "mean")
+    feat = next(m for m in read_run(run, "mean").members if m.name == "feat")
+    assert feat.spec["kind"] == "features" and feat.full_dir is None  # exportable

@@ -1,0 +1,226 @@
+"""Feature members in a bundle: the feature-set spec as JSON, boosters as LightGBM text.
+
+Layout of a feature member ``<m>`` (kind ``features``)::
+
+    members/<m>/feature_set.json         registry name or import path, parameters, the
+                                         feature set's spec (name, version), its columns,
+                                         the tabular columns appended, library versions
+    members/<m>/fold_<k>/booster_<c>.txt LightGBM's own text model, one per class
+
+Nothing here runs code from the bundle: the feature set is rebuilt from the installed
+registry (or from a ``module.path:callable`` the *loading* user allowed with
+``--allow-arch`` / ``--allow-feature-set``, exactly like a user architecture), and the
+rebuilt set must report the same spec (name, version, parameters) and columns as the
+one the boosters were trained on. LightGBM text is parsed, not executed. At prediction
+the features are computed from the bundle's preprocessed signals by
+:func:`ensembler.features.compute.feature_rows`, the function the run's feature cache
+used, so a bundle scores a record exactly as the fold models did.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ensembler.errors import BundleIntegrityError, ConfigError, StageError
+from ensembler.features import create_feature_set
+from ensembler.features.compute import feature_rows
+from ensembler.features.registry import FeatureSet, list_feature_sets
+from ensembler.training.feature_member import learner_input, predict_boosters
+
+KIND = "features"
+SPEC_FILE = "feature_set.json"
+
+
+def is_feature_entry(entry: Mapping[str, Any]) -> bool:
+    """Is this manifest member entry a feature member?"""
+    return entry.get("kind") == KIND
+
+
+def entry_files(entry: Mapping[str, Any]) -> list[str]:
+    """Every bundle file a feature member's manifest entry names."""
+    return [entry["feature_set_file"], *(b for m in entry["models"] for b in m["boosters"])]
+
+
+# --------------------------------------------------------------------------- export
+
+
+def feature_member_entry(name: str, meta: Mapping[str, Any], fold_dirs: Sequence[Path],
+                         n_params: int, tmp: Path, n_classes: int) -> dict[str, Any]:
+    """Copy member ``name``'s boosters into bundle folder ``tmp``; its manifest entry.
+
+    ``meta``: the member's predictions meta (``config``, ``feature_set``,
+    ``feature_versions``, ``feature_columns``, ``tabular_names``: the tabular columns the
+    boosters read after the feature set's own).
+    """
+    cfg = meta["config"]
+    columns = list(meta["feature_columns"])
+    n_feat = len(columns) - len(meta["tabular_names"])
+    doc = {"feature_set": cfg["feature_set"], "params": cfg.get("feature_params", {}),
+           "spec": meta["feature_set"], "columns": columns[:n_feat],
+           "tabular_names": columns[n_feat:], "versions": meta["feature_versions"]}
+    rel = f"members/{name}"
+    (tmp / rel).mkdir(parents=True)
+    (tmp / rel / SPEC_FILE).write_text(json.dumps(doc, indent=1))
+    models = []
+    for d in fold_dirs:
+        (tmp / rel / d.name).mkdir()
+        boosters = []
+        for c in range(n_classes):
+            src = d / f"booster_{c}.txt"
+            if not src.is_file():
+                raise StageError(f"{src}: missing; the fold job of feature member {name!r} "
+                                 "did not finish")
+            shutil.copyfile(src, tmp / rel / d.name / src.name)
+            boosters.append(f"{rel}/{d.name}/{src.name}")
+        models.append({"label": d.name, "boosters": boosters})
+    return {"name": name, "kind": KIND, "arch": None, "fusion": "none",
+            "feature_set_name": cfg["feature_set"], "feature_set": meta["feature_set"],
+            "feature_set_file": f"{rel}/{SPEC_FILE}",
+            "feature_versions": meta["feature_versions"], "tabular_names": doc["tabular_names"],
+            "window": None, "stride": None, "aggregate": None, "n_params": n_params,
+            "models": models}
+
+
+def own_feature_sets(metas: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The run's own ``module:callable`` feature sets (the exporter computed them)."""
+    return sorted({str(m["config"]["feature_set"]) for m in metas
+                   if ":" in str(m["config"]["feature_set"])})
+
+
+# --------------------------------------------------------------------------- load
+
+
+def check_feature_set(entry: Mapping[str, Any], allow: Collection[str], where: str) -> None:
+    """Refuse, before any import, a feature set neither registered nor allowed."""
+    fs_name = str(entry.get("feature_set_name", ""))
+    if fs_name in list_feature_sets() or fs_name in allow:
+        return
+    if ":" in fs_name:
+        raise BundleIntegrityError(
+            f"{where}: member {entry.get('name')!r}: user feature set {fs_name!r} is not "
+            f"registered and was not allowed; it is not imported (allow it explicitly, e.g. "
+            f"--allow-feature-set {fs_name}, only if you trust that code)")
+    raise BundleIntegrityError(f"{where}: member {entry.get('name')!r}: unknown feature set "
+                               f"{fs_name!r}; registered: {list_feature_sets()}")
+
+
+def rebuild_feature_set(doc: Mapping[str, Any], lead_names: Sequence[str],
+                        allow: Collection[str], where: str) -> FeatureSet:
+    """The installed feature set ``doc`` names, checked to be the one that was trained."""
+    name = str(doc["feature_set"])
+    check_feature_set({"name": where, "feature_set_name": name}, allow, where)
+    try:
+        fset = create_feature_set(name, allow_import=name in allow, **dict(doc["params"]))
+    except ConfigError as exc:
+        raise BundleIntegrityError(f"{where}: {exc}") from None
+    if json.loads(json.dumps(fset.spec())) != doc["spec"]:
+        raise BundleIntegrityError(
+            f"{where}: the installed feature set {name!r} is {json.dumps(fset.spec())}, the "
+            f"boosters were trained on {json.dumps(doc['spec'])}; install the matching version")
+    if list(fset.columns(lead_names)) != list(doc["columns"]):
+        raise BundleIntegrityError(f"{where}: feature set {name!r} computes other columns "
+                                   "than the boosters were trained on")
+    _warn_versions(doc.get("versions", {}), where)
+    return fset
+
+
+def _warn_versions(pinned: Mapping[str, str], where: str) -> None:
+    for lib, want in pinned.items():
+        try:
+            have = version(lib)
+        except PackageNotFoundError:
+            have = "not installed"
+        if have != want:
+            warnings.warn(f"{where}: features were computed with {lib} {want}, {have} is "
+                          "installed; predictions may differ from the run's", stacklevel=3)
+
+
+def parse_boosters(texts: Sequence[str], n_columns: int, where: str) -> list[Any]:
+    """LightGBM boosters from their text (parsed, not executed), checked for input width."""
+    import lightgbm as lgb
+
+    out = []
+    for c, text in enumerate(texts):
+        try:
+            b = lgb.Booster(model_str=text)
+        except lgb.basic.LightGBMError as exc:
+            raise BundleIntegrityError(f"{where}: booster {c} is not a LightGBM text model "
+                                       f"({str(exc).splitlines()[0]})") from None
+        if b.num_feature() != n_columns:
+            raise BundleIntegrityError(f"{where}: booster {c} reads {b.num_feature()} columns, "
+                                       f"the feature set and tabular inputs give {n_columns}")
+        out.append(b)
+    return out
+
+
+@dataclass
+class FeatureFoldModel:
+    """One fold's boosters (one per class)."""
+
+    label: str
+    boosters: list[Any]
+
+
+@dataclass
+class FeatureBundleMember:
+    """A feature member of a loaded bundle: the feature set and one FeatureFoldModel per set."""
+
+    name: str
+    feature_set: FeatureSet
+    lead_names: list[str]
+    fs: float
+    tabular_names: list[str]
+    models: list[FeatureFoldModel] = field(default_factory=list)
+    kind: str = KIND
+
+    def features(self, signals: np.ndarray) -> np.ndarray:
+        """(N, F) float32 features of preprocessed ``signals`` (N, leads, T)."""
+        return feature_rows(self.feature_set, signals, self.fs, self.lead_names)
+
+    def predict_sets(self, signals: np.ndarray, tabulars: Sequence[np.ndarray | None],
+                     backend: str = "torch") -> np.ndarray:
+        """(n_sets, N, C) probabilities; the features are computed once for all sets.
+
+        ``tabulars``: per set, (N, len(tabular_names)) raw values or None; ``backend``
+        is ignored (boosters always run in LightGBM).
+        """
+        feats = self.features(signals)
+        return np.stack([predict_boosters(fm.boosters, learner_input(
+            feats, tabulars[k] if self.tabular_names else None))
+            for k, fm in enumerate(self.models)])
+
+
+def load_feature_member(entry: Mapping[str, Any], files: Mapping[str, bytes],
+                        lead_names: Sequence[str], fs: float, n_classes: int,
+                        allow: Collection[str], source: str) -> FeatureBundleMember:
+    """Rebuild a feature member from verified bytes (JSON spec, LightGBM text)."""
+    where = f"{source}/{entry['feature_set_file']}"
+    lost = [f for f in entry_files(entry) if f not in files]
+    if lost:
+        raise BundleIntegrityError(f"{source}/{lost[0]}: named by feature member "
+                                   f"{entry['name']!r} but not a verified file of the bundle")
+    doc = json.loads(files[entry["feature_set_file"]].decode("utf-8"))
+    if doc["spec"] != entry["feature_set"]:
+        raise BundleIntegrityError(f"{where}: feature-set spec differs from the manifest's")
+    fset = rebuild_feature_set(doc, lead_names, allow, where)
+    n_cols = len(doc["columns"]) + len(doc["tabular_names"])
+    member = FeatureBundleMember(name=str(entry["name"]), feature_set=fset,
+                                 lead_names=list(lead_names), fs=float(fs),
+                                 tabular_names=list(doc["tabular_names"]))
+    for mdl in entry["models"]:
+        if len(mdl["boosters"]) != n_classes:
+            raise BundleIntegrityError(f"{source}: member {entry['name']!r} {mdl['label']} has "
+                                       f"{len(mdl['boosters'])} boosters, expected {n_classes}")
+        texts = [files[b].decode("utf-8") for b in mdl["boosters"]]
+        member.models.append(FeatureFoldModel(
+            mdl["label"], parse_boosters(texts, n_cols, f"{source}/{mdl['boosters'][0]}")))
+    return member

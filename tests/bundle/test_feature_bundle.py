@@ -1,0 +1,163 @@
+"""A feature member in a bundle: export -> verify -> predict from raw WFDB, with parity.
+
+A tiny real run (one network + one ``ecg_clinical`` LightGBM member, synthetic WFDB
+cohort) is exported; the bundle must reproduce the run's stacked test predictions from
+the raw records, store only JSON + LightGBM text for the feature member, and refuse a
+feature set that is neither registered nor allowed, or of another version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ensembler.bundle import export_bundle, load_bundle
+from ensembler.bundle.integrity import seal
+from ensembler.bundle.run_inputs import pipeline_test_predictions, read_run
+from ensembler.bundle.weights import verify_bundle
+from ensembler.config import RunConfig
+from ensembler.errors import BundleIntegrityError, DataError
+from ensembler.pipeline.context import RunContext
+from ensembler.pipeline.stack import run_stacking
+from ensembler.pipeline.train import run_training
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def feature_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("featbundle") / "run"
+    cfg = RunConfig.model_validate({
+        "name": "feat-bundle", "seed": 5, "run_dir": str(run_dir),
+        "data": {"source": "synthetic",
+                 "synthetic": {"n_patients": 36, "ecgs_per_patient": [1, 2],
+                               "n_test_patients": 10, "duration_s": 5},
+                 "preprocessing": {"fs": 100, "duration_s": 5}},
+        "split": {"n_folds": 2, "test": "predefined", "duplicate_check": "off"},
+        "training": {"epochs": 1, "batch_size": 32, "crop_s": 2.5, "n_jobs": 1,
+                     "backend": "sequential", "device": "cpu"},
+        "models": [{"name": "cnn", "arch": "cnn1d", "params": {"filters": [8, 8, 8]}}],
+        "feature_members": [{"name": "feat",
+                             "lightgbm": {"max_rounds": 30, "min_child_samples": 5}}],
+        "stacking": {"trials": 2, "learners": ["logistic", "mean"], "nested_cv": False},
+        "report": {"n_bootstrap": 100, "latency_repeats": 3},
+    })
+    ctx = RunContext.create(cfg, run_dir, progress=False)
+    run_training(ctx)
+    run_stacking(ctx)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def exported(feature_run: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return export_bundle(feature_run, tmp_path_factory.mktemp("fb") / "bundle", stack="mean",
+                         parity=True)
+
+
+def test_bundle_stores_spec_json_and_lightgbm_text(exported) -> None:  # type: ignore[no-untyped-def]
+    man = exported.manifest
+    feat = next(e for e in man["members"]["list"] if e["name"] == "feat")
+    assert feat["kind"] == "features"
+    assert feat["feature_set"]["name"] == "ecg_clinical" and feat["feature_set"]["version"]
+    assert feat["feature_versions"]["neurokit2"] == man["versions"]["neurokit2"]
+    assert "lightgbm" in man["versions"]
+    files = [f for f in man["files"] if f.startswith("members/feat/")]
+    assert sorted(Path(f).suffix for f in files) == [".json"] + [".txt"] * 2
+    doc = json.loads((exported.path / feat["feature_set_file"]).read_text())
+    assert doc["tabular_names"] == ["age", "sex", "pacemaker"]
+    assert doc["spec"] == feat["feature_set"]
+
+
+def test_parity_from_raw_wfdb(exported, feature_run) -> None:  # type: ignore[no-untyped-def]
+    par = exported.manifest["parity"]
+    assert par["raw_records"]["ran"] and par["raw_records"]["max_abs_diff"] <= 1e-5
+    assert par["max_abs_diff"] <= 1e-5
+
+
+def test_cli_verify_and_predict_match_the_run(exported, feature_run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cli = [sys.executable, "-m", "ensembler.cli"]
+    done = subprocess.run([*cli, "verify", str(exported.path)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    from ensembler.data.cache import open_cache
+
+    inp = read_run(feature_run, "mean")
+    first = inp.members[0].predictions
+    cache = feature_run / "cohort" / str(first.meta["cohort_fingerprint"])
+    cohort = open_cache(cache)
+    meta = pd.read_csv(cache / "metadata.csv", dtype=str, keep_default_na=False)
+    where = dict(zip(meta["record_id"], meta["path"], strict=True))
+    rows = [list(cohort.record_id.astype(str)).index(str(r)) for r in first.test_record_id]
+    names = exported.manifest["input"]["tabular"]["names"]
+    table = {"record": [where[str(r)] for r in first.test_record_id]}
+    for n in names:
+        table[n] = cohort.tabular[rows, cohort.tabular_names.index(n)]
+    manifest = tmp_path / "records.csv"
+    pd.DataFrame(table).to_csv(manifest, index=False)
+    out = tmp_path / "preds.csv"
+    done = subprocess.run([*cli, "predict", str(exported.path), str(manifest), "--out",
+                           str(out), "--pad-short"], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    got = pd.read_csv(out)
+    ref = pipeline_test_predictions(inp, None, "fold-average")
+    cols = [f"prob_{c}" for c in first.class_names]
+    assert np.max(np.abs(got[cols].to_numpy() - ref)) <= 1e-5
+
+
+def _reseal(src: Path, dst: Path, edit) -> Path:  # type: ignore[no-untyped-def]
+    import shutil
+
+    shutil.copytree(src, dst)
+    man = json.loads((dst / "manifest.json").read_text())
+    edit(man, dst)
+    for k in ("files", "file_sizes", "manifest_digest"):
+        man.pop(k, None)
+    seal(dst, man)
+    return dst
+
+
+def test_user_feature_set_needs_the_loaders_permission(exported, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    def user_set(man, root):  # type: ignore[no-untyped-def]
+        feat = next(e for e in man["members"]["list"] if e["name"] == "feat")
+        feat["feature_set_name"] = "evil_module_not_imported:features"
+        doc = json.loads((root / feat["feature_set_file"]).read_text())
+        doc["feature_set"] = feat["feature_set_name"]
+        (root / feat["feature_set_file"]).write_text(json.dumps(doc))
+
+    b = _reseal(exported.path, tmp_path / "b", user_set)
+    for load in (load_bundle, verify_bundle):
+        with pytest.raises(BundleIntegrityError, match="not registered and was not allowed"):
+            load(b)
+    assert "evil_module_not_imported" not in sys.modules
+    # allowed explicitly: now it is imported (and fails: there is no such module)
+    with pytest.raises(BundleIntegrityError, match="cannot import module"):
+        load_bundle(b, allow_arch=["evil_module_not_imported:features"])
+
+
+def test_other_feature_set_version_is_refused(exported, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    def bump(man, root):  # type: ignore[no-untyped-def]
+        feat = next(e for e in man["members"]["list"] if e["name"] == "feat")
+        feat["feature_set"]["version"] = "0.0-other"
+        doc = json.loads((root / feat["feature_set_file"]).read_text())
+        doc["spec"]["version"] = "0.0-other"
+        (root / feat["feature_set_file"]).write_text(json.dumps(doc))
+
+    b = _reseal(exported.path, tmp_path / "b", bump)
+    with pytest.raises(BundleIntegrityError, match="install the matching version"):
+        load_bundle(b)
+
+
+def test_explain_refuses_feature_members_clearly(exported) -> None:  # type: ignore[no-untyped-def]
+    from ensembler.explain.records import explain_inputs
+
+    with pytest.raises(DataError, match="feature member"):
+        explain_inputs(load_bundle(exported.path), ["nothing"])
