@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -97,7 +98,7 @@ def test_cli_verify_and_predict_match_the_run(exported, feature_run, tmp_path) -
     where = dict(zip(meta["record_id"], meta["path"], strict=True))
     rows = [list(cohort.record_id.astype(str)).index(str(r)) for r in first.test_record_id]
     names = exported.manifest["input"]["tabular"]["names"]
-    table = {"record": [where[str(r)] for r in first.test_record_id]}
+    table: dict[str, Any] = {"record": [where[str(r)] for r in first.test_record_id]}
     for n in names:
         table[n] = cohort.tabular[rows, cohort.tabular_names.index(n)]
     manifest = tmp_path / "records.csv"
