@@ -21,11 +21,14 @@ from ensembler.cli.options import apply_threads, threads_option
               help="ig: Integrated Gradients (displayed ECGs); gxi: gradient x input.")
 @click.option("--steps", type=click.IntRange(4, 512), default=32, show_default=True,
               help="Integrated Gradients steps.")
+@click.option("--summary", "summary", type=click.IntRange(1, 10_000), default=None,
+              metavar="N", help="Instead of per-record figures: per-lead importance over the "
+              "first N input records by id (use --method gxi), written as summary_<class>.json.")
 @threads_option
 @click.option("--allow-arch", "allow_arch", multiple=True, metavar="MODULE:CALLABLE",
               help="Trust this user architecture (repeatable).")
 def explain_cmd(bundle: Path, inputs: tuple[str, ...], class_name: str | None, out: Path,
-                method: str, steps: int, threads: int | None,
+                method: str, steps: int, summary: int | None, threads: int | None,
                 allow_arch: tuple[str, ...]) -> None:
     """Attribution maps of WFDB records through the bundle, read exactly as predict reads them."""
     if out.exists() and not out.is_dir():
@@ -35,7 +38,14 @@ def explain_cmd(bundle: Path, inputs: tuple[str, ...], class_name: str | None, o
     from ensembler.explain import explain_inputs, write_explanations
 
     b = load_bundle(bundle, allow_arch=allow_arch)
-    exps = explain_inputs(b, list(inputs), class_name, method, steps)
+    exps = explain_inputs(b, list(inputs), class_name, method, steps, max_records=summary)
+    if summary is not None:
+        from ensembler.explain.summary import write_summary
+
+        path, table = write_summary(exps, out, b.lead_names, method, summary)
+        click.echo(f"per-lead importance ({method}, {len(exps)} records, relative to the "
+                   f"largest lead per row) -> {path}\n{table}")
+        return
     pngs = write_explanations(exps, out, b.lead_names, b.preprocessing.fs, method, steps)
     for exp, png in zip(exps, pngs, strict=True):
         top = max(exp.shares, key=lambda k: abs(exp.shares[k]))

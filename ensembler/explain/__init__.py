@@ -9,7 +9,12 @@ member's own standardisation and windows), :func:`explain_inputs` (records read 
 from __future__ import annotations
 
 from ensembler.explain.attribution import METHODS, lead_importance, member_attribution
-from ensembler.explain.records import RecordExplanation, explain_inputs, resolve_class
+from ensembler.explain.records import (
+    RecordExplanation,
+    explain_inputs,
+    lead_summary,
+    resolve_class,
+)
 from ensembler.explain.write import write_explanations
 
 __all__ = [
@@ -17,6 +22,7 @@ __all__ = [
     "RecordExplanation",
     "explain_inputs",
     "lead_importance",
+    "lead_summary",
     "member_attribution",
     "resolve_class",
     "write_explanations",

@@ -29,7 +29,7 @@ from ensembler.bundle.records import RecordInput, collect_inputs, load_records
 from ensembler.errors import DataError
 from ensembler.explain.attribution import lead_importance, member_attribution
 
-__all__ = ["RecordExplanation", "explain_inputs", "resolve_class", "stack_map"]
+__all__ = ["RecordExplanation", "explain_inputs", "lead_summary", "resolve_class", "stack_map"]
 
 
 @dataclass
@@ -91,8 +91,13 @@ def stack_map(maps: dict[str, np.ndarray], shares: dict[str, np.ndarray]) -> np.
 
 
 def explain_inputs(bundle: Bundle, inputs: Sequence[str | Path], class_name: str | None = None,
-                   method: str = "ig", n_steps: int = 32) -> list[RecordExplanation]:
-    """Read records as ``predict`` does and explain class ``class_name`` on each."""
+                   method: str = "ig", n_steps: int = 32,
+                   max_records: int | None = None) -> list[RecordExplanation]:
+    """Read records as ``predict`` does and explain class ``class_name`` on each.
+
+    ``max_records``: keep only the first that many records by record id (a rule fixed
+    before any record is looked at, for summaries over a sample).
+    """
     cls = resolve_class(bundle, class_name)
     if bundle.backend != "torch":
         raise DataError("explain needs the torch backend (gradients); load without --backend")
@@ -104,6 +109,8 @@ def explain_inputs(bundle: Bundle, inputs: Sequence[str | Path], class_name: str
                         "explanation of feature members yet)")
     records: list[RecordInput]
     records, absent = collect_inputs([str(i) for i in inputs], bundle.tabular_names)
+    if max_records is not None:
+        records = sorted(records, key=lambda r: r.record_id)[:max_records]
     loaded = load_records(records, bundle.preprocessing, bundle.tabular_names, False, absent)
     preds = score_loaded(bundle, loaded)
     x, tab = loaded.signals, loaded.tabular
@@ -126,3 +133,14 @@ def explain_inputs(bundle: Bundle, inputs: Sequence[str | Path], class_name: str
         shares={k: float(v[i]) for k, v in shares.items()}, bias=float(bias[i]), scale=scale,
         stack_method=method_s, stack_map=smap[i], prediction=rows[i])
         for i, rid in enumerate(loaded.record_id)]
+
+
+def lead_summary(exps: Sequence[RecordExplanation], lead_names: Sequence[str]
+                 ) -> dict[str, dict[str, float]]:
+    """Mean over records of the per-lead importance (mean |attribution|): ``{map: {lead: v}}``
+    for ``"stack"`` and each member."""
+    if not exps:
+        raise DataError("explain --summary: no record to summarise")
+    per = [e.lead_importance() for e in exps]
+    return {key: {lead: float(np.mean([p[key][j] for p in per]))
+                  for j, lead in enumerate(lead_names)} for key in per[0]}

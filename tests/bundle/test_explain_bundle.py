@@ -85,3 +85,19 @@ def test_explain_bad_class_and_missing_record_write_nothing(bundle_dir, tiny_run
     assert run_cli(monkeypatch, "explain", str(bundle_dir), str(bad), "--out", str(out)) != 0
     assert "Traceback" not in capsys.readouterr().err
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_explain_summary_over_the_first_records_by_id(bundle_dir, tiny_run, tmp_path,  # type: ignore[no-untyped-def]
+                                                      monkeypatch, capsys) -> None:
+    out = tmp_path / "summary"
+    csv = _records(tiny_run, 3)
+    code = run_cli(monkeypatch, "explain", str(bundle_dir), *csv, "--out", str(out),
+                   "--method", "gxi", "--summary", "2")
+    assert code == 0, capsys.readouterr().err
+    doc = json.loads((out / "summary_condition.json").read_text())
+    ids = sorted(tiny_run.cohort.record_id[tiny_run.test_rows[:3]].astype(str))[:2]
+    assert doc["records"] == ids and doc["n_records"] == 2 and doc["method"] == "gxi"
+    assert set(doc["per_lead"]) == {"stack", "cnn", "fused"}
+    assert len(doc["per_lead"]["stack"]) == 12
+    assert "| stack |" in capsys.readouterr().out
+    assert not list(out.glob("*.png"))

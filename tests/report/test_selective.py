@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ensembler.conformal import calibrate_conformal, kept_and_decisions, prediction_sets
 from ensembler.report import build_report
@@ -26,6 +27,7 @@ def test_rows_are_each_models_own_calibration_on_development_oof(comparison) -> 
         assert rs[0]["coverage_mean"] >= rs[1]["coverage_mean"] >= rs[2]["coverage_mean"]
 
 
+@pytest.mark.slow
 def test_section_and_figures_are_in_the_report(comparison, tmp_path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "report"
     metrics = build_report(comparison, out)

@@ -1,0 +1,34 @@
+"""``explain --summary``: per-lead importance over a fixed sample, as JSON and a Markdown table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from ensembler.explain.records import RecordExplanation, lead_summary
+from ensembler.utils.atomic import write_text
+
+__all__ = ["write_summary"]
+
+
+def write_summary(exps: Sequence[RecordExplanation], out: Path, lead_names: Sequence[str],
+                  method: str, max_records: int) -> tuple[Path, str]:
+    """Write ``summary_<class>.json`` into ``out``; return its path and a Markdown table."""
+    table = lead_summary(exps, lead_names)
+    cls = exps[0].class_name
+    doc = {"class": cls, "n_records": len(exps), "method": method,
+           "sample_rule": f"the first {max_records} input records by record id",
+           "records": [e.record for e in exps],
+           "importance": "mean over records of mean |attribution| per lead (member: its own "
+                         "map; stack: the members' maps rescaled to their shares)",
+           "per_lead": table}
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"summary_{cls}.json"
+    write_text(path, json.dumps(doc, indent=1) + "\n")
+    lines = ["| map | " + " | ".join(lead_names) + " |",
+             "|---|" + "---|" * len(lead_names)]
+    for key, row in table.items():
+        top = max(row.values()) or 1.0
+        lines.append(f"| {key} | " + " | ".join(f"{v / top:.2f}" for v in row.values()) + " |")
+    return path, "\n".join(lines)
