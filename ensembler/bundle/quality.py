@@ -15,7 +15,10 @@ threshold) is poor, and so is a record whose detected rate lies outside 30–220
 with fewer than 3 beats. neurokit2 implements the same index
 (``ecg_quality(method="templatematch")``) one lead at a time in pandas at ~40 ms per
 lead; the vectorised version here does all leads in one numpy pass (a test checks it
-against neurokit2's). The paper's RR-ratio rule is left out: it would flag atrial
+against neurokit2's), with the project's one correlation kernel
+(:func:`ensembler.features.beats.template_correlations`, also behind the record-level
+``sqi`` feature, which differs by design: leads concatenated, leave-one-out median
+templates, median over beats). The paper's RR-ratio rule is left out: it would flag atrial
 fibrillation, a diagnosis, as noise.
 
 **Limb-lead reversal** — left-arm/right-arm cable reversal inverts lead I and swaps
@@ -37,6 +40,8 @@ from functools import lru_cache
 
 import numpy as np
 from scipy import signal as sps
+
+from ensembler.features.beats import template_correlations
 
 #: Orphanidou et al. (2015): mean beat-template correlation below this is unacceptable.
 QUALITY_THRESHOLD = 0.66
@@ -99,14 +104,8 @@ def beats(x: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray:
 
 def template_correlation(seg: np.ndarray) -> np.ndarray:
     """(leads,) mean Pearson correlation of each beat with its lead's average beat."""
-    tmpl = seg.mean(axis=0, keepdims=True)
-    a = seg - seg.mean(axis=2, keepdims=True)
-    b = tmpl - tmpl.mean(axis=2, keepdims=True)
-    num = (a * b).sum(axis=2)
-    den = np.sqrt((a * a).sum(axis=2) * (b * b).sum(axis=2))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cc = np.where(den > 0, num / den, 0.0)
-    return np.asarray(cc.mean(axis=0))
+    cc = template_correlations(seg, seg.mean(axis=0, keepdims=True))  # (beats, leads)
+    return np.asarray(np.nan_to_num(cc, nan=0.0).mean(axis=0))  # a flat beat counts as 0
 
 
 def qrs_polarity(template: np.ndarray, fs: float) -> float:

@@ -51,12 +51,26 @@ def median_beat(filtered: np.ndarray, rpeaks: np.ndarray, fs: float) -> MedianBe
 def _template_sqi(flat: np.ndarray) -> float:
     """Median over beats of the correlation of each beat ``(beats, features)`` with the
     median of the *other* beats (leave-one-out: a beat never matches itself)."""
-    corr = []
-    for i in range(flat.shape[0]):
-        others = np.delete(flat, i, axis=0)
-        template = np.median(others, axis=0)
-        a, b = flat[i] - flat[i].mean(), template - template.mean()
-        denom = float(np.sqrt((a**2).sum() * (b**2).sum()))
-        if denom > 0:
-            corr.append(float(a @ b) / denom)
-    return float(np.median(corr)) if corr else float("nan")
+    templates = np.stack([np.median(np.delete(flat, i, axis=0), axis=0)
+                          for i in range(flat.shape[0])])
+    corr = template_correlations(flat, templates)
+    corr = corr[np.isfinite(corr)]  # a constant beat or template has no correlation
+    return float(np.median(corr)) if corr.size else float("nan")
+
+
+def template_correlations(beats: np.ndarray, templates: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each beat with its template along the last axis.
+
+    ``beats`` (..., W) and ``templates`` broadcastable to it; returns ``beats.shape[:-1]``
+    with NaN where a beat or its template is constant. The one template-matching kernel:
+    the record-level SQI feature above (leads concatenated, leave-one-out median
+    templates, median over beats) and the per-lead screening index of bundles
+    (:func:`ensembler.bundle.quality.template_correlation`: each lead's mean beat, mean
+    over beats) both call it.
+    """
+    a = beats - beats.mean(axis=-1, keepdims=True)
+    b = templates - templates.mean(axis=-1, keepdims=True)
+    num = (a * b).sum(axis=-1)
+    den = np.sqrt((a * a).sum(axis=-1) * (b * b).sum(axis=-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.where(den > 0, num / den, np.nan))

@@ -31,7 +31,9 @@ ECG.
    within ±50 ms.
 3. Median beat per lead over every beat with a full window (R − 350 ms to R + 650 ms), and
    its signal-quality index (SQI): the median correlation of each beat (R − 150 to
-   R + 300 ms, all leads) with the median of the other beats.
+   R + 300 ms, all leads) with the median of the other beats (the correlation kernel is
+   the one `predict`'s per-lead quality screen uses, `template_correlations`; the two
+   indices differ by design, see the bundle page).
 4. Rhythm and waves are measured only when at least 3 beats had a full window and
    SQI ≥ 0.5; otherwise those columns are NaN (on noise the detector still "finds" beats).
 5. Delineation of the **median beat**, not of every beat: neurokit2's delineators (DWT,
