@@ -201,6 +201,7 @@ def _provenance(inp: RunInputs, mode_reason: str) -> dict[str, str]:
         "stack's meta-level out-of-fold predictions (development data)",
         "member mode": mode_reason,
         "test set": "not used for any choice; test metrics are reported as measured once",
+        **inp.provenance_extra,
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ class RunInputs:
     members: list[MemberSource]
     metrics: dict[str, Any] | None
     split_fingerprint: str | None
+    provenance_extra: dict[str, str] = field(default_factory=dict)  # e.g. a student's targets
 
     @property
     def has_refit(self) -> bool:
@@ -113,6 +114,10 @@ def read_run(target: str | Path, stack: str | None = None) -> RunInputs:
     if not name:
         raise StageError(f"{stack_root}: no selected stack (selected.json) and no --stack given; "
                          "run `ensembler stack` first")
+    if name.startswith("distilled:"):  # a student ships as a one-member bundle
+        from ensembler.bundle.distilled import read_distilled
+
+        return read_distilled(run_dir, cfg, name, _metrics(run_dir), _split_fp(run_dir))
     stack_dir = stack_root / name
     if not (stack_dir / "stack.json").is_file():
         have = sorted(p.name for p in stack_root.iterdir() if p.is_dir()) \
@@ -122,17 +127,23 @@ def read_run(target: str | Path, stack: str | None = None) -> RunInputs:
     op_path = stack_dir / "operating.json"
     operating = json.loads(op_path.read_text()) if op_path.is_file() else None
     members = [_member(run_dir, m) for m in fitted.spec.members]
-    metrics_path = run_dir / "report" / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
-    split_fp = None
-    split_path = run_dir / "split.json"
-    if split_path.is_file():
-        split_fp = str(json.loads(split_path.read_text()).get("fingerprint")
-                       or file_sha256(split_path))
     return RunInputs(run_dir=run_dir, cfg=cfg, stack_name=name, stack_dir=stack_dir,
                      stack=fitted, operating=operating,
                      selected=selected if selected.get("name") == name else {},
-                     members=members, metrics=metrics, split_fingerprint=split_fp)
+                     members=members, metrics=_metrics(run_dir),
+                     split_fingerprint=_split_fp(run_dir))
+
+
+def _metrics(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / "report" / "metrics.json"
+    return dict(json.loads(path.read_text())) if path.is_file() else None
+
+
+def _split_fp(run_dir: Path) -> str | None:
+    path = run_dir / "split.json"
+    if not path.is_file():
+        return None
+    return str(json.loads(path.read_text()).get("fingerprint") or file_sha256(path))
 
 
 def pipeline_test_predictions(inp: RunInputs, tabular_test: np.ndarray | None,

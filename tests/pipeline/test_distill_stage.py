@@ -63,3 +63,35 @@ def test_student_rows_are_optimistic_and_never_selected(tmp_path: Path) -> None:
     # resumable: a second call trains nothing and gives the same predictions
     again = run_distill(ctx)
     assert (again.predictions.test == res.predictions.test).all()
+
+
+@pytest.mark.slow
+def test_distilled_bundle_round_trip(tmp_path: Path) -> None:
+    """export --stack distilled:<student> -> verify -> predict equals the run's test
+    predictions of the student (<= 1e-5), provenance names the teacher's meta-level OOF."""
+    import numpy as np
+
+    from ensembler.bundle import load_bundle, read_verified
+    from ensembler.bundle.export import export_bundle
+    from ensembler.pipeline.compare import run_compare
+
+    cfg = _config(tmp_path / "run")
+    ctx = RunContext.create(cfg, tmp_path / "run", progress=False)
+    run_training(ctx)
+    run_stacking(ctx)
+    res = run_distill(ctx, student="cnn")
+    run_compare(ctx)
+    for members, ref in (("fold-average", res.predictions.test),
+                         ("refit-full", res.predictions.test_refit)):
+        out = tmp_path / f"bundle-{members}"
+        exp = export_bundle(ctx.run_dir, out, stack=res.label, members=members,
+                            cohort=ctx.cohort)
+        read_verified(out)
+        manifest = exp.manifest
+        assert manifest["provenance"]["targets"] == "meta-level OOF of joint_stack"
+        assert [m["name"] for m in manifest["members"]["list"]] == ["distilled_cnn"]
+        bundle = load_bundle(out)
+        test = np.flatnonzero(ctx.split.fold == -1)
+        got = bundle.predict_proba(np.asarray(ctx.cohort.signals[test], np.float32))
+        assert np.max(np.abs(got - np.asarray(ref))) <= 1e-5
+        assert (out / "MODEL_CARD.md").is_file()

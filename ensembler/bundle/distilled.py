@@ -1,0 +1,85 @@
+"""Export of a distilled student (``--stack distilled:<student>``) as a one-member bundle.
+
+The student ships through the ordinary bundle path: one member (its K fold models, or
+the single student in refit-full mode) under an identity "stack" — a ``best_single``
+blend of that one column with no calibration, fitted on the student's own OOF — so
+loading, verify, predict, evaluate, the card and the parity checks are the ones every
+bundle gets. Its thresholds come from the fold students' OOF, which is optimistic (the
+teacher's targets of those rows came from models that saw their fold's labels); the
+manifest says so.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ensembler.bundle.run_inputs import MemberSource, RunInputs
+from ensembler.config import RunConfig
+from ensembler.errors import StageError
+from ensembler.training.distill import OPTIMISTIC, PREDICTIONS, PREFIX, STUDENTS
+from ensembler.training.predictions import MemberPredictions
+from ensembler.utils.atomic import atomic_dir, marked_by
+
+
+def _student_source(run_dir: Path, student: str) -> MemberSource:
+    path = run_dir / PREDICTIONS / f"{student}.npz"
+    if not path.is_file():
+        raise StageError(f"--stack {PREFIX}{student}: no student {student!r} in "
+                         f"{run_dir / PREDICTIONS}; run `ensembler distill` first")
+    preds = MemberPredictions.load(path)
+    base = run_dir / STUDENTS / student
+    folds = [base / f"fold_{i}" for i in range(int(preds.fold.max()) + 1)]
+    for d in folds:
+        if not (d / "weights.safetensors").is_file():
+            raise StageError(f"{d / 'weights.safetensors'}: missing; the student's fold job "
+                             "did not finish")
+    meta = json.loads((folds[0] / "meta.json").read_text())
+    full = base / "full"
+    name = f"distilled_{student}"  # the bundle's member (and level-1 column) name
+    return MemberSource(name=name, spec={**meta["spec"], "name": name}, fold_dirs=folds,
+                        full_dir=full if (full / "weights.safetensors").is_file() else None,
+                        predictions=preds, n_params=int(meta.get("n_params", 0)))
+
+
+def _identity_stack(run_dir: Path, member: MemberSource, labels: np.ndarray,
+                    groups: np.ndarray) -> Path:
+    """Fit and save the one-column identity stack under ``distill/stack/<member>``."""
+    from stacking import Level1Data, StackSpec, fit_stack
+
+    p = member.predictions
+    data = Level1Data(members=[member.name], class_names=list(p.class_names),
+                      oof={member.name: p.oof}, test_by_fold={member.name: p.test_by_fold},
+                      y=labels, groups=groups, folds=p.fold)
+    fitted = fit_stack(data, StackSpec("best_single", (member.name,), calibration="none"))
+    out = run_dir / "distill" / "stack" / member.name
+    with atomic_dir(out, marked_by("stack.json")) as tmp:
+        fitted.save(tmp)
+    return out
+
+
+def read_distilled(run_dir: Path, cfg: RunConfig, name: str, metrics: dict | None,
+                   split_fp: str | None) -> RunInputs:
+    """RunInputs of the student ``name`` (``distilled:<student>``) as a one-member bundle."""
+    from ensembler.data.load import load_cohort
+    from stacking.model import FittedStack
+
+    student = name[len(PREFIX):].removesuffix(":single")
+    stage = run_dir / "distill" / "stage.json"
+    teacher = json.loads(stage.read_text())["stack"] if stage.is_file() else "unknown"
+    member = _student_source(run_dir, student)
+    cohort = load_cohort(cfg, run_dir / "cohort", progress=False)
+    index = {r: i for i, r in enumerate(cohort.record_id.astype(str))}
+    dev = np.array([index[str(r)] for r in member.predictions.dev_record_id])
+    stack_dir = _identity_stack(run_dir, member, cohort.labels[dev].astype(np.int64),
+                                cohort.patient_id[dev])
+    return RunInputs(
+        run_dir=run_dir, cfg=cfg, stack_name=f"{PREFIX}{student}", stack_dir=stack_dir,
+        stack=FittedStack.load(stack_dir), operating=None,
+        selected={"chosen_on": f"targets: meta-level OOF of {teacher} (distilled student)"},
+        members=[member], metrics=metrics, split_fingerprint=split_fp,
+        provenance_extra={
+            "targets": f"meta-level OOF of {teacher}",
+            "student thresholds": f"the fold students' OOF: {OPTIMISTIC}"})
