@@ -168,3 +168,12 @@ def test_record_mismatch_messages_show_plain_ids() -> None:
     with pytest.raises(PredictionsError) as info:
         _align(np.array(["a", "b"]), np.array(["a", "c"]), "ext.npz", "development")
     assert "['c']" in str(info.value) and "np." not in str(info.value)
+
+
+def test_distill_before_stacking_is_one_line(monkeypatch, capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"name: d\nrun_dir: {tmp_path / 'run'}\nmodels:\n"
+                   "  - {name: cnn, arch: cnn1d}\ndistill: {alpha: 0.5}\n")
+    code, err = run_cli(monkeypatch, capsys, "distill", str(cfg), "--student", "cnn")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "no stacks yet; run `ensembler stack` first" in err

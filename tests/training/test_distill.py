@@ -109,3 +109,31 @@ def test_student_on_a_good_teacher_beats_the_same_student_on_noisy_labels(
                               single=False, verbose=False)
         aucs[alpha] = macro_auc(clean[test], preds.test)
     assert aucs[1.0] - aucs[0.0] >= 0.08, aucs
+
+
+def test_mixed_loss_module_splits_hard_and_soft_per_class() -> None:
+    """Multi-label: the batch labels carry [hard | soft] for C classes."""
+    from ensembler.training.soft_targets import MixedLoss
+
+    z = torch.tensor([[2.0, -1.0], [0.5, 0.2]])
+    y = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    s = torch.tensor([[0.9, 0.2], [0.4, 0.7]])
+    got = MixedLoss(0.6, 2.0)(z, torch.cat([y, s], dim=1))
+    assert torch.isclose(got, distill_loss(z, y, s, 0.6, 2.0))
+
+
+def test_student_spec_from_entry_or_architecture() -> None:
+    from ensembler.config import RunConfig
+    from ensembler.errors import ConfigError
+
+    cohort = make_cohort(n_patients=8)
+    cfg = RunConfig.model_validate({
+        "name": "s", "models": [{"name": "fused", "arch": "cnn1d", "fusion": "intermediate",
+                                 "params": {"filters": [8, 8, 8]}}]})
+    fused = student_spec(cfg, cohort, "fused")
+    assert fused.fusion == "intermediate" and fused.tabular_names == ("age", "sex")
+    assert fused.params == {"filters": [8, 8, 8]} and fused.entry == "distilled:fused"
+    plain = student_spec(cfg, cohort, "resnet1d")
+    assert plain.arch == "resnet1d" and plain.fusion == "none"
+    with pytest.raises(ConfigError, match=r"distill.student: 'nope' is neither"):
+        student_spec(cfg, cohort, "nope")
