@@ -6,7 +6,7 @@ blend of that one column with no calibration, fitted on the student's own OOF â€
 loading, verify, predict, evaluate, the card and the parity checks are the ones every
 bundle gets. Its thresholds come from the fold students' OOF, which is optimistic (the
 teacher's targets of those rows came from models that saw their fold's labels); the
-manifest says so.
+manifest says so, and no conformal sets are shipped (they would under-cover).
 """
 
 from __future__ import annotations
@@ -75,6 +75,10 @@ def read_distilled(run_dir: Path, cfg: RunConfig, name: str, metrics: dict | Non
     dev = np.array([index[str(r)] for r in member.predictions.dev_record_id])
     stack_dir = _identity_stack(run_dir, member, cohort.labels[dev].astype(np.int64),
                                 cohort.patient_id[dev])
+    # no conformal sets: they would be calibrated on the students' optimistic OOF scores,
+    # which are not exchangeable with their test scores
+    cfg = cfg.model_copy(update={"export": cfg.export.model_copy(
+        update={"conformal_alpha": None})})
     return RunInputs(
         run_dir=run_dir, cfg=cfg, stack_name=f"{PREFIX}{student}", stack_dir=stack_dir,
         stack=FittedStack.load(stack_dir), operating=None,
@@ -82,4 +86,6 @@ def read_distilled(run_dir: Path, cfg: RunConfig, name: str, metrics: dict | Non
         members=[member], metrics=metrics, split_fingerprint=split_fp,
         provenance_extra={
             "targets": f"meta-level OOF of {teacher}",
-            "student thresholds": f"the fold students' OOF: {OPTIMISTIC}"})
+            "student thresholds": f"the fold students' OOF: {OPTIMISTIC}",
+            "conformal sets": "not shipped: the students' OOF scores are optimistic, so "
+                              "sets calibrated on them would under-cover"})

@@ -90,6 +90,7 @@ def test_distilled_bundle_round_trip(tmp_path: Path) -> None:
         manifest = exp.manifest
         assert manifest["provenance"]["targets"] == "meta-level OOF of joint_stack"
         assert [m["name"] for m in manifest["members"]["list"]] == ["distilled_cnn"]
+        assert manifest["conformal"] is None  # optimistic OOF: no sets
         bundle = load_bundle(out)
         test = np.flatnonzero(ctx.split.fold == -1)
         got = bundle.predict_proba(np.asarray(ctx.cohort.signals[test], np.float32))
