@@ -29,6 +29,7 @@ from ensembler.training.distill import (
 )
 from ensembler.training.predictions import MemberPredictions
 from ensembler.utils.atomic import write_json
+from ensembler.utils.hashing import array_digest
 from ensembler.utils.runlock import JobGuard
 
 STAGE = Path("distill") / "stage.json"
@@ -74,7 +75,10 @@ def run_distill(ctx: RunContext, student: str | None = None,
                           dcfg.single, verbose=ctx.progress, guard=guard)
     write_json(ctx.run_dir / STAGE, {"student": name, "stack": teacher, "targets": source,
                                      "alpha": dcfg.alpha, "temperature": dcfg.temperature,
-                                     "single": dcfg.single})
+                                     "single": dcfg.single,
+                                     # the comparison stage's key reads this file
+                                     "predictions": [array_digest(preds.oof),
+                                                     array_digest(preds.test_by_fold)]})
     return DistillStage(student=name, stack=teacher, predictions=preds)
 
 
