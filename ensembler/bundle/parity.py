@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ensembler.bundle.bundle import Bundle
 from ensembler.bundle.records import RecordInput
 from ensembler.bundle.run_inputs import RunInputs, pipeline_test_predictions
+from ensembler.data.cohort import Cohort
 from ensembler.errors import StageError
+from ensembler.utils.atomic import write_json
 
 #: Parity tolerance between the loaded bundle and the run's stacked test predictions.
 PARITY_TOL = 1e-5
@@ -57,12 +58,12 @@ def cache_parity(bundle: Bundle, ref: np.ndarray, x: np.ndarray, t: np.ndarray |
             "inputs": "the run's cached preprocessed test signals"}
 
 
-def record_paths(cache_dir: Path, record_ids: Sequence[str]) -> list[str]:
-    """WFDB paths (no extension) of ``record_ids`` from the cache's metadata.csv."""
-    meta = pd.read_csv(cache_dir / "metadata.csv", dtype=str, keep_default_na=False,
-                       usecols=["record_id", "path"])
-    where = dict(zip(meta["record_id"], meta["path"], strict=True))
-    return [where.get(str(r), "") for r in record_ids]
+def record_paths(cohort: Cohort, rows: Sequence[int] | np.ndarray) -> list[str]:
+    """WFDB paths (no extension) of the cohort's ``rows``: the source path each record
+    carries, so nothing re-reads the data source ("" when the cohort carries none)."""
+    if cohort.source_path is None:
+        return ["" for _ in rows]
+    return [str(cohort.source_path[i]) for i in rows]
 
 
 def raw_parity(bundle: Bundle, ref: np.ndarray, record_ids: list[str], paths: list[str],
@@ -112,3 +113,30 @@ def require_ok(result: dict[str, Any]) -> None:
                          f"|bundle - run| = {result['max_abs_diff']:.3g} > {PARITY_TOL}; the "
                          "records changed since the run, or the bundle preprocesses them "
                          "differently")
+
+
+def run_parity(run_dir: Path, cohort: Cohort, fold: np.ndarray, bundle_path: Path
+               ) -> dict[str, Any]:
+    """``ensembler run``'s last stage: the exported bundle predicts every test record from
+    its raw WFDB file (the path the cohort carries) and must equal the run's stacked test
+    predictions; the same check as export's (:func:`raw_parity`), over all test records,
+    required here. Writes ``run_dir/bundle_parity.json``; StageError when it fails."""
+    from ensembler.bundle import load_bundle
+    from ensembler.bundle.export import user_archs
+    from ensembler.bundle.run_inputs import read_run
+
+    inp = read_run(run_dir)
+    bundle = load_bundle(bundle_path, allow_arch=user_archs(inp))  # the run's own archs
+    test = np.flatnonzero(np.asarray(fold) == -1)
+    stack_tab = None
+    if inp.stack.tabular_names:
+        stack_tab = cohort.tabular[:, [cohort.tabular_names.index(n)
+                                       for n in inp.stack.tabular_names]].astype(np.float64)
+    ref = reference(inp, stack_tab, test, bundle.member_mode)
+    cols = [cohort.tabular_names.index(n) for n in bundle.tabular_names]
+    result = raw_parity(bundle, ref, [str(r) for r in cohort.record_id[test]],
+                        record_paths(cohort, test),
+                        cohort.tabular[test][:, cols] if cols else None, requested=True)
+    write_json(run_dir / "bundle_parity.json", result)
+    require_ok(result)
+    return result

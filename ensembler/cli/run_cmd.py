@@ -33,7 +33,8 @@ def run_cmd(config: Path, profile: str | None, data_dir: Path | None,
     print_summary(res.metrics, ctx.run_dir, res.bundle, console)
     if res.parity:
         console.print(f"Bundle parity on {res.parity['n_records']} test records (from raw WFDB): "
-                      f"max |Δ| = {res.parity['max_abs_diff']:.2e} (tolerance 1e-5)")
+                      f"max |Δ| = {res.parity['max_abs_diff']:.2e} "
+                      f"(tolerance {res.parity['tolerance']:.0e})")
     total = sum(res.seconds.values())
     console.print("Stage seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in res.seconds.items())
                   + f"; total {total:.0f}")

@@ -184,4 +184,5 @@ def open_cache(cache_dir: Path) -> Cohort:
         if "predefined_fold" in meta.columns else None,
         fingerprint=str(info["fingerprint"]),
         oracle_risk=np.load(oracle) if oracle.is_file() else None,
+        source_path=meta["path"].to_numpy(dtype=str) if "path" in meta.columns else None,
     )

@@ -36,6 +36,9 @@ class Cohort:
         A fold assignment shipped with the data (PTB-XL ``strat_fold``); ``None`` if absent.
     fingerprint : str
         Content hash of the source data and preprocessing config (cache key).
+    source_path : ndarray of shape (N,), str, or None
+        Each record's source file (the WFDB record path), so later stages (the bundle's
+        parity check) never re-read the data source to find it.
     """
 
     signals: np.ndarray
@@ -51,6 +54,7 @@ class Cohort:
     predefined_fold: np.ndarray | None = None
     fingerprint: str = ""
     oracle_risk: np.ndarray | None = None  # synthetic cohorts only: the planted latent risk
+    source_path: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.signals.shape[0])
@@ -80,4 +84,5 @@ class Cohort:
             predefined_fold=None if self.predefined_fold is None else self.predefined_fold[idx],
             fingerprint=self.fingerprint,
             oracle_risk=None if self.oracle_risk is None else self.oracle_risk[idx],
+            source_path=None if self.source_path is None else self.source_path[idx],
         )
