@@ -11,12 +11,14 @@ import numpy as np
 import yaml
 
 from ensembler.config import RunConfig, load_config
+from ensembler.config.report import MEMBER_MODES
 from ensembler.errors import StageError
 from ensembler.training.predictions import MemberPredictions
 from ensembler.utils.hashing import file_sha256
 from stacking.model import FittedStack
 
-MEMBER_MODES = ("fold-average", "refit-full")
+__all__ = ["MEMBER_MODES", "MemberSource", "RunInputs", "pipeline_test_predictions", "read_run",
+           "resolve_run"]
 
 
 @dataclass

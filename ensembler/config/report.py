@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 
 from ensembler.config.base import Section
 from ensembler.config.data import BUILTIN_SUBGROUPS
+
+#: How a bundle's members predict: the K fold models averaged, or the refit-full model.
+MemberMode = Literal["fold-average", "refit-full"]
+MEMBER_MODES: tuple[str, ...] = get_args(MemberMode)
 
 
 class ReportConfig(Section):
@@ -32,7 +36,7 @@ class ExportConfig(Section):
     enabled: bool = True  # export the bundle in `ensembler run`
     stack: str | None = None  # stack to ship (a name in the report); None: joint_stack
     # members: fold-average, refit-full, or auto (chosen on development data)
-    members: Literal["auto", "fold-average", "refit-full"] = "auto"
+    members: Literal["auto", MemberMode] = "auto"
     onnx: bool = False  # also export members to ONNX (checked against torch)
     zip: bool = False  # also write bundle.zip
     # conformal_alpha: target error rate per class of the bundle's conformal prediction sets

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sklearn.base import BaseEstimator
 
@@ -13,13 +13,18 @@ from stacking.learners._blend import (
     GreedyEnsembleSelection,
     MeanStacker,
     WeightedStacker,
+    _Blender,
 )
 from stacking.learners._gbm import LightGBMStacker
 from stacking.learners._linear import LogisticStacker
 
+if TYPE_CHECKING:
+    from optuna.trial import BaseTrial
+
 __all__ = [
     "BLENDERS",
     "LEARNERS",
+    "SEARCHABLE",
     "BestSingle",
     "GreedyEnsembleSelection",
     "LightGBMStacker",
@@ -27,9 +32,10 @@ __all__ = [
     "MeanStacker",
     "WeightedStacker",
     "create_learner",
+    "suggest_params",
 ]
 
-LEARNERS: dict[str, type[BaseEstimator]] = {
+LEARNERS: dict[str, type[_Blender | LogisticStacker | LightGBMStacker]] = {
     "logistic": LogisticStacker,
     "lightgbm": LightGBMStacker,
     "mean": MeanStacker,
@@ -39,6 +45,13 @@ LEARNERS: dict[str, type[BaseEstimator]] = {
 }
 #: Learners that combine one column per member of the same class (no passthrough).
 BLENDERS: frozenset[str] = frozenset({"mean", "weighted", "greedy", "best_single"})
+#: The learners a stacking study may choose (best_single is a comparison row only).
+SEARCHABLE: tuple[str, ...] = tuple(n for n in LEARNERS if n != "best_single")
+
+
+def suggest_params(name: str, trial: BaseTrial) -> dict[str, Any]:
+    """Learner ``name``'s hyper-parameters for ``trial`` (each learner owns its space)."""
+    return LEARNERS[name].suggest_params(trial)
 
 
 def create_learner(name: str, params: Mapping[str, Any], random_state: int | None = None

@@ -8,7 +8,7 @@ These learners are binary-only (multi-label stacks use one per class, see
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,6 +19,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from stacking.metrics import binary_auc, binary_log_loss
+
+if TYPE_CHECKING:
+    from optuna.trial import BaseTrial
 
 __all__ = ["BestSingle", "GreedyEnsembleSelection", "MeanStacker", "WeightedStacker"]
 
@@ -34,6 +37,11 @@ class _Blender(ClassifierMixin, BaseEstimator):
     """
 
     link: str
+
+    @staticmethod
+    def suggest_params(trial: BaseTrial) -> dict[str, Any]:
+        """The learner's search space: none (a fixed recipe)."""
+        return {}
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
@@ -119,6 +127,11 @@ class WeightedStacker(_Blender):
         self.max_pairs = max_pairs
         self.random_state = random_state
 
+    @staticmethod
+    def suggest_params(trial: BaseTrial) -> dict[str, Any]:
+        """The learner's search space (plain Python over an Optuna trial)."""
+        return {"objective": trial.suggest_categorical("w_objective", ["auc", "log_loss"])}
+
     def fit(self, X: Any, y: Any) -> WeightedStacker:
         X, yb = self._validate_fit(X, y)
         if self.objective not in ("auc", "log_loss"):
@@ -171,6 +184,12 @@ class GreedyEnsembleSelection(_Blender):
         self.n_iter = n_iter
         self.metric = metric
         self.link = link
+
+    @staticmethod
+    def suggest_params(trial: BaseTrial) -> dict[str, Any]:
+        """The learner's search space (plain Python over an Optuna trial)."""
+        return {"n_iter": trial.suggest_int("greedy_n_iter", 5, 30, log=True),
+                "metric": trial.suggest_categorical("greedy_metric", ["auc", "log_loss"])}
 
     def _score(self, yb: NDArray[np.bool_], s: NDArray[np.float64]) -> float:
         if self.metric == "auc":

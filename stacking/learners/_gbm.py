@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightgbm as lgb
 import numpy as np
@@ -12,6 +12,9 @@ from sklearn.model_selection import GroupShuffleSplit
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+if TYPE_CHECKING:
+    from optuna.trial import BaseTrial
 
 __all__ = ["LightGBMStacker"]
 
@@ -66,6 +69,19 @@ class LightGBMStacker(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.n_jobs = n_jobs
         self.random_state = random_state
+
+    @staticmethod
+    def suggest_params(trial: BaseTrial) -> dict[str, Any]:
+        """The learner's search space (plain Python over an Optuna trial)."""
+        return {
+            "num_leaves": trial.suggest_int("gbm_num_leaves", 4, 63, log=True),
+            "learning_rate": trial.suggest_float("gbm_learning_rate", 0.02, 0.3, log=True),
+            "n_estimators": trial.suggest_int("gbm_n_estimators", 50, 300, log=True),
+            "min_child_samples": trial.suggest_int("gbm_min_child_samples", 5, 200, log=True),
+            "reg_lambda": trial.suggest_float("gbm_reg_lambda", 1e-3, 10.0, log=True),
+            "reg_alpha": trial.suggest_float("gbm_reg_alpha", 1e-3, 10.0, log=True),
+            "colsample_bytree": trial.suggest_float("gbm_colsample_bytree", 0.5, 1.0),
+        }
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -11,6 +11,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+if TYPE_CHECKING:
+    from optuna.trial import BaseTrial
 
 __all__ = ["LogisticStacker"]
 
@@ -56,6 +59,21 @@ class LogisticStacker(ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.warm_start = warm_start
         self.random_state = random_state
+
+    @staticmethod
+    def suggest_params(trial: BaseTrial) -> dict[str, Any]:
+        """The learner's search space (plain Python over an Optuna trial)."""
+        penalty = trial.suggest_categorical("lr_penalty", ["l2", "l1", "elasticnet"])
+        params: dict[str, Any] = {
+            "penalty": penalty,
+            "C": trial.suggest_float("lr_C", 1e-3, 1e2, log=True),
+            "class_weight": trial.suggest_categorical("lr_class_weight", ["none", "balanced"]),
+        }
+        if params["class_weight"] == "none":
+            params["class_weight"] = None
+        if penalty == "elasticnet":
+            params["l1_ratio"] = trial.suggest_float("lr_l1_ratio", 0.05, 0.95)
+        return params
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
