@@ -122,8 +122,8 @@ def _is_features(m: MemberSource) -> bool:
     return m.spec.get("kind") == FEATURES
 
 
-def _run_cohort(inp: RunInputs) -> tuple[Cohort, Path]:
-    """The run's cohort from its own cache (no data folder needed), and the cache folder.
+def _run_cohort(inp: RunInputs) -> Cohort:
+    """The run's cohort from its own cache (no data folder needed).
 
     Falls back to :func:`load_cohort` (which resolves the data source) only when the
     run directory has no cache of the fingerprint its predictions were made on.
@@ -133,11 +133,10 @@ def _run_cohort(inp: RunInputs) -> tuple[Cohort, Path]:
     fp = inp.members[0].predictions.meta.get("cohort_fingerprint")
     cache = inp.run_dir / "cohort" / str(fp)
     if fp and (cache / "info.json").is_file():
-        return open_cache(cache), cache
+        return open_cache(cache)
     from ensembler.data import load_cohort
 
-    cohort = load_cohort(inp.cfg, inp.run_dir / "cohort", progress=False)
-    return cohort, inp.run_dir / "cohort" / cohort.fingerprint
+    return load_cohort(inp.cfg, inp.run_dir / "cohort", progress=False)
 
 
 def _check_zip_target(path: Path, force: bool) -> None:
@@ -266,9 +265,7 @@ def export_bundle(
     if use_zip:
         _check_zip_target(target_dir.with_suffix(".zip"), force)
     if cohort is None:
-        cohort, cache_dir = _run_cohort(inp)
-    else:
-        cache_dir = inp.run_dir / "cohort" / cohort.fingerprint
+        cohort = _run_cohort(inp)
     first = inp.members[0].predictions
     test_rows = _rows(cohort, first.test_record_id, "test")
     dev_rows = _rows(cohort, first.dev_record_id, "development")
@@ -366,7 +363,7 @@ def export_bundle(
         ids = [str(r) for r in cohort.record_id[check]]
         manifest["parity"] = {
             **cache_parity(bundle, ref, x_check, t_check, mode),
-            "raw_records": raw_parity(bundle, ref, ids, record_paths(cache_dir, ids), t_check,
+            "raw_records": raw_parity(bundle, ref, ids, record_paths(cohort, check), t_check,
                                       parity)}
         require_ok(manifest["parity"]["raw_records"])
         manifest["latency_ms"] = _latency(bundle, x_check, t_check,

@@ -17,8 +17,8 @@ from ensembler.errors import StageError
 from ensembler.pipeline.context import RunContext
 from ensembler.pipeline.latency import combine, member_latency, stack_meta_latency
 from ensembler.pipeline.stack import PRIMARY, TUNED, load_fitted, load_member_predictions
+from ensembler.pipeline.stage import Stage
 from ensembler.training.metrics import macro_auc
-from ensembler.utils.hashing import fingerprint
 
 PROVENANCE = {
     "best single model": "highest development out-of-fold macro-AUC (BestSingle)",
@@ -215,24 +215,28 @@ def _file_digest(path: Any) -> str | None:
     return file_sha256(path) if path.is_file() else None
 
 
-def run_compare(ctx: RunContext) -> dict[str, Any]:
-    """Write report/ (metrics.json, report.md, report.html, figures); skip when unchanged."""
+def compare_stage(ctx: RunContext) -> Stage[dict[str, Any]]:
+    """The comparison stage: keyed by the stacking stage, the report config and the
+    data-efficiency curve."""
     from ensembler.report import build_report
 
     out = ctx.run_dir / "report"
-    stage_file = ctx.run_dir / "stack" / "stage.json"
-    key = fingerprint({
-        "stack": json.loads(stage_file.read_text())["key"] if stage_file.is_file() else None,
-        "report": ctx.cfg.report.model_dump(mode="json"), "seed": ctx.cfg.seed, "v": 1,
-        "efficiency": _file_digest(ctx.run_dir / "efficiency" / "data_efficiency.csv"),
-        "distill": _file_digest(ctx.run_dir / "distill" / "stage.json"),
-    })
-    done = out / "stage.json"
-    if done.is_file() and json.loads(done.read_text()).get("key") == key:
-        return dict(json.loads((out / "metrics.json").read_text()))
-    inp = build_comparison(ctx)
-    metrics = build_report(inp, out, ctx.cfg.report, seed=ctx.cfg.seed)
-    from ensembler.utils.atomic import write_json
+    stack = Stage.read_key(ctx.run_dir / "stack" / "stage.json")
 
-    write_json(done, {"key": key})
-    return dict(metrics)
+    def run() -> tuple[dict[str, Any], dict[str, Any]]:
+        metrics = build_report(build_comparison(ctx), out, ctx.cfg.report, seed=ctx.cfg.seed)
+        return dict(metrics), {}
+
+    return Stage(
+        "comparison", out / "stage.json",
+        inputs={"stacking": stack, "report config": ctx.cfg.report, "seed": ctx.cfg.seed,
+                "data efficiency": _file_digest(ctx.run_dir / "efficiency"
+                                                / "data_efficiency.csv"),
+                "distillation": _file_digest(ctx.run_dir / "distill" / "stage.json")},
+        run=run, load=lambda _: dict(json.loads((out / "metrics.json").read_text())),
+        outputs=[out / "metrics.json"], say=ctx.say)
+
+
+def run_compare(ctx: RunContext) -> dict[str, Any]:
+    """Write report/ (metrics.json, report.md, report.html, figures); skip when unchanged."""
+    return compare_stage(ctx).execute()

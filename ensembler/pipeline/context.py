@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ensembler.config import RunConfig
 from ensembler.data.cohort import Cohort
+from ensembler.pipeline.stage import Stage
 from ensembler.utils.atomic import check_target, write_text
 
 
@@ -24,6 +25,9 @@ def is_run_dir(folder: Path) -> bool:
 def check_run_dir(folder: Path) -> None:
     """Refuse (FolderExistsError) a non-empty folder that is not a run directory."""
     check_target(folder, is_run_dir)
+
+if TYPE_CHECKING:
+    from ensembler.splits import Split
 
 
 @dataclass
@@ -47,6 +51,11 @@ class RunContext:
         ctx.write_resolved_config()
         return ctx
 
+    def say(self, line: str) -> None:
+        """A stage's note (why it reruns); silent under ``--quiet``."""
+        if self.progress:
+            print(line)
+
     def write_resolved_config(self) -> None:
         import yaml
 
@@ -62,21 +71,28 @@ class RunContext:
         return load_cohort(self.cfg, self.run_dir / "cohort", progress=self.progress)
 
     @cached_property
-    def split(self) -> Any:
-        """The run's split, recomputed (a pure function) and saved as ``split.json``."""
-        from ensembler.splits import make_split
+    def split(self) -> Split:
+        """The run's split: the split stage's result (computed once, saved as ``split.json``)."""
+        return self.split_stage().execute()
 
-        split = make_split(self.cohort, self.cfg.split, self.cfg.seed)
+    def split_stage(self) -> Stage[Split]:
+        """The split stage: a pure function of the cohort, ``split`` config and seed; a new
+        split is checked for duplicate recordings across folds before it is saved."""
+        from ensembler.splits import Split, make_split
+
         path = self.run_dir / "split.json"
-        if path.is_file():
-            from ensembler.splits import Split
 
-            old = Split.from_json(path)
-            if old.fingerprint == split.fingerprint:
-                return old
-        self.check_duplicates(split.fold)
-        split.to_json(path)
-        return split
+        def run() -> tuple[Split, dict[str, Any]]:
+            split = make_split(self.cohort, self.cfg.split, self.cfg.seed)
+            self.check_duplicates(split.fold)
+            split.to_json(path)
+            return split, {"fingerprint": split.fingerprint}
+
+        return Stage("split", self.run_dir / "split.stage.json",
+                     inputs={"cohort": self.cohort.fingerprint, "split config": self.cfg.split,
+                             "seed": self.cfg.seed},
+                     run=run, load=lambda _: Split.from_json(path),
+                     outputs=[path, self.run_dir / "duplicates.json"], say=self.say)
 
     def check_duplicates(self, fold: Any) -> list[Any]:
         """Near-identical recordings under different patient ids across folds: written to

@@ -8,22 +8,23 @@ Nothing is chosen from these numbers; they are reported as a curve.
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ensembler.errors import ConfigError
 from ensembler.pipeline.context import RunContext
+from ensembler.pipeline.stage import Stage
 from ensembler.pipeline.train import tuned_parameters
 from ensembler.training.inner import inner_split
 from ensembler.training.jobs import member_tabular
 from ensembler.training.loop import fit_model, resolve_device, window_lengths
+from ensembler.training.members import MemberSpec
 from ensembler.training.metrics import macro_auc
 from ensembler.training.runner import member_specs
 from ensembler.training.windows import predict_windows
 from ensembler.utils.atomic import write_text
-from ensembler.utils.hashing import fingerprint
 from ensembler.utils.seeds import derive_seed
 
 
@@ -39,19 +40,25 @@ def run_data_efficiency(ctx: RunContext) -> pd.DataFrame | None:
         raise ConfigError(f"report.data_efficiency: unknown members {unknown}; "
                           f"known: {sorted(specs)}")
     out = ctx.run_dir / "efficiency" / "data_efficiency.csv"
-    key = fingerprint({"specs": [specs[w].describe() for w in wanted], "seed": cfg.seed,
-                       "fractions": cfg.report.data_efficiency_fractions,
-                       "cohort": cohort.fingerprint, "split": split.fingerprint})
-    marker = out.with_suffix(".json")
-    if out.is_file() and marker.is_file() and json.loads(marker.read_text())["key"] == key:
-        return pd.read_csv(out)
+    return Stage(
+        "data efficiency", out.with_name("stage.json"),
+        inputs={"members": [specs[w].describe() for w in wanted], "seed": cfg.seed,
+                "fractions": cfg.report.data_efficiency_fractions,
+                "cohort": cohort.fingerprint, "split": split.fingerprint},
+        run=lambda: (_curve(ctx, [specs[w] for w in wanted], out), {}),
+        load=lambda _: pd.read_csv(out), outputs=[out], say=ctx.say).execute()
+
+
+def _curve(ctx: RunContext, specs: list[MemberSpec], out: Path) -> pd.DataFrame:
+    """Train each member on growing fractions of the development patients; test AUCs."""
+    cfg, cohort, split = ctx.cfg, ctx.cohort, ctx.split
     dev = np.flatnonzero(split.fold >= 0)
     test = np.flatnonzero(split.fold == -1)
     patients = np.unique(cohort.patient_id[dev])
     order = np.random.default_rng(derive_seed(cfg.seed, "efficiency")).permutation(patients)
     rows = []
-    for name in wanted:
-        spec = specs[name]
+    for spec in specs:
+        name = spec.name
         tab = member_tabular(cohort, spec.tabular_names)
         device = resolve_device(spec.training.device)
         for frac in sorted(cfg.report.data_efficiency_fractions):
@@ -74,5 +81,4 @@ def run_data_efficiency(ctx: RunContext) -> pd.DataFrame | None:
                          "test_auc": auc})
     frame = pd.DataFrame(rows)
     write_text(out, frame.to_csv(index=False))
-    write_text(marker, json.dumps({"key": key}))
     return frame

@@ -16,6 +16,7 @@ import numpy as np
 from rich.console import Console
 
 from ensembler.pipeline.context import RunContext
+from ensembler.pipeline.stage import Stage
 from ensembler.utils.atomic import write_json
 from ensembler.utils.progress import LogFile, StageRunner
 
@@ -29,34 +30,11 @@ class RunResult:
 
 
 def predict_parity(ctx: RunContext, bundle_path: Path) -> dict[str, Any]:
-    """Predict the bundle from every test record's raw WFDB file; compare with the run.
+    """Predict the bundle from every test record's raw WFDB file; compare with the run
+    (:func:`ensembler.bundle.parity.run_parity`)."""
+    from ensembler.bundle.parity import run_parity
 
-    The same check as export's raw-record parity (:func:`ensembler.bundle.parity.raw_parity`),
-    over all test records, required here; the result goes to ``bundle_parity.json``.
-    """
-    from ensembler.bundle import load_bundle
-    from ensembler.bundle.export import user_archs
-    from ensembler.bundle.parity import raw_parity, record_paths, require_ok
-    from ensembler.bundle.run_inputs import pipeline_test_predictions, read_run
-    from ensembler.data.load import cache_dir_of
-
-    cohort, split = ctx.cohort, ctx.split
-    inp = read_run(ctx.run_dir)
-    bundle = load_bundle(bundle_path, allow_arch=user_archs(inp))  # the run's own archs
-    test = np.flatnonzero(split.fold == -1)
-    ids = [str(r) for r in cohort.record_id[test]]
-    cols = [cohort.tabular_names.index(n) for n in bundle.tabular_names]
-    stack_tab = None
-    if inp.stack.tabular_names:
-        scols = [cohort.tabular_names.index(n) for n in inp.stack.tabular_names]
-        stack_tab = cohort.tabular[test][:, scols].astype(np.float64)
-    ref = pipeline_test_predictions(inp, stack_tab, bundle.member_mode)
-    paths = record_paths(cache_dir_of(ctx.cfg, ctx.run_dir / "cohort"), ids)
-    result = raw_parity(bundle, ref, ids, paths, cohort.tabular[test][:, cols] if cols else None,
-                        requested=True)
-    write_json(ctx.run_dir / "bundle_parity.json", result)
-    require_ok(result)
-    return result
+    return run_parity(ctx.run_dir, ctx.cohort, ctx.split.fold, bundle_path)
 
 
 def run_all(ctx: RunContext, console: Console | None = None,
@@ -124,16 +102,24 @@ def _tune(ctx: RunContext, names: list[str]) -> None:
     write_fairness_report(ctx.cfg, ctx.run_dir)
 
 
-def _export(ctx: RunContext) -> Path:
+def export_stage(ctx: RunContext) -> Stage[Path]:
+    """The export stage: keyed by the comparison stage (the report the bundle's card and
+    headline come from) and the export config; a current bundle is re-verified."""
     from ensembler.bundle.export import export_bundle
     from ensembler.bundle.integrity import read_verified
 
     out = ctx.run_dir / "bundle"
-    stage_key = (ctx.run_dir / "report" / "stage.json").read_text()
-    marker = ctx.run_dir / "bundle_stage.json"
-    if out.is_dir() and marker.is_file() and marker.read_text() == stage_key:
+
+    def load(_: dict[str, Any]) -> Path:
         read_verified(out)  # still intact?
         return out
-    res = export_bundle(ctx.run_dir, out, cohort=ctx.cohort)
-    marker.write_text(stage_key)
-    return res.path
+
+    return Stage("export", ctx.run_dir / "bundle_stage.json",
+                 inputs={"comparison": Stage.read_key(ctx.run_dir / "report" / "stage.json"),
+                         "export config": ctx.cfg.export},
+                 run=lambda: (export_bundle(ctx.run_dir, out, cohort=ctx.cohort).path, {}),
+                 load=load, outputs=[out], say=ctx.say)
+
+
+def _export(ctx: RunContext) -> Path:
+    return export_stage(ctx).execute()

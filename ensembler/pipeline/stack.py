@@ -9,7 +9,6 @@ development OOF only; the test predictions are computed but never looked at.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,9 @@ from ensembler.config.stacking import PRIMARY_STACK, SOLO_TUNED
 from ensembler.errors import StageError
 from ensembler.evaluation import choose_threshold
 from ensembler.pipeline.context import RunContext
+from ensembler.pipeline.stage import Stage
 from ensembler.training.predictions import MemberPredictions, load_all
 from ensembler.utils.atomic import atomic_dir, marked_by, write_json, write_text
-from ensembler.utils.hashing import fingerprint
 
 #: The stack shipped by default and named as the primary comparison in advance.
 PRIMARY = PRIMARY_STACK
@@ -80,15 +79,24 @@ def level1_data(ctx: RunContext, preds: dict[str, MemberPredictions]) -> Any:
     )
 
 
-def _stage_key(ctx: RunContext, preds: dict[str, MemberPredictions], trials: int) -> str:
+def stacking_stage(ctx: RunContext, trials: int | None = None) -> Stage[StackStage]:
+    """The stacking stage: keyed by the members' predictions and the stacking config."""
     from ensembler.utils.hashing import array_digest
 
-    return fingerprint({
-        "preds": {m: [array_digest(p.oof), array_digest(p.test_by_fold)] for m, p in preds.items()},
-        "stacking": ctx.cfg.stacking.model_dump(mode="json"),
-        "report": [ctx.cfg.report.threshold, ctx.cfg.report.target_sensitivity],
-        "trials": trials, "seed": ctx.cfg.seed, "v": 1,
-    })
+    cfg = ctx.cfg
+    n_trials = trials or cfg.stacking.trials
+    preds = load_member_predictions(ctx)
+    out = ctx.run_dir / "stack"
+    return Stage(
+        "stacking", out / "stage.json",
+        inputs={"member predictions": {m: [array_digest(p.oof), array_digest(p.test_by_fold)]
+                                       for m, p in preds.items()},
+                "stacking config": cfg.stacking,
+                "thresholds": [cfg.report.threshold, cfg.report.target_sensitivity],
+                "trials": n_trials, "seed": cfg.seed},
+        run=lambda: _fit_stacks(ctx, preds, n_trials),
+        load=lambda rec: StackStage(rec["names"], rec["selected"], True, rec.get("study", {})),
+        outputs=[out / "selected.json", out / "study.json"], say=ctx.say)
 
 
 def run_stacking(ctx: RunContext, trials: int | None = None) -> StackStage:
@@ -103,22 +111,15 @@ def run_stacking(ctx: RunContext, trials: int | None = None) -> StackStage:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return _run_stacking(ctx, trials)
+        return stacking_stage(ctx, trials).execute()
 
 
-def _run_stacking(ctx: RunContext, trials: int | None) -> StackStage:
+def _fit_stacks(ctx: RunContext, preds: dict[str, MemberPredictions],
+                n_trials: int) -> tuple[StackStage, dict[str, Any]]:
     from stacking import fit_stack, named_stacks, tune_stack
 
     cfg = ctx.cfg
-    n_trials = trials or cfg.stacking.trials
-    preds = load_member_predictions(ctx)
-    key = _stage_key(ctx, preds, n_trials)
     out = ctx.run_dir / "stack"
-    stage_file = out / "stage.json"
-    if stage_file.is_file():
-        done = json.loads(stage_file.read_text())
-        if done.get("key") == key:
-            return StackStage(done["names"], done["selected"], True, done.get("study", {}))
     data = level1_data(ctx, preds)
     specs = dict(named_stacks(data, seed=cfg.seed))
     common: dict[str, Any] = dict(
@@ -163,10 +164,10 @@ def _run_stacking(ctx: RunContext, trials: int | None) -> StackStage:
         "chosen_on": "joint Optuna study, patient-grouped CV macro-AUC on development OOF",
     })
     names = list(specs)
-    write_json(stage_file, {"key": key, "names": names, "selected": selected,
-                            "study": {"joint_inner_best": joint.best_value,
-                                      "nested": study_doc[PRIMARY].get("nested")}})
-    return StackStage(names, selected, False, study_doc)
+    record = {"names": names, "selected": selected,
+              "study": {"joint_inner_best": joint.best_value,
+                        "nested": study_doc[PRIMARY].get("nested")}}
+    return StackStage(names, selected, False, study_doc), record
 
 
 def load_fitted(run_dir: Path, name: str) -> Any:

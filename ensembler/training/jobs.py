@@ -2,13 +2,12 @@
 
 A job's outputs live in ``base/<member>/fold_<k>/``: ``weights.safetensors``,
 ``state.json`` (fitted preprocessing), ``curve.csv``, ``preds.npz`` and
-``meta.json`` (written last, carries the job fingerprint). A job whose folder has
-a ``meta.json`` with the same fingerprint is done and is skipped.
+``meta.json`` and ``stage.json`` (the job's :class:`~ensembler.pipeline.stage.Stage`
+record, written last). A job whose folder has a current ``stage.json`` is skipped.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import torch
 from safetensors.torch import save_file
 
 from ensembler.data.cohort import Cohort
+from ensembler.pipeline.stage import Stage
 from ensembler.training.inner import inner_split, patient_bootstrap
 from ensembler.training.loop import fit_model, resolve_device, window_lengths
 from ensembler.training.members import MemberSpec
@@ -27,11 +27,11 @@ from ensembler.training.metrics import macro_auc
 from ensembler.training.soft_targets import SoftTargets
 from ensembler.training.windows import predict_windows
 from ensembler.utils.atomic import atomic_dir, marked_by, save_npz, write_json
-from ensembler.utils.hashing import fingerprint
 from ensembler.utils.runlock import JobGuard
 from ensembler.utils.seeds import derive_seed
 
 FULL = -1  # pseudo fold index of the refit-full model
+OUTPUTS = ("weights.safetensors", "state.json", "curve.csv", "preds.npz", "meta.json")
 
 
 @dataclass(frozen=True)
@@ -50,30 +50,26 @@ class FoldJob:
         m = self.member
         return derive_seed(self.run_seed, m.entry, m.replica_kind, m.replica_index, self.fold)
 
-    @property
-    def key(self) -> str:
-        doc: dict[str, Any] = {
-            "member": self.member.describe(), "fold": self.fold, "seed": self.seed,
-            "cohort": self.cohort_fingerprint, "split": self.split_fingerprint,
-            "epochs": self.epochs, "v": 1,
-        }
-        if self.targets is not None:  # plain members keep the keys they always had
-            doc["targets"] = self.targets.describe()
-        return fingerprint(doc)
-
     def folder(self, run_dir: Path) -> Path:
         leaf = "full" if self.fold == FULL else f"fold_{self.fold}"
         return run_dir / self.root / self.member.name / leaf
 
+    def stage(self, run_dir: Path) -> Stage[None]:
+        """The job as a stage: its ``stage.json`` is written inside the job's atomic folder
+        (by :func:`run_fold_job`, in a worker), so only its key and checks are used here."""
+        folder = self.folder(run_dir)
+        inputs: dict[str, Any] = {
+            "member": self.member.describe(), "fold": self.fold, "seed": self.seed,
+            "cohort": self.cohort_fingerprint, "split": self.split_fingerprint,
+            "epochs": self.epochs}
+        if self.targets is not None:  # a distilled student: its soft targets
+            inputs["targets"] = self.targets.describe()
+        return Stage(f"training {self.member.name} {folder.name}", folder / "stage.json",
+                     inputs=inputs, outputs=[folder / n for n in OUTPUTS])
+
 
 def job_is_done(job: FoldJob, run_dir: Path) -> bool:
-    meta = job.folder(run_dir) / "meta.json"
-    if not meta.is_file():
-        return False
-    try:
-        return bool(json.loads(meta.read_text()).get("fingerprint") == job.key)
-    except json.JSONDecodeError:
-        return False
+    return job.stage(run_dir).why() is None
 
 
 def member_tabular(cohort: Cohort, names: tuple[str, ...]) -> np.ndarray | None:
@@ -142,8 +138,9 @@ def run_fold_job(
     t0 = time.perf_counter()
     test_pred = predict(test_rows)
     infer_ms = 1000 * (time.perf_counter() - t0) / max(len(test_rows), 1)
+    stage = job.stage(run_dir)
     meta = {
-        "fingerprint": job.key,
+        "fingerprint": stage.key,
         "member": spec.name,
         "fold": job.fold,
         "seed": job.seed,
@@ -166,6 +163,7 @@ def run_fold_job(
         result.curve.to_csv(tmp / "curve.csv", index=False)
         save_npz(tmp / "preds.npz", oof_rows=oof_rows, oof=oof_pred, test=test_pred)
         write_json(tmp / "meta.json", meta)
+        write_json(tmp / "stage.json", stage.record({}))
         if guard is not None:
             guard.check()  # the run directory is still ours: move the folder into place
     return meta

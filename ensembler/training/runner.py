@@ -23,6 +23,7 @@ from ensembler.config.issues import config_error
 from ensembler.config.params import check_models
 from ensembler.data.cohort import Cohort
 from ensembler.errors import ConfigError, PredictionsError
+from ensembler.pipeline.stage import FIRST_RUN
 from ensembler.training.jobs import FULL, FoldJob, job_is_done, run_fold_job
 from ensembler.training.members import MemberSpec, expand_entry
 from ensembler.training.predictions import MemberPredictions, assemble_oof
@@ -32,9 +33,12 @@ from ensembler.utils.threads import available_cpus
 
 
 class SplitLike(Protocol):
-    fold: np.ndarray
-    n_folds: int
-    fingerprint: str
+    @property
+    def fold(self) -> np.ndarray: ...
+    @property
+    def n_folds(self) -> int: ...
+    @property
+    def fingerprint(self) -> str: ...
 
 
 @dataclass
@@ -120,7 +124,7 @@ def run_jobs(
     ``<run_dir>/logs/training.log``. ``guard`` (default: no lock token) makes worker
     processes exit with this process and refuses writes into a directory another run
     holds."""
-    todo = [j for j in jobs if not job_is_done(j, run_dir)]
+    todo = _jobs_to_run(jobs, run_dir, verbose)
     if not todo:
         return []
     n_jobs = max(1, min(tcfg.n_jobs, len(todo)))
@@ -138,6 +142,19 @@ def run_jobs(
             fold = "full" if meta["fold"] == FULL else f"fold {meta['fold'] + 1}"
             done(f"{meta['member']} {fold}")
     return metas
+
+
+def _jobs_to_run(jobs: list[FoldJob], run_dir: Path, verbose: bool) -> list[FoldJob]:
+    """The jobs whose stage is not current; says why each rerun reruns."""
+    todo = []
+    for job in jobs:
+        stage = job.stage(run_dir)
+        reason = stage.why()
+        if reason is not None:
+            todo.append(job)
+            if verbose and reason != FIRST_RUN:
+                print(f"{stage.name}: rerunning ({reason})")
+    return todo
 
 
 def _fold_meta(job: FoldJob, run_dir: Path) -> dict[str, Any]:

@@ -80,6 +80,17 @@ def test_run_end_to_end_then_resume(tmp_path: Path) -> None:
     assert {p: f.stat().st_mtime_ns for p, f in _files(run, "base").items()} == jobs
     # the level-1 predictions are re-assembled from them, with the same content
     assert {p: _content(f) for p, f in _files(run, "predictions").items()} == predictions
+    assert "rerunning" not in second.stdout  # every stage current
+
+    # one changed parameter: only what depends on it reruns, and each says why
+    cfg.write_text(TINY.replace("n_bootstrap: 200", "n_bootstrap: 150"))
+    third = _cli("run", str(cfg), "--run-dir", str(run), cwd=tmp_path)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert "comparison: rerunning (changed: report config)" in third.stdout
+    assert "export: rerunning (changed: comparison)" in third.stdout
+    reran = [ln.split(":")[0] for ln in third.stdout.splitlines() if "rerunning" in ln]
+    assert reran == ["comparison", "export"], reran
+    assert {p: f.stat().st_mtime_ns for p, f in _files(run, "base").items()} == jobs
 
 
 def _content(path: Path) -> object:
