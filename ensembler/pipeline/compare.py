@@ -7,7 +7,6 @@ choice of stack or best single model was made before, on development data.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -15,8 +14,7 @@ import pandas as pd
 
 from ensembler.errors import StageError
 from ensembler.pipeline.context import RunContext
-from ensembler.pipeline.latency import combine, member_latency, stack_meta_latency
-from ensembler.pipeline.stack import PRIMARY, TUNED, load_fitted, load_member_predictions
+from ensembler.pipeline.stack import PRIMARY, load_fitted, load_member_predictions
 from ensembler.pipeline.stage import Stage
 from ensembler.training.metrics import macro_auc
 
@@ -30,10 +28,6 @@ PROVENANCE = {
     "test set": "read by this report after every choice above was fixed; every stage that "
     "read test labels is listed under test_set_reads, and none informed a choice",
 }
-#: Development-AUC labels (what each number is).
-SELECTED = "selected on (optimistic)"
-TUNED_MEMBER = "after tuning (optimistic)"
-ONE_NETWORK = "the fold bag's OOF; this single network has no OOF predictions"
 
 
 def _fairness(ctx: RunContext) -> tuple[Any, str, Any]:
@@ -53,7 +47,15 @@ def _fairness(ctx: RunContext) -> tuple[Any, str, Any]:
 
 def build_comparison(ctx: RunContext) -> Any:
     """The :class:`ensembler.report.ComparisonInput` of the run."""
-    from ensembler.report import ComparisonInput, LeaderboardEntry
+    from ensembler.pipeline.rows import (
+        RowCosts,
+        fold_bag_rows,
+        one_network_row,
+        seed_bag_rows,
+        seed_groups,
+        stack_rows,
+    )
+    from ensembler.report import ComparisonInput
 
     cfg, cohort, split, run_dir = ctx.cfg, ctx.cohort, ctx.split, ctx.run_dir
     stage_file = run_dir / "stack" / "stage.json"
@@ -66,72 +68,16 @@ def build_comparison(ctx: RunContext) -> Any:
     if len(test) == 0:
         raise StageError("the split has no test set (split.test: none); nothing to compare on")
     y_dev, y_test = cohort.labels[dev], cohort.labels[test]
-    n_leads, n_samples = cohort.signals.shape[1], cohort.signals.shape[2]
-    c = cohort.n_classes
     k = int(split.n_folds)
-    reps = cfg.report.latency_repeats
-    lat = {m: member_latency(run_dir, m, n_leads, n_samples, c, cohort.fs, reps) for m in preds}
-    params = {m: int(p.meta.get("n_params", 0)) for m, p in preds.items()}
-
-    def cost(members: list[str], mult: int) -> tuple[int, Any]:
-        parts = [(lm, float(mult)) for m in members if (lm := lat[m]) is not None]
-        return sum(params[m] * mult for m in members), combine(parts) if parts else None
-
-    entries: list[Any] = []
-    best = load_fitted(run_dir, "best_single").spec.members[0]
-    bp = preds[best]
-    one = bp.test_refit if bp.test_refit is not None else bp.test_by_fold[0]
-    n_one, l_one = cost([best], 1)
-    entries.append(LeaderboardEntry(
-        name=f"{best}:one_network", kind="network", test_proba=one, dev_oof_proba=bp.oof,
-        members=[best], n_params=n_one, latency_ms=l_one, dev_auc_label=ONE_NETWORK,
-        notes=("refit-full model" if bp.test_refit is not None else "fold-1 model")
-        + "; threshold and dev AUC from the member's fold-bag OOF"))
-    for m, p in preds.items():
-        n_m, l_m = cost([m], k)
-        entries.append(LeaderboardEntry(name=m, kind="fold_bag", test_proba=p.test,
-                                        dev_oof_proba=p.oof, members=[m], n_params=n_m,
-                                        latency_ms=l_m,
-                                        dev_auc_label=TUNED_MEMBER if p.meta.get("tuned")
-                                        else None))
-    by_entry: dict[str, list[str]] = defaultdict(list)
-    for m, p in preds.items():
-        entry = p.meta.get("config", {}).get("entry", m)
-        if p.meta.get("config", {}).get("replica", ["none"])[0] == "seed":
-            by_entry[entry].append(m)
-    for entry, ms in by_entry.items():
-        if len(ms) < 2:
-            continue
-        n_s, l_s = cost(ms, k)
-        entries.append(LeaderboardEntry(
-            name=f"{entry}:seed_bag", kind="seed_bag",
-            test_proba=np.mean([preds[m].test for m in ms], axis=0),
-            dev_oof_proba=np.mean([preds[m].oof for m in ms], axis=0), members=ms,
-            n_params=n_s, latency_ms=l_s,
-            seed_spread=[macro_auc(y_test, preds[m].test) for m in ms]))
-    study = json.loads((run_dir / "stack" / "study.json").read_text())
-    joint = study.get(PRIMARY, {})
-    for name in stage["names"]:
-        fitted = load_fitted(run_dir, name)
-        tab = None
-        if fitted.tabular_names:
-            cols = [cohort.tabular_names.index(t) for t in fitted.tabular_names]
-            tab = cohort.tabular[test][:, cols].astype(np.float64)
-        test_p = fitted.predict_test({m: preds[m].test_by_fold for m in fitted.spec.members}, tab)
-        n_s, l_s = cost(list(fitted.spec.members), k)
-        meta_lat = stack_meta_latency(fitted, c, reps)
-        l_all = combine([(l_s, 1.0), (meta_lat, float(k))]) if l_s else meta_lat
-        entries.append(LeaderboardEntry(
-            name=name, kind="best_single" if name == "best_single" else "stack",
-            test_proba=test_p, dev_oof_proba=fitted.oof_, members=list(fitted.spec.members),
-            n_params=n_s, latency_ms=l_all,
-            notes=f"{fitted.spec.label()}; calibration {fitted.calibration_}",
-            dev_auc_label=SELECTED if name in (*TUNED, "best_single") else
-            "meta-level out-of-fold",
-            dev_estimate=_nested_estimate(joint) if name == PRIMARY else None))
+    cost = RowCosts.measure(ctx, preds)
+    by_entry = seed_groups(preds)
+    joint = json.loads((run_dir / "stack" / "study.json").read_text()).get(PRIMARY, {})
+    entries = [one_network_row(ctx, preds, cost), *fold_bag_rows(preds, cost, k),
+               *seed_bag_rows(preds, by_entry, cost, k, y_test),
+               *stack_rows(ctx, preds, stage["names"], joint, cost, k)]
     from ensembler.pipeline.distill import distilled_entries
 
-    distilled, teacher = distilled_entries(ctx, k, reps)
+    distilled, teacher = distilled_entries(ctx, k, cfg.report.latency_repeats)
     entries += distilled
     fairness, note, fairness_summary = _fairness(ctx)
     eff_csv = run_dir / "efficiency" / "data_efficiency.csv"
@@ -176,14 +122,6 @@ def _seed_deltas(ctx: RunContext, preds: dict[str, Any], y_test: Any) -> list[fl
     specs = (load_fitted(ctx.run_dir, PRIMARY).spec, load_fitted(ctx.run_dir, "best_single").spec)
     return primary_seed_deltas(level1_data(ctx, preds), specs, replicas, y_test, ctx.cfg.seed,
                                list(ctx.cfg.stacking.calibration))
-
-
-def _nested_estimate(joint: dict[str, Any]) -> dict[str, Any] | None:
-    nested = joint.get("nested")
-    if not nested:
-        return None
-    return {"label": "nested CV (stacking study only)", "mean": nested["mean"],
-            "sd": nested["sd"], "n_folds": len(nested["fold_aucs"])}
 
 
 def _test_reads(ctx: RunContext, efficiency: bool, seed_bags: bool,

@@ -8,6 +8,7 @@ pipeline's own stacked test predictions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,52 +45,53 @@ def run_all(ctx: RunContext, console: Console | None = None,
     ``threads``: torch CPU threads, reset before every stage (default: the available
     CPUs, capped), so a stage never inherits what an earlier one left behind (training
     jobs set their own per-job count, latency measures at one thread)."""
+    con = console or Console()
+    stages = run_stages(ctx, con)
+    runner = StageRunner([name for name, _ in stages], con, threads)
+    con.print(f"Run [bold]{ctx.cfg.name}[/bold] in {ctx.run_dir}: "
+              + " → ".join(runner.names))
+    con.print(f"[dim]per-epoch training lines: {LogFile.training(ctx.run_dir).path}[/dim]")
+    out = {name: runner(name, fn) for name, fn in stages}
+    write_json(ctx.run_dir / "run_seconds.json", runner.seconds)
+    return RunResult(metrics=out["comparison"], bundle=out.get("export"),
+                     parity=out.get("predict + parity"), seconds=runner.seconds)
+
+
+def run_stages(ctx: RunContext, con: Console) -> list[tuple[str, Callable[[], Any]]]:
+    """The config's stages in order, each a name and what runs (or reloads) it."""
     from ensembler.pipeline.compare import run_compare
+    from ensembler.pipeline.distill import run_distill
+    from ensembler.pipeline.efficiency import run_data_efficiency
     from ensembler.pipeline.stack import run_stacking
     from ensembler.pipeline.train import run_training
     from ensembler.tuning.entries import entries_to_tune
 
-    con = console or Console()
     cfg = ctx.cfg
-    bundle_path: Path | None = None
-    parity: dict[str, Any] | None = None
-    metrics: dict[str, Any] = {}
     to_tune = entries_to_tune(cfg) if cfg.tuning.enabled else []
-    stages = ["data + cache", "split"]
-    stages += ["tuning"] if to_tune else []
-    stages += ["training", "stacking"]
-    stages += ["distillation"] if cfg.distill is not None else []
-    stages += ["data efficiency"] if cfg.report.data_efficiency else []
-    stages += ["comparison"]
-    stages += ["export", "predict + parity"] if cfg.export.enabled else []
-    stage = StageRunner(stages, con, threads)
-    con.print(f"Run [bold]{cfg.name}[/bold] in {ctx.run_dir}: " + " → ".join(stages))
-    con.print(f"[dim]per-epoch training lines: {LogFile.training(ctx.run_dir).path}[/dim]")
-    cohort = stage("data + cache", lambda: ctx.cohort)
-    con.print(f"{len(cohort)} ECGs, {len(np.unique(cohort.patient_id))} patients, "
-              f"classes {cohort.class_names}")
-    split = stage("split", lambda: ctx.split)
-    con.print(f"dev {int((split.fold >= 0).sum())} ECGs in {split.n_folds} folds, "
-              f"test {int((split.fold == -1).sum())} ECGs")
-    if to_tune:
-        stage("tuning", lambda: _tune(ctx, to_tune))
-    stage("training", lambda: run_training(ctx))
-    stage("stacking", lambda: run_stacking(ctx))
-    if cfg.distill is not None:
-        from ensembler.pipeline.distill import run_distill
 
-        stage("distillation", lambda: run_distill(ctx))
-    if cfg.report.data_efficiency:
-        from ensembler.pipeline.efficiency import run_data_efficiency
+    def cohort() -> Any:
+        c = ctx.cohort
+        con.print(f"{len(c)} ECGs, {len(np.unique(c.patient_id))} patients, "
+                  f"classes {c.class_names}")
+        return c
 
-        stage("data efficiency", lambda: run_data_efficiency(ctx))
-    metrics = stage("comparison", lambda: run_compare(ctx))
+    def split() -> Any:
+        sp = ctx.split
+        con.print(f"dev {int((sp.fold >= 0).sum())} ECGs in {sp.n_folds} folds, "
+                  f"test {int((sp.fold == -1).sum())} ECGs")
+        return sp
+
+    stages: list[tuple[str, Callable[[], Any]]] = [("data + cache", cohort), ("split", split)]
+    stages += [("tuning", lambda: _tune(ctx, to_tune))] if to_tune else []
+    stages += [("training", lambda: run_training(ctx)), ("stacking", lambda: run_stacking(ctx))]
+    stages += [("distillation", lambda: run_distill(ctx))] if cfg.distill is not None else []
+    stages += ([("data efficiency", lambda: run_data_efficiency(ctx))]
+               if cfg.report.data_efficiency else [])
+    stages += [("comparison", lambda: run_compare(ctx))]
     if cfg.export.enabled:
-        bundle_path = stage("export", lambda: _export(ctx))
-        parity = stage("predict + parity", lambda: predict_parity(ctx, bundle_path))
-    seconds = stage.seconds
-    write_json(ctx.run_dir / "run_seconds.json", seconds)
-    return RunResult(metrics=metrics, bundle=bundle_path, parity=parity, seconds=seconds)
+        stages += [("export", lambda: _export(ctx)),
+                   ("predict + parity", lambda: predict_parity(ctx, ctx.run_dir / "bundle"))]
+    return stages
 
 
 def _tune(ctx: RunContext, names: list[str]) -> None:

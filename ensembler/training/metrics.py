@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.metrics import log_loss
+
+from ensembler.evaluation.ranking import roc_auc
 
 
 def macro_auc(y: np.ndarray, p: np.ndarray) -> float:
-    """Macro ROC AUC over classes that have both labels; NaN when none has."""
-    aucs = [
-        roc_auc_score(y[:, c], p[:, c])
-        for c in range(y.shape[1])
-        if 0 < y[:, c].sum() < len(y)
-    ]
-    return float(np.mean(aucs)) if aucs else float("nan")
+    """Macro ROC AUC of (N, C) labels and scores over classes that have both labels; NaN
+    when none has (the one ROC AUC of :mod:`ensembler.evaluation.ranking`)."""
+    return roc_auc(y, p).macro
 
 
 def bce_from_probs(y: np.ndarray, p: np.ndarray) -> float:

@@ -1,0 +1,137 @@
+"""Leaderboard rows of the comparison, one builder per row kind.
+
+one network (the best single model's fold-1 or refit-full model), fold bags (every
+member), seed bags (a model entry's seed replicas) and stacks (the fixed recipes and
+the tuned ones). Each row carries its size and latency (members plus meta-learner).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ensembler.pipeline.context import RunContext
+from ensembler.pipeline.latency import combine, member_latency, stack_meta_latency
+from ensembler.pipeline.stack import PRIMARY, TUNED, load_fitted
+from ensembler.report import LeaderboardEntry
+from ensembler.training.metrics import macro_auc
+from ensembler.training.predictions import MemberPredictions
+
+#: Development-AUC labels (what each number is).
+SELECTED = "selected on (optimistic)"
+TUNED_MEMBER = "after tuning (optimistic)"
+ONE_NETWORK = "the fold bag's OOF; this single network has no OOF predictions"
+
+
+@dataclass
+class RowCosts:
+    """Parameters and measured latency of every member, combined per row."""
+
+    params: dict[str, int]
+    latency: dict[str, Any]
+
+    @classmethod
+    def measure(cls, ctx: RunContext, preds: dict[str, MemberPredictions]) -> RowCosts:
+        cohort = ctx.cohort
+        n_leads, n_samples = cohort.signals.shape[1], cohort.signals.shape[2]
+        reps = ctx.cfg.report.latency_repeats
+        lat = {m: member_latency(ctx.run_dir, m, n_leads, n_samples, cohort.n_classes,
+                                 cohort.fs, reps) for m in preds}
+        return cls({m: int(p.meta.get("n_params", 0)) for m, p in preds.items()}, lat)
+
+    def __call__(self, members: list[str], mult: int) -> tuple[int, Any]:
+        parts = [(lm, float(mult)) for m in members if (lm := self.latency[m]) is not None]
+        return sum(self.params[m] * mult for m in members), combine(parts) if parts else None
+
+
+def one_network_row(ctx: RunContext, preds: dict[str, MemberPredictions],
+                    cost: RowCosts) -> LeaderboardEntry:
+    """The best single model as one network: its refit-full model, else its fold-1 model."""
+    best = load_fitted(ctx.run_dir, "best_single").spec.members[0]
+    bp = preds[best]
+    one = bp.test_refit if bp.test_refit is not None else bp.test_by_fold[0]
+    n_one, l_one = cost([best], 1)
+    return LeaderboardEntry(
+        name=f"{best}:one_network", kind="network", test_proba=one, dev_oof_proba=bp.oof,
+        members=[best], n_params=n_one, latency_ms=l_one, dev_auc_label=ONE_NETWORK,
+        notes=("refit-full model" if bp.test_refit is not None else "fold-1 model")
+        + "; threshold and dev AUC from the member's fold-bag OOF")
+
+
+def fold_bag_rows(preds: dict[str, MemberPredictions], cost: RowCosts, k: int
+                  ) -> list[LeaderboardEntry]:
+    """Every member: its K fold models' mean on test, its OOF on development data."""
+    rows = []
+    for m, p in preds.items():
+        n_m, l_m = cost([m], k)
+        rows.append(LeaderboardEntry(
+            name=m, kind="fold_bag", test_proba=p.test, dev_oof_proba=p.oof, members=[m],
+            n_params=n_m, latency_ms=l_m,
+            dev_auc_label=TUNED_MEMBER if p.meta.get("tuned") else None))
+    return rows
+
+
+def seed_groups(preds: dict[str, MemberPredictions]) -> dict[str, list[str]]:
+    """Model entry -> its seed replicas' member names."""
+    by_entry: dict[str, list[str]] = defaultdict(list)
+    for m, p in preds.items():
+        entry = p.meta.get("config", {}).get("entry", m)
+        if p.meta.get("config", {}).get("replica", ["none"])[0] == "seed":
+            by_entry[entry].append(m)
+    return by_entry
+
+
+def seed_bag_rows(preds: dict[str, MemberPredictions], by_entry: dict[str, list[str]],
+                  cost: RowCosts, k: int, y_test: np.ndarray) -> list[LeaderboardEntry]:
+    """Each entry with two or more seed replicas: their mean, and each replica's test AUC."""
+    rows = []
+    for entry, ms in by_entry.items():
+        if len(ms) < 2:
+            continue
+        n_s, l_s = cost(ms, k)
+        rows.append(LeaderboardEntry(
+            name=f"{entry}:seed_bag", kind="seed_bag",
+            test_proba=np.mean([preds[m].test for m in ms], axis=0),
+            dev_oof_proba=np.mean([preds[m].oof for m in ms], axis=0), members=ms,
+            n_params=n_s, latency_ms=l_s,
+            seed_spread=[macro_auc(y_test, preds[m].test) for m in ms]))
+    return rows
+
+
+def stack_rows(ctx: RunContext, preds: dict[str, MemberPredictions], names: list[str],
+               joint: dict[str, Any], cost: RowCosts, k: int) -> list[LeaderboardEntry]:
+    """Every fitted stack: the mean of its K fold-wise stacked test outputs, its
+    meta-level OOF; the primary stack also carries its nested-CV estimate."""
+    cohort = ctx.cohort
+    test = np.flatnonzero(ctx.split.fold == -1)
+    rows = []
+    for name in names:
+        fitted = load_fitted(ctx.run_dir, name)
+        tab = None
+        if fitted.tabular_names:
+            cols = [cohort.tabular_names.index(t) for t in fitted.tabular_names]
+            tab = cohort.tabular[test][:, cols].astype(np.float64)
+        test_p = fitted.predict_test({m: preds[m].test_by_fold for m in fitted.spec.members}, tab)
+        n_s, l_s = cost(list(fitted.spec.members), k)
+        meta_lat = stack_meta_latency(fitted, cohort.n_classes, ctx.cfg.report.latency_repeats)
+        l_all = combine([(l_s, 1.0), (meta_lat, float(k))]) if l_s else meta_lat
+        rows.append(LeaderboardEntry(
+            name=name, kind="best_single" if name == "best_single" else "stack",
+            test_proba=test_p, dev_oof_proba=fitted.oof_, members=list(fitted.spec.members),
+            n_params=n_s, latency_ms=l_all,
+            notes=f"{fitted.spec.label()}; calibration {fitted.calibration_}",
+            dev_auc_label=SELECTED if name in (*TUNED, "best_single") else
+            "meta-level out-of-fold",
+            dev_estimate=nested_estimate(joint) if name == PRIMARY else None))
+    return rows
+
+
+def nested_estimate(joint: dict[str, Any]) -> dict[str, Any] | None:
+    nested = joint.get("nested")
+    if not nested:
+        return None
+    return {"label": "nested CV (stacking study only)", "mean": nested["mean"],
+            "sd": nested["sd"], "n_folds": len(nested["fold_aucs"])}
