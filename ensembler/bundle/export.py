@@ -11,11 +11,8 @@ optional raw-record parity check.
 
 from __future__ import annotations
 
-import datetime as dt
-import platform
 import shutil
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +20,11 @@ import numpy as np
 
 from ensembler.bundle.bundle import Bundle, load_bundle
 from ensembler.bundle.card import model_card
-from ensembler.bundle.conformal_io import conformal_entry
-from ensembler.bundle.estimates import development_estimate, refit_full_headline
+from ensembler.bundle.estimates import refit_full_headline
 from ensembler.bundle.feature_io import KIND as FEATURES
 from ensembler.bundle.feature_io import feature_member_entry, own_feature_sets
-from ensembler.bundle.imputation import development_means, tabular_missingness
 from ensembler.bundle.integrity import is_bundle, json_clean, read_verified, seal, zip_bundle
+from ensembler.bundle.manifest import ExportPlan, build_manifest, headline_from_report
 from ensembler.bundle.members import spec_from_description
 from ensembler.bundle.onnx_io import export_members_onnx
 from ensembler.bundle.parity import (
@@ -57,21 +53,6 @@ class ExportResult:
     path: Path
     zip_path: Path | None
     manifest: dict[str, Any]
-
-
-def _versions(onnx: bool, features: bool = False) -> dict[str, str]:
-    names = ["ensembler", "torch", "scikit-learn", "lightgbm", "numpy", "scipy", "safetensors"]
-    if onnx:
-        names += ["onnx", "onnxruntime"]
-    if features:  # feature members: the ECG delineation library their features came from
-        names += ["neurokit2"]
-    out = {"python": platform.python_version()}
-    for n in names:
-        try:
-            out[n] = metadata.version(n)
-        except metadata.PackageNotFoundError:
-            out[n] = "not installed"
-    return out
 
 
 def choose_member_mode(requested: str, inp: RunInputs) -> tuple[str, str]:
@@ -188,22 +169,6 @@ def _copy_members(inp: RunInputs, mode: str, tmp: Path, fs: float, n_samples: in
     return out
 
 
-def _provenance(inp: RunInputs, mode_reason: str) -> dict[str, str]:
-    op = inp.operating or {}
-    return {
-        "member set, stack configuration and meta-learner hyper-parameters":
-            inp.selected.get("chosen_on", "the run's stacking stage on development OOF"),
-        "stack shipped": f"{inp.stack_name} (export.stack / --stack, else stack/selected.json)",
-        "operating thresholds": op.get("chosen_on", "the stack's meta-level OOF predictions")
-        + f" ({op.get('method', 'youden')})",
-        "calibration": f"{inp.stack.calibration_} chosen by cross-validated log-loss on the "
-        "stack's meta-level out-of-fold predictions (development data)",
-        "member mode": mode_reason,
-        "test set": "not used for any choice; test metrics are reported as measured once",
-        **inp.provenance_extra,
-    }
-
-
 def _thresholds(inp: RunInputs, y_dev: np.ndarray) -> tuple[list[float | None], dict[str, Any]]:
     """The stack stage's operating.json, else the same rule on the stack's meta-level OOF."""
     if inp.operating is not None:
@@ -257,20 +222,48 @@ def export_bundle(
     """
     inp = read_run(target, stack)
     cfg = inp.cfg
-    mode, mode_reason = choose_member_mode(members or cfg.export.members, inp)
     use_onnx = cfg.export.onnx if onnx is None else onnx
     use_zip = cfg.export.zip if zip is None else zip
     target_dir = Path(out) if out else inp.run_dir / "bundle"
     check_target(target_dir, is_bundle, force)  # before any work: never a user's folder
     if use_zip:
         _check_zip_target(target_dir.with_suffix(".zip"), force)
-    if cohort is None:
-        cohort = _run_cohort(inp)
+    plan = plan_export(inp, members or cfg.export.members,
+                       _run_cohort(inp) if cohort is None else cohort, check_records)
+    with atomic_dir(target_dir, is_bundle, force=force) as tmp:
+        member_entries = _copy_members(inp, plan.mode, tmp, cfg.data.preprocessing.fs,
+                                       int(plan.cohort.signals.shape[-1]),
+                                       len(plan.cohort.class_names))
+        _copy_stack(inp, tmp)
+        onnx_info: dict[str, Any] = {"enabled": False}
+        if use_onnx:
+            onnx_info = export_members_onnx(member_entries, tmp, plan.x_check, plan.t_check,
+                                            plan.tab_names, len(plan.cohort.class_names),
+                                            plan.own_archs)
+        manifest = build_manifest(plan, member_entries, onnx_info, use_onnx)
+        seal(tmp, manifest)
+        checks = _checks(tmp, plan, parity, use_onnx,
+                         latency_repeats or min(cfg.report.latency_repeats, 10))
+        if "onnx_ensemble_max_abs_diff" in checks:
+            manifest["onnx"]["ensemble_max_abs_diff"] = checks.pop("onnx_ensemble_max_abs_diff")
+        manifest.update(checks)
+        (tmp / "MODEL_CARD.md").write_text(model_card(json_clean(manifest)))
+        sealed = seal(tmp, manifest)
+    zip_path = None
+    if use_zip:
+        zip_path = zip_bundle(target_dir, target_dir.with_suffix(".zip"))
+        read_verified(zip_path)
+    return ExportResult(path=target_dir, zip_path=zip_path, manifest=sealed)
+
+
+def plan_export(inp: RunInputs, requested_mode: str, cohort: Cohort, check_records: int
+                ) -> ExportPlan:
+    """Member mode, rows, tabular inputs, thresholds and headline metrics of an export."""
+    cfg = inp.cfg
+    mode, mode_reason = choose_member_mode(requested_mode, inp)
     first = inp.members[0].predictions
     test_rows = _rows(cohort, first.test_record_id, "test")
     dev_rows = _rows(cohort, first.dev_record_id, "development")
-    prep = cfg.data.preprocessing
-    n_samples = int(cohort.signals.shape[-1])
     tab_names = _tabular_inputs(inp, cohort)
     tab_all = cohort.tabular[:, [cohort.tabular_names.index(n) for n in tab_names]] \
         if tab_names else None
@@ -280,106 +273,48 @@ def export_bundle(
                                        for n in inp.stack.tabular_names]].astype(np.float64)
     thresholds, operating = _thresholds(inp, cohort.labels[dev_rows])
     y_test = cohort.labels[test_rows]
-    mode_auc: dict[str, float | None] = {}
-    mode_pred: dict[str, np.ndarray] = {}
-    for md in MEMBER_MODES:
-        if md == "refit-full" and not inp.has_refit:
-            continue
-        p = pipeline_test_predictions(inp, None if stack_tab is None else stack_tab[test_rows],
-                                      md)
-        mode_pred[md] = p
-        mode_auc[md] = roc_auc(y_test, p).macro if len(test_rows) else None
-    headline = _headline(inp) if mode == "fold-average" else refit_full_headline(
+    mode_pred = {md: pipeline_test_predictions(
+        inp, None if stack_tab is None else stack_tab[test_rows], md)
+        for md in MEMBER_MODES if md != "refit-full" or inp.has_refit}
+    mode_auc = {md: roc_auc(y_test, p).macro if len(test_rows) else None
+                for md, p in mode_pred.items()}
+    headline = headline_from_report(inp) if mode == "fold-average" else refit_full_headline(
         inp, y_test, cohort.patient_id[test_rows], mode_pred[mode], thresholds,
         cfg.report.n_bootstrap, cfg.seed)
-    own_archs = user_archs(inp)
-    with atomic_dir(target_dir, is_bundle, force=force) as tmp:
-        member_entries = _copy_members(inp, mode, tmp, prep.fs, n_samples,
-                                       len(cohort.class_names))
-        (tmp / "stack").mkdir()
-        for f in sorted(inp.stack_dir.iterdir()):
-            if f.is_file() and f.suffix in (".json", ".txt"):
-                shutil.copyfile(f, tmp / "stack" / f.name)
-        check = test_rows[:check_records] if len(test_rows) else dev_rows[:check_records]
-        x_check = np.asarray(cohort.signals[check], np.float32)
-        t_check = None if tab_all is None else np.asarray(tab_all[check], np.float32)
-        onnx_info: dict[str, Any] = {"enabled": False}
-        if use_onnx:
-            onnx_info = export_members_onnx(member_entries, tmp, x_check, t_check, tab_names,
-                                     len(cohort.class_names), own_archs)
-        manifest: dict[str, Any] = {
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "versions": _versions(use_onnx, any(map(_is_features, inp.members))),
-            "run": {"name": cfg.name, "seed": cfg.seed, "run_dir": str(inp.run_dir)},
-            "intended_use": cfg.export.intended_use,
-            "task": {"type": "binary" if cohort.n_classes == 1 else "multilabel",
-                     "class_names": list(cohort.class_names),
-                     "output": "calibrated probability per class; decision = p >= threshold"},
-            "input": {
-                "lead_names": list(cohort.lead_names), "fs": prep.fs, "n_samples": n_samples,
-                "duration_s": prep.duration_s,
-                "preprocessing": prep.model_dump(mode="json", exclude={"n_jobs"}),
-                "windowing": {m["name"]: {"window": m["window"], "stride": m["stride"],
-                                          "aggregate": m["aggregate"]} for m in member_entries},
-                "tabular": {
-                    "names": tab_names,
-                    "encoding": {n: "numeric as in the training data; blank = missing (NaN), "
-                                 "standardised with each fold's fitted mean/std; fused models "
-                                 "add a missing-indicator" for n in tab_names},
-                    # fraction missing on development rows / each fold's training part
-                    "missing": tabular_missingness(
-                        None if tab_all is None else tab_all[dev_rows], tab_names, first.fold),
-                    "stack_imputer": development_means(
-                        None if stack_tab is None else stack_tab[dev_rows],
-                        inp.stack.tabular_names if stack_tab is not None else []),
-                },
-            },
-            "members": {"mode": mode, "available_modes": list(mode_auc), "list": member_entries},
-            "stack": {"name": inp.stack_name, "dir": "stack", "spec": inp.stack.spec.to_dict(),
-                      "label": inp.stack.spec.label(), "calibration": inp.stack.calibration_,
-                      "calibration_scores": inp.stack.calibration_scores_,
-                      "development_estimate": development_estimate(inp), "tabular_names":
-                      inp.stack.tabular_names},
-            "operating": {"thresholds": thresholds, **{k: v for k, v in operating.items()
-                                                       if k != "thresholds"}},
-            "metrics": headline,
-            "member_mode_test_auc": {"values": mode_auc, "note": "information only; the mode "
-                                     "was chosen on development data"},
-            "data": _data_summary(cohort, dev_rows, test_rows, cfg, first.fold),
-            "fingerprints": {"cohort": first.meta.get("cohort_fingerprint", cohort.fingerprint),
-                             "split": inp.split_fingerprint or first.meta.get("split_fingerprint")},
-            "provenance": _provenance(inp, mode_reason),
-            "subgroup_columns": list(dict.fromkeys(
-                [*cfg.report.subgroups, *map(str, cohort.subgroups.columns)])),
-            "onnx": onnx_info,
-            "conformal": conformal_entry(
-                inp.stack.oof_, cohort.labels[dev_rows], cohort.patient_id[dev_rows],
-                list(cohort.class_names), cfg.export.conformal_alpha,
-                cfg.export.conformal_margin, mode),
-        }
-        seal(tmp, manifest)
-        bundle = load_bundle(tmp, allow_arch=own_archs)
-        ref = reference(inp, stack_tab, test_rows, mode)[: len(check)]
-        ids = [str(r) for r in cohort.record_id[check]]
-        manifest["parity"] = {
-            **cache_parity(bundle, ref, x_check, t_check, mode),
-            "raw_records": raw_parity(bundle, ref, ids, record_paths(cohort, check), t_check,
-                                      parity)}
-        require_ok(manifest["parity"]["raw_records"])
-        manifest["latency_ms"] = _latency(bundle, x_check, t_check,
-                                          latency_repeats or min(cfg.report.latency_repeats, 10))
-        if use_onnx:
-            ob = load_bundle(tmp, backend="onnx", allow_arch=own_archs)
-            manifest["onnx"]["ensemble_max_abs_diff"] = float(np.max(np.abs(
-                ob.predict_proba(x_check, t_check, missing="as-trained")
-                - bundle.predict_proba(x_check, t_check, missing="as-trained"))))
-        (tmp / "MODEL_CARD.md").write_text(model_card(json_clean(manifest)))
-        sealed = seal(tmp, manifest)
-    zip_path = None
-    if use_zip:
-        zip_path = zip_bundle(target_dir, target_dir.with_suffix(".zip"))
-        read_verified(zip_path)
-    return ExportResult(path=target_dir, zip_path=zip_path, manifest=sealed)
+    check = test_rows[:check_records] if len(test_rows) else dev_rows[:check_records]
+    return ExportPlan(inp=inp, cohort=cohort, mode=mode, mode_reason=mode_reason,
+                      test_rows=test_rows, dev_rows=dev_rows, check=check, tab_names=tab_names,
+                      tab_all=tab_all, stack_tab=stack_tab, thresholds=thresholds,
+                      operating=operating, mode_auc=mode_auc, headline=headline,
+                      own_archs=user_archs(inp))
+
+
+def _copy_stack(inp: RunInputs, tmp: Path) -> None:
+    (tmp / "stack").mkdir()
+    for f in sorted(inp.stack_dir.iterdir()):
+        if f.is_file() and f.suffix in (".json", ".txt"):
+            shutil.copyfile(f, tmp / "stack" / f.name)
+
+
+def _checks(tmp: Path, plan: ExportPlan, parity: bool | None, use_onnx: bool,
+            latency_repeats: int) -> dict[str, Any]:
+    """Load the sealed bundle as a receiver would: parity (cached and raw records), batch-1
+    latency, and the ONNX backend against torch."""
+    x, t, check = plan.x_check, plan.t_check, plan.check
+    bundle = load_bundle(tmp, allow_arch=plan.own_archs)
+    ref = reference(plan.inp, plan.stack_tab, plan.test_rows, plan.mode)[: len(check)]
+    ids = [str(r) for r in plan.cohort.record_id[check]]
+    raw = raw_parity(bundle, ref, ids, record_paths(plan.cohort, check), t, parity)
+    require_ok(raw)
+    out: dict[str, Any] = {
+        "parity": {**cache_parity(bundle, ref, x, t, plan.mode), "raw_records": raw},
+        "latency_ms": _latency(bundle, x, t, latency_repeats)}
+    if use_onnx:
+        ob = load_bundle(tmp, backend="onnx", allow_arch=plan.own_archs)
+        out["onnx_ensemble_max_abs_diff"] = float(np.max(np.abs(
+            ob.predict_proba(x, t, missing="as-trained")
+            - bundle.predict_proba(x, t, missing="as-trained"))))
+    return out
 
 
 def _latency(bundle: Bundle, x: np.ndarray, t: np.ndarray | None, repeats: int
@@ -391,39 +326,3 @@ def _latency(bundle: Bundle, x: np.ndarray, t: np.ndarray | None, repeats: int
                             batch_sizes=(1,), repeats=max(1, repeats), warmup=1)
     return {"batch_1": stats[1].as_dict(), "threads": torch.get_num_threads(),
             "device": "cpu", "note": "measured at export on the exporting machine"}
-
-
-def _headline(inp: RunInputs) -> dict[str, Any]:
-    if inp.metrics is None:
-        return {"status": "not evaluated", "reason": "no report/metrics.json in the run"}
-    rows = {r.get("name"): r for r in inp.metrics.get("leaderboard", [])}
-    row = rows.get(inp.stack_name)
-    base = rows.get(inp.metrics.get("baseline"))
-    keep = ("test_auc", "test_auc_per_class", "operating_point", "calibration",
-            "dev_oof_auc", "latency_ms", "n_params", "delta_vs_baseline")
-    return {"status": "evaluated" if row else "stack not in the report", "mode": "fold-average",
-            "source": "the run's report (report/metrics.json): the fold models' stacked test "
-                      "predictions",
-            "thresholds_from": "the stack's own meta-level out-of-fold predictions",
-            "stack": {k: row.get(k) for k in keep} if row else None,
-            "baseline": {"name": inp.metrics.get("baseline"),
-                         **{k: base.get(k) for k in keep}} if base else None,
-            "leaderboard": [{"name": r.get("name"), "kind": r.get("kind"),
-                             "test_auc": r.get("test_auc"), "dev_oof_auc": r.get("dev_oof_auc"),
-                             "dev_oof_auc_label": r.get("dev_oof_auc_label")}
-                            for r in inp.metrics.get("leaderboard", [])],
-            "subgroups": inp.metrics.get("subgroups"),
-            "n_test": inp.metrics.get("n_test"),
-            "n_test_patients": inp.metrics.get("n_test_patients")}
-
-
-def _data_summary(cohort: Cohort, dev: np.ndarray, test: np.ndarray, cfg: Any,
-                  first_fold: np.ndarray) -> dict[str, Any]:
-    def part(rows: np.ndarray) -> dict[str, Any]:
-        y = cohort.labels[rows]
-        return {"records": len(rows), "patients": len(np.unique(cohort.patient_id[rows])),
-                "positives": {c: int(y[:, j].sum()) for j, c in enumerate(cohort.class_names)}}
-
-    return {"source": cfg.data.source, "development": part(dev), "test": part(test),
-            "split": cfg.split.model_dump(mode="json"),
-            "n_folds": int(np.max(np.asarray(first_fold)) + 1) if len(first_fold) else 0}

@@ -4,8 +4,9 @@ as the networks. It writes the same predictions contract, so stacking, compariso
 report treat it like any member.
 
 Per fold ``k`` the outputs live in ``base/<member>/fold_<k>/``: ``booster_<c>.txt``
-(LightGBM's own text model), ``preds.npz`` and ``meta.json`` (written last, with the job
-fingerprint: a fold whose fingerprint matches is skipped, so runs resume). The features
+(LightGBM's own text model), ``preds.npz`` and ``meta.json``, plus the fold's ``stage.json``
+(:class:`~ensembler.pipeline.stage.Stage`: a fold whose inputs are unchanged is skipped,
+so runs resume). The features
 come from :func:`ensembler.features.compute.compute_features`, cached under
 ``<run>/features/`` per (cohort fingerprint, feature-set spec).
 """
@@ -24,11 +25,11 @@ from ensembler.config import FeatureMemberEntry, RunConfig
 from ensembler.data.cohort import Cohort
 from ensembler.features import create_feature_set
 from ensembler.features.compute import FeatureTable, compute_features
+from ensembler.pipeline.stage import Stage
 from ensembler.training.inner import inner_split
 from ensembler.training.metrics import macro_auc
 from ensembler.training.predictions import MemberPredictions, assemble_oof
 from ensembler.utils.atomic import atomic_dir, marked_by, save_npz, write_json
-from ensembler.utils.hashing import fingerprint
 from ensembler.utils.seeds import derive_seed
 
 KIND = "features"
@@ -101,11 +102,22 @@ def predict_boosters(boosters: list[Any], x: np.ndarray) -> np.ndarray:
     return np.clip(np.column_stack(cols), 0.0, 1.0).astype(np.float32)
 
 
-def _fold_key(entry: FeatureMemberEntry, fold: int, seed: int, cohort: Cohort, split_fp: str,
-              table: FeatureTable, inner_fraction: float) -> str:
-    return fingerprint({"entry": entry.model_dump(mode="json"), "fold": fold, "seed": seed,
-                        "cohort": cohort.fingerprint, "split": split_fp, "spec": table.spec,
-                        "versions": table.versions, "inner": inner_fraction, "v": 1})
+def _fold_stage(entry: FeatureMemberEntry, cfg: RunConfig, cohort: Cohort,
+                fold_vec: np.ndarray, fold: int, x: np.ndarray, names: list[str],
+                folder: Path, split_fp: str, table: FeatureTable, progress: bool
+                ) -> Stage[dict[str, Any]]:
+    """Fold ``fold`` of a feature member as a stage (skipped when its inputs are unchanged)."""
+    seed = derive_seed(cfg.seed, entry.name, "none", 0, fold)
+    stage: Stage[dict[str, Any]] = Stage(
+        f"training {entry.name} {folder.name}", folder / "stage.json",
+        inputs={"entry": entry, "fold": fold, "seed": seed, "cohort": cohort.fingerprint,
+                "split": split_fp, "features": [table.spec, table.versions],
+                "inner": cfg.training.inner_val_fraction},
+        outputs=[folder / "meta.json", folder / "preds.npz"], say=print if progress else None)
+    stage.run = lambda: (_fold_job(entry, cfg, cohort, fold_vec, fold, x, names, folder,
+                                   stage.key, seed, table.cpu_ms_per_ecg), {})
+    stage.load = lambda _: dict(json.loads((folder / "meta.json").read_text()))
+    return stage
 
 
 def _fold_job(entry: FeatureMemberEntry, cfg: RunConfig, cohort: Cohort, fold_vec: np.ndarray,
@@ -139,14 +151,6 @@ def _fold_job(entry: FeatureMemberEntry, cfg: RunConfig, cohort: Cohort, fold_ve
     return meta
 
 
-def _done(folder: Path, key: str) -> dict[str, Any] | None:
-    try:
-        meta = json.loads((folder / "meta.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    return dict(meta) if meta.get("fingerprint") == key else None
-
-
 def train_feature_member(entry: FeatureMemberEntry, cfg: RunConfig, cohort: Cohort,
                          fold_vec: np.ndarray, split_fingerprint: str, run_dir: Path,
                          tabular_names: list[str], progress: bool = False) -> MemberPredictions:
@@ -161,12 +165,9 @@ def train_feature_member(entry: FeatureMemberEntry, cfg: RunConfig, cohort: Coho
     pos_in_dev = np.full(len(fold_vec), -1)
     pos_in_dev[dev_rows] = np.arange(len(dev_rows))
     for fold in range(k):
-        seed = derive_seed(cfg.seed, entry.name, "none", 0, fold)
         folder = run_dir / "base" / entry.name / f"fold_{fold}"
-        key = _fold_key(entry, fold, seed, cohort, split_fingerprint, table,
-                        cfg.training.inner_val_fraction)
-        meta = _done(folder, key) or _fold_job(entry, cfg, cohort, fold_vec, fold, x, names,
-                                               folder, key, seed, table.cpu_ms_per_ecg)
+        meta = _fold_stage(entry, cfg, cohort, fold_vec, fold, x, names, folder,
+                           split_fingerprint, table, progress).execute()
         with np.load(folder / "preds.npz", allow_pickle=False) as z:
             fold_rows[fold], fold_preds[fold] = pos_in_dev[z["oof_rows"]], z["oof"]
             tests.append(z["test"])

@@ -22,6 +22,9 @@ def test_synthetic_cohort_loads_and_cache_is_reused(tmp_path: Path) -> None:
     assert c1.predefined_fold is not None and (c1.predefined_fold == -1).any()
     assert c1.tabular_names == ["age", "sex", "pacemaker"]
     assert list(c1.subgroups.columns) == ["sex", "age_band", "paced"]
+    # each record carries its source WFDB path (header next to it)
+    assert c1.source_path is not None and len(c1.source_path) == len(c1)
+    assert all(Path(p + ".hea").is_file() for p in c1.source_path[:5])
     info = json.loads((tmp_path / c1.fingerprint / "info.json").read_text())
     assert info["oracle_auc_dev"][0] is not None and info["oracle_auc_test"] is not None
     sig_file = tmp_path / c1.fingerprint / "signals.npy"
