@@ -35,10 +35,11 @@ from ensembler.bundle.imputation import (
     require_tabular,
 )
 from ensembler.bundle.integrity import MANIFEST, VerifiedBundle, read_verified
-from ensembler.bundle.members import BundleMember, load_fold_model, spec_from_description
+from ensembler.bundle.members import BundleMember, load_fold_model
 from ensembler.bundle.weights import check_architectures
 from ensembler.config import PreprocessingConfig
 from ensembler.errors import BundleIntegrityError, DataError
+from ensembler.training.members import spec_from_description
 from stacking.model import FittedStack
 
 

@@ -25,7 +25,6 @@ from ensembler.bundle.feature_io import KIND as FEATURES
 from ensembler.bundle.feature_io import feature_member_entry, own_feature_sets
 from ensembler.bundle.integrity import is_bundle, json_clean, read_verified, seal, zip_bundle
 from ensembler.bundle.manifest import ExportPlan, build_manifest, headline_from_report
-from ensembler.bundle.members import spec_from_description
 from ensembler.bundle.onnx_io import export_members_onnx
 from ensembler.bundle.parity import (
     cache_parity,
@@ -45,6 +44,7 @@ from ensembler.data.cohort import Cohort
 from ensembler.errors import ConfigError, StageError
 from ensembler.evaluation import measure_latency, roc_auc
 from ensembler.training.loop import window_lengths
+from ensembler.training.members import spec_from_description
 from ensembler.utils.atomic import FolderExistsError, atomic_dir, check_target
 
 

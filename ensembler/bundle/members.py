@@ -18,24 +18,11 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 
-from ensembler.config import TrainingConfig
 from ensembler.errors import BundleIntegrityError
 from ensembler.training.loop import build_model
 from ensembler.training.members import MemberSpec
 from ensembler.training.state import FoldState
 from ensembler.training.windows import predict_windows, window_starts
-
-
-def spec_from_description(d: dict[str, Any]) -> MemberSpec:
-    """Inverse of :meth:`MemberSpec.describe` (the ``spec`` stored in each fold's meta.json)."""
-    kind, index = d.get("replica", ["none", 0])
-    return MemberSpec(
-        name=d["name"], entry=d.get("entry", d["name"]), arch=d["arch"],
-        params=dict(d.get("params", {})), fusion=d.get("fusion", "none"),
-        tabular_names=tuple(d.get("tabular_names", [])),
-        training=TrainingConfig.model_validate(d["training"]),
-        replica_kind=kind, replica_index=int(index), tuned=bool(d.get("tuned", False)),
-    )
 
 
 @dataclass

@@ -15,8 +15,8 @@ from ensembler.bundle.members import (
     FoldModel,
     load_fold_model,
     onnx_predict_windows,
-    spec_from_description,
 )
+from ensembler.training.members import spec_from_description
 from ensembler.training.windows import predict_windows
 
 OPSET = 17

@@ -167,7 +167,7 @@ def verify_bundle(path: str | Path, expect_digest: str | None = None,
     BundleIntegrityError
         Naming the file (and tensor) that fails.
     """
-    from ensembler.bundle.members import spec_from_description
+    from ensembler.training.members import spec_from_description
 
     vb = read_verified(path, expect_digest,
                        keep_bytes=frozenset(keep) | _feature_files(Path(path)))

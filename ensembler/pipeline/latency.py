@@ -26,8 +26,9 @@ def member_latency(run_dir: Path, member: str, n_leads: int, n_samples: int, n_c
                    root: str = "base") -> dict[int, LatencyStats] | None:
     """ms per ECG of ONE fold model of ``member`` (windowing included); None if absent.
     ``root``: the folder of the fold models under the run (students: distill/students)."""
-    from ensembler.bundle.members import BundleMember, load_fold_model, spec_from_description
+    from ensembler.bundle.members import BundleMember, load_fold_model
     from ensembler.training.loop import window_lengths
+    from ensembler.training.members import spec_from_description
 
     folder = run_dir / root / member / "fold_0"
     if not (folder / "meta.json").is_file():

@@ -43,6 +43,18 @@ class MemberSpec:
         }
 
 
+def spec_from_description(d: dict[str, Any]) -> MemberSpec:
+    """Inverse of :meth:`MemberSpec.describe` (a member's stored ``config``)."""
+    kind, index = d.get("replica", ["none", 0])
+    return MemberSpec(
+        name=d["name"], entry=d.get("entry", d["name"]), arch=d["arch"],
+        params=dict(d.get("params", {})), fusion=d.get("fusion", "none"),
+        tabular_names=tuple(d.get("tabular_names", [])),
+        training=TrainingConfig.model_validate(d["training"]),
+        replica_kind=kind, replica_index=int(index), tuned=bool(d.get("tuned", False)),
+    )
+
+
 def resolve_training(base: TrainingConfig, overrides: dict[str, Any]) -> TrainingConfig:
     """``base`` with a member's overrides applied (validated as a TrainingConfig)."""
     merged = base.model_dump()
