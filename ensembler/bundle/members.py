@@ -21,6 +21,7 @@ from safetensors.torch import load as load_safetensors
 from ensembler.errors import BundleIntegrityError
 from ensembler.training.loop import build_model
 from ensembler.training.members import MemberSpec
+from ensembler.training.members import spec_from_description as spec_from_description
 from ensembler.training.state import FoldState
 from ensembler.training.windows import predict_windows, window_starts
 

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from ensembler.bundle.members import BundleMember, FoldModel, spec_from_description
+from ensembler.bundle.members import BundleMember, FoldModel
 from ensembler.config import TrainingConfig
 from ensembler.explain.attribution import lead_importance, member_attribution
+from ensembler.training.members import spec_from_description
 from ensembler.training.state import FoldState
 
 PLANTED = [6, 7, 8]  # V1, V2, V3 in the standard lead order
