@@ -305,6 +305,10 @@ def test_export_allows_the_runs_own_user_architecture(tiny_run, tmp_path, monkey
         doc = json.loads(meta.read_text())
         doc["spec"]["arch"] = "user_arch_h12b:build"
         meta.write_text(json.dumps(doc))
+    for record in run.glob("predictions/*.json"):  # the member's spec, as export reads it
+        doc = json.loads(record.read_text())
+        doc["config"]["arch"] = "user_arch_h12b:build"
+        record.write_text(json.dumps(doc))
     try:
         res = export_bundle(run, tmp_path / "b", onnx=False, zip=False, latency_repeats=1,
                             parity=False)
