@@ -136,17 +136,23 @@ def markdown_table(results: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     batch = results["settings"]["batch"]
+
+    def f(entry: dict[str, Any], key: str, fmt: str, per_cpu: bool = False) -> str:
+        if key not in entry:
+            return "—"  # length not measured (--quick: 2.5 s only)
+        return format(batch / entry[key] if per_cpu else entry[key], fmt)
+
     for name, e in results["models"].items():
-        a = e["2.5s"]
-        b = e.get("10s", {k: float("nan") for k in a})
+        a, b = e["2.5s"], e.get("10s", {})
         lines.append(
             f"| `{name}` | {e['params'] / 1e6:.2f} M "
-            f"| {a['gflops_fwd_per_ecg']:.3f} / {b['gflops_fwd_per_ecg']:.3f} "
-            f"| {a['train_ecg_per_s']:.1f} ({batch / a['train_cpu_s']:.1f} per CPU-s) "
-            f"| {b['train_ecg_per_s']:.1f} ({batch / b['train_cpu_s']:.1f} per CPU-s) "
-            f"| {a['infer_ms_per_ecg_b64']:.2f} (CPU {a['infer_cpu_ms_per_ecg_b64']:.2f}) "
-            f"| {a['infer_ms_b1']:.1f} (CPU {a['infer_cpu_ms_b1']:.1f}) "
-            f"| {b['infer_ms_b1']:.1f} (CPU {b['infer_cpu_ms_b1']:.1f}) |"
+            f"| {f(a, 'gflops_fwd_per_ecg', '.3f')} / {f(b, 'gflops_fwd_per_ecg', '.3f')} "
+            f"| {f(a, 'train_ecg_per_s', '.1f')} ({f(a, 'train_cpu_s', '.1f', True)} per CPU-s) "
+            f"| {f(b, 'train_ecg_per_s', '.1f')} ({f(b, 'train_cpu_s', '.1f', True)} per CPU-s) "
+            f"| {f(a, 'infer_ms_per_ecg_b64', '.2f')} "
+            f"(CPU {f(a, 'infer_cpu_ms_per_ecg_b64', '.2f')}) "
+            f"| {f(a, 'infer_ms_b1', '.1f')} (CPU {f(a, 'infer_cpu_ms_b1', '.1f')}) "
+            f"| {f(b, 'infer_ms_b1', '.1f')} (CPU {f(b, 'infer_cpu_ms_b1', '.1f')}) |"
         )
     return "\n".join(lines)
 
