@@ -160,9 +160,10 @@ def benchmarks() -> str:
     for d in _all_results():
         h = d.get("headline") or {}
         mark = "**yes**" if d.get("contended") else "no"
+        extra = [f"{h['better']} is better"] if h.get("better") else []
+        extra += [f"target {h['target']}"] if "target" in h else []
         rows.append([f"`{d['name']}`", str(h.get("label", "n/a")),
-                     num(h.get("ratio"), ".2f") + (f" (target {h['target']})"
-                                                    if "target" in h else ""),
+                     num(h.get("ratio"), ".2f") + (f" ({'; '.join(extra)})" if extra else ""),
                      _load_text(d), mark,
                      f"{'quick' if d.get('quick') else 'full'}, {d.get('commit', '?')}",
                      f"`{d.get('command', 'n/a')}`"])

@@ -119,7 +119,7 @@ def test_results_tables_mark_contended_and_tolerate_missing_keys(
     page = tables.render("{{benchmarks}}\n{{sd.stages}}\n{{sd.members}}\n{{mi.stages}}\n"
                          "{{inference}}")
     trainer_row = next(line for line in page.splitlines() if "`trainer`" in line)
-    assert "| 1.04 (target 1.05) |" in trainer_row and "**yes**" in trainer_row
+    assert "| 1.04 (lower is better; target 1.05) |" in trainer_row and "**yes**" in trainer_row
     assert "1.6 / 3.1 (others 1.2 of 2 cores)" in trainer_row
     data_row = next(line for line in page.splitlines() if "`data`" in line)
     assert "| n/a |" in data_row and "| no |" in data_row

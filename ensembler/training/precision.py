@@ -5,12 +5,12 @@ CPUs whose ``/proc/cpuinfo`` flags list ``avx512_bf16`` or ``amx_bf16`` (oneDNN 
 runs convolutions and matmuls in bf16). Elsewhere bf16 is emulated and slower than
 fp32, so ``auto`` never assumes it. Even with native bf16, a CPU gains only on networks
 whose arithmetic outweighs the casts: measured on this project's 2-core AVX512-BF16
-CPU (bench/bench_train_speed.py, one thread, PTB-XL-profile shapes, two contended runs),
-the training step ran 1.3-2.2x faster in bf16 for cnn1d, resnet1d, xresnet1d and
-inception1d (33-470 MFLOP per 2.5 s crop) in both runs; vit1d (about 4 MFLOP) ran at
-0.34-0.36x, and cnn_lstm and ts_cnn (about 4 MFLOP) at 0.7x in one run and 1.1-1.25x in
-the other -- no reliable gain. ``auto`` therefore uses bf16 on such a CPU only above
-``CPU_BF16_MIN_MFLOP``.
+CPU (bench/bench_train_speed.py, one thread, PTB-XL-profile shapes, three contended runs),
+the training step ran 1.3-2.5x faster in bf16 for cnn1d, resnet1d, xresnet1d and
+inception1d (33-470 MFLOP per 2.5 s crop) in every run; vit1d (about 4 MFLOP) ran at
+0.34-0.48x; cnn_lstm and ts_cnn (about 4 MFLOP) were mixed (0.7x in one run, 1.1-1.35x
+by CPU time in two) and are a small share of training time. ``auto`` therefore uses
+bf16 on such a CPU only above ``CPU_BF16_MIN_MFLOP``.
 Autocast covers the training forward pass and the inner-validation pass; out-of-fold
 and test predictions stay in fp32 on CPU.
 """
