@@ -154,8 +154,8 @@ def _file_digest(path: Any) -> str | None:
 
 
 def compare_stage(ctx: RunContext) -> Stage[dict[str, Any]]:
-    """The comparison stage: keyed by the stacking stage, the report config and the
-    data-efficiency curve."""
+    """The comparison stage: keyed by the stacking stage, the report config, the
+    data-efficiency curve and the distillation stage's record."""
     from ensembler.report import build_report
 
     out = ctx.run_dir / "report"
