@@ -83,6 +83,22 @@ time per ECG plus the boosters' measured time. Not yet: the learner is not tuned
 Optuna stage, and `ensembler train --folds` does not apply to it (all its folds are
 fitted).
 
+### On the quickstart's synthetic cohort
+
+The quickstart (`configs/quickstart.yaml`) has one feature member, `ecg_features`
+(`ecg_clinical` + LightGBM, with age, sex and pacemaker). Its cohort favours such a
+member, and results on it say little about real ECGs: the synthetic condition's latent
+risk (`ensembler/data/synth/condition.py`) is a weighted sum of seven planted terms, and
+five of them are quantities this feature set measures almost directly — QRS voltage
+(QRS amplitude × exp(−0.15 z): the `qrs_pp_mv`, `r_amp_mv` columns), Q-wave depth in
+V1–V3 (0.08 mV × exp(0.5 z): `V1:q_amp_mv` … `V3:q_amp_mv`), the QT interval
+(× exp(0.05 z), about 20 ms per SD: `qt_ms`, `qtc_*`), an irregular rhythm without P
+waves (12 % of ECGs: `rr_irregularity`, `sdnn_ms`, `rmssd_ms`, P amplitudes) and the
+frontal QRS axis (50° − 25° z: `qrs_axis_deg`); the other two are age and sex, which
+the member also reads. So the condition is planted partly in feature space — intervals,
+axis, voltages and rhythm — which a network has to learn from 300 patients per fold,
+while the feature member is handed it.
+
 ### Feature members in bundles
 
 `ensembler export` ships a feature member as data only: `members/<name>/feature_set.json`

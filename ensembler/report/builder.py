@@ -76,11 +76,20 @@ def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Doc
     return doc
 
 
+#: Only synthetic cohorts have an oracle AUC; what their planted condition favours.
+SYNTHETIC_NOTE = (
+    "The synthetic condition is planted partly in ECG feature space (QRS voltage, Q waves "
+    "in V1-V3, the QT interval, an irregular rhythm and the frontal QRS axis, plus age and "
+    "sex), which favours feature members (ECG features + LightGBM) over networks."
+)
+
+
 def _notes(doc: Document, inp: ComparisonInput, m: dict[str, Any]) -> None:
     """Per-row notes, the oracle ceiling, a best-single consistency warning, bootstrap drops."""
     notes = [f"`{r['name']}`: {r['notes']}" for r in m["leaderboard"] if r["notes"]]
     if m["oracle_auc"] is not None:
-        notes.append(f"Oracle macro AUC of the generating risk (ceiling): {fmt(m['oracle_auc'])}.")
+        notes.append(f"Oracle macro AUC of the generating risk (ceiling): {fmt(m['oracle_auc'])}. "
+                     + SYNTHETIC_NOTE)
     if not m["best_single_check"]["consistent"]:
         notes.append(
             f"Warning: `{inp.baseline}` does not have the highest development OOF AUC "

@@ -18,6 +18,13 @@ def test_shipped_configs_load(name: str) -> None:
     assert cfg.models and cfg.name == name
 
 
+def test_quickstart_has_a_feature_member_with_tabular_inputs() -> None:
+    cfg = load_config(REPO / "configs" / "quickstart.yaml")
+    (feat,) = cfg.feature_members
+    assert feat.feature_set == "ecg_clinical" and feat.tabular
+    assert feat.name not in {m.name for m in cfg.models}
+
+
 def test_full_profile_merges() -> None:
     cfg = load_config(REPO / "configs" / "ptbxl_superdiag.yaml", profile="full")
     assert cfg.training.epochs == 50 and cfg.profile == "full"
