@@ -25,6 +25,7 @@ from ensembler.bundle.run_inputs import pipeline_test_predictions, read_run
 from ensembler.bundle.weights import verify_bundle
 from ensembler.config import RunConfig
 from ensembler.errors import BundleIntegrityError, DataError
+from ensembler.evaluation import roc_auc
 from ensembler.pipeline.context import RunContext
 from ensembler.pipeline.stack import run_stacking
 from ensembler.pipeline.train import run_training
@@ -82,7 +83,7 @@ def test_parity_from_raw_wfdb(exported, feature_run) -> None:  # type: ignore[no
     assert par["max_abs_diff"] <= 1e-5
 
 
-def test_cli_verify_and_predict_match_the_run(exported, feature_run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_verify_predict_and_evaluate_match_the_run(exported, feature_run, tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cli = [sys.executable, "-m", "ensembler.cli"]
     done = subprocess.run([*cli, "verify", str(exported.path)], capture_output=True, text=True,
@@ -101,6 +102,9 @@ def test_cli_verify_and_predict_match_the_run(exported, feature_run, tmp_path) -
     table: dict[str, Any] = {"record": [where[str(r)] for r in first.test_record_id]}
     for n in names:
         table[n] = cohort.tabular[rows, cohort.tabular_names.index(n)]
+    table["patient_id"] = cohort.patient_id[rows]
+    for j, c in enumerate(cohort.class_names):
+        table[c] = cohort.labels[rows, j]
     manifest = tmp_path / "records.csv"
     pd.DataFrame(table).to_csv(manifest, index=False)
     out = tmp_path / "preds.csv"
@@ -112,6 +116,13 @@ def test_cli_verify_and_predict_match_the_run(exported, feature_run, tmp_path) -
     ref = pipeline_test_predictions(inp, None, "fold-average")
     cols = [f"prob_{c}" for c in first.class_names]
     assert np.max(np.abs(got[cols].to_numpy() - ref)) <= 1e-5
+    done = subprocess.run([*cli, "evaluate", str(exported.path), str(manifest), "--out",
+                           str(tmp_path / "validation"), "--pad-short", "--n-bootstrap", "100"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "validation.json").read_text())
+    want = roc_auc(cohort.labels[rows], ref).macro
+    assert abs(report["auc"]["macro"]["point"] - want) <= 1e-9
 
 
 def _reseal(src: Path, dst: Path, edit) -> Path:  # type: ignore[no-untyped-def]
