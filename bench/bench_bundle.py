@@ -109,23 +109,9 @@ def bench_bundle(torch_b: Bundle, onnx_b: Bundle, x: np.ndarray, t: np.ndarray,
     return details, medians
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run_dir", nargs="?", default=None)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=15)
-    ap.add_argument("--quick", action="store_true",
-                    help="narrow members (see LIGHT), 3 repeats (batch 1: 6)")
-    ap.add_argument("--build-only", default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--light", action="store_true", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.build_only:
-        build_run(Path(args.build_only), light=args.light)
-        return
-    if args.quick:
-        args.repeats = 3
-    torch.set_num_threads(args.threads)
-    work = Path(tempfile.mkdtemp(prefix="bench-bundle-"))
+def measure(args: argparse.Namespace, work: Path) -> tuple[dict[str, Any], dict[str, Any],
+                                                         dict[str, Any]]:
+    """Build (unless given) and export the run, time both bundles; (details, medians, load)."""
     run_dir = Path(args.run_dir) if args.run_dir else work / "run"
     if not args.run_dir:
         # trained in a child process: torch eager inference in a process that has just
@@ -150,6 +136,27 @@ def main() -> None:
             details[mode] = {"onnx_max_abs_diff": res.manifest["onnx"]["max_abs_diff_vs_torch"],
                              **d}
             medians.update({f"{mode}/{k}": v for k, v in m.items()})
+    return details, medians, mon.summary(args.threads)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir", nargs="?", default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--quick", action="store_true",
+                    help="narrow members (see LIGHT), 3 repeats (batch 1: 6)")
+    ap.add_argument("--build-only", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--light", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.build_only:
+        build_run(Path(args.build_only), light=args.light)
+        return
+    if args.quick:
+        args.repeats = 3
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory(prefix="bench-bundle-") as tmp:
+        details, medians, load = measure(args, Path(tmp))
     worst = max(details[mode]["batch"][b][backend]["ensemble_over_sum_cpu"]
                 for mode in ("fold-average", "refit-full") for b in ("batch_1", "batch_64")
                 for backend in ("torch", "onnx"))
@@ -166,7 +173,7 @@ def main() -> None:
         headline={"label": "ensemble / sum of its members, CPU time (worst of modes, batch "
                            "sizes and backends)", "ratio": worst, "better": "lower",
                   "target": 1.1},
-        medians=medians, load=mon.summary(args.threads), details=details)
+        medians=medians, load=load, details=details)
     write_result(result)
 
 
