@@ -64,24 +64,27 @@ def apply_threads(threads: int | None) -> int:
 
 
 @contextlib.contextmanager
-def locked_context(cfg: RunConfig, run_dir: Path | None,
-                   progress: bool = True) -> Iterator[RunContext]:
+def locked_context(cfg: RunConfig, run_dir: Path | None, progress: bool = True,
+                   shared: bool = False) -> Iterator[RunContext]:
     """The run context with its run directory locked for the ``with`` block (nothing is
-    written into the directory before the lock is held)."""
+    written into the directory before the lock is held); ``shared`` for tuning workers
+    that share one study."""
     from ensembler.pipeline.context import RunContext, check_run_dir
     from ensembler.utils.runlock import hold_run_lock
 
     rd = Path(run_dir) if run_dir else cfg.resolved_run_dir()
     check_run_dir(rd)  # before the lock file: never write into a user's folder
-    with hold_run_lock(rd) as lock:
+    with hold_run_lock(rd, shared=shared) as lock:
         ctx = RunContext.create(cfg, rd, progress=progress)
         ctx.lock_token = lock.token
         yield ctx
 
 
-def open_run(cfg: RunConfig, run_dir: Path | None, progress: bool = True) -> RunContext:
+def open_run(cfg: RunConfig, run_dir: Path | None, progress: bool = True,
+             shared: bool = False) -> RunContext:
     """:func:`locked_context` held until the current command ends."""
-    return click.get_current_context().with_resource(locked_context(cfg, run_dir, progress))
+    return click.get_current_context().with_resource(
+        locked_context(cfg, run_dir, progress, shared))
 
 
 def quiet_option(fn: F) -> F:

@@ -50,7 +50,8 @@ def tune_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: 
     names = entries_to_tune(cfg, requested)
     if not names:
         raise click.UsageError(f"{config}: no model entries to tune (models: is empty)")
-    ctx = open_run(cfg, run_dir, progress=not quiet)
+    # shared: several workers may tune one study in one run directory (docs/scaling.md)
+    ctx = open_run(cfg, run_dir, progress=not quiet, shared=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for name in names:
         out = tune_entry(cfg, ctx.cohort, ctx.split, ctx.run_dir, name, storage=storage,

@@ -68,8 +68,13 @@ def pid_alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def hold_run_lock(run_dir: str | Path) -> Iterator[RunLock]:
+def hold_run_lock(run_dir: str | Path, shared: bool = False) -> Iterator[RunLock]:
     """Hold the run directory's lock for the ``with`` block.
+
+    ``shared=True`` is for ``ensembler tune`` workers that share one Optuna study (the
+    study's storage coordinates them): any number of shared holders coexist, while a
+    ``run``/``train`` (exclusive) is refused as long as one of them lives, and the other
+    way round.
 
     Raises
     ------
@@ -82,23 +87,26 @@ def hold_run_lock(run_dir: str | Path) -> Iterator[RunLock]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             info = _read(path)
+            kind = "tuning workers (shared)" if info.get("shared") else "ensembler process"
             raise RunLockedError(
-                f"{rd}: run directory in use by ensembler process {info.get('pid', '?')} "
+                f"{rd}: run directory in use by {kind} {info.get('pid', '?')} "
                 f"(since {info.get('started', '?')}); wait for it to finish or stop it"
             ) from None
         lock = RunLock(run_dir=rd, token=secrets.token_hex(16), pid=os.getpid())
         payload = json.dumps({"pid": lock.pid, "token": lock.token, "host": socket.gethostname(),
-                              "started": time.strftime("%Y-%m-%d %H:%M:%S")})
+                              "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                              "shared": shared})
         os.ftruncate(fd, 0)
         os.pwrite(fd, payload.encode(), 0)
         os.fsync(fd)
         try:
             yield lock
         finally:
-            os.ftruncate(fd, 0)  # released: no token left for any job to match
+            if not shared:  # a shared holder leaves the record to the others still holding
+                os.ftruncate(fd, 0)  # released: no token left for any job to match
     finally:
         os.close(fd)  # closing drops the flock
 

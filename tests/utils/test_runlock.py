@@ -124,3 +124,18 @@ def test_a_worker_on_another_host_checks_the_token_only(tmp_path: Path) -> None:
     (tmp_path / LOCK_NAME).write_text("")  # released
     with pytest.raises(RunLockedError):
         check_lock(tmp_path, "t")
+
+
+def test_tuning_workers_share_the_lock_and_exclude_a_run(tmp_path: Path) -> None:
+    """Several ``tune`` workers share one study in one run directory (shared lock); a
+    ``run``/``train`` (exclusive) is refused beside them, and they beside it."""
+    with hold_run_lock(tmp_path, shared=True), hold_run_lock(tmp_path, shared=True):
+        with pytest.raises(RunLockedError, match=r"tuning workers \(shared\)"):
+            with hold_run_lock(tmp_path):
+                pass
+    with hold_run_lock(tmp_path):
+        with pytest.raises(RunLockedError, match="in use by ensembler process"):
+            with hold_run_lock(tmp_path, shared=True):
+                pass
+    with hold_run_lock(tmp_path):  # all released: an exclusive holder gets it again
+        pass
