@@ -42,6 +42,7 @@ import numpy as np
 
 from ensembler.errors import EnsemblerError
 from ensembler.utils.hashing import canonical_json
+from ensembler.utils.runlock import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +63,6 @@ def _sibling(target: Path, tag: str) -> Path:
     return target.with_name(f".{target.name}{tag}{os.getpid()}-{secrets.token_hex(4)}")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 def stale_temps(target: str | Path) -> list[Path]:
     """Temporary siblings of ``target`` left by a process that no longer runs."""
     target = Path(target)
@@ -82,7 +73,7 @@ def stale_temps(target: str | Path) -> list[Path]:
     out = []
     for p in sorted(target.parent.iterdir()):
         m = pattern.match(p.name)
-        if m and not _pid_alive(int(m.group(1))):
+        if m and not pid_alive(int(m.group(1))):
             out.append(p)
     return out
 

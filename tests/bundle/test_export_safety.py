@@ -18,21 +18,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from clirun import run_cli
 
 from ensembler.bundle import export_bundle, read_verified
 from ensembler.bundle.integrity import MANIFEST
-from ensembler.cli.main import main
 from ensembler.errors import StageError
 from ensembler.utils.atomic import FolderExistsError
-
-
-def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["ensembler", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def _hidden(folder: Path, name: str = "bundle") -> list[Path]:

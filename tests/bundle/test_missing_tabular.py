@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from clirun import run_cli
 
 from ensembler.bundle import export_bundle, load_bundle
 from ensembler.bundle.card import model_card
 from ensembler.bundle.imputation import build_imputer, tabular_missingness
 from ensembler.bundle.members import BundleMember
-from ensembler.cli.main import main
 from ensembler.errors import BundleIntegrityError
 from ensembler.training.inner import inner_split
 from ensembler.training.state import FoldState
@@ -24,14 +23,6 @@ from ensembler.utils.seeds import derive_seed
 
 REPO = Path(__file__).resolve().parents[2]
 
-
-def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["ensembler", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @pytest.fixture(scope="module")

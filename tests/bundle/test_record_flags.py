@@ -4,31 +4,22 @@ scored silently."""
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from clirun import run_cli
 
 from ensembler.bundle import export_bundle
 from ensembler.bundle.quality import QUALITY_THRESHOLD, assess, beats, r_peaks
-from ensembler.cli.main import main
 from ensembler.config import PreprocessingConfig
 from ensembler.data.preprocess import preprocess_full
 from ensembler.data.wfdb_io import read_record, write_record
 
 LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 
-
-def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["ensembler", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @pytest.fixture(scope="module")

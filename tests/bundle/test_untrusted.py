@@ -15,23 +15,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from clirun import run_cli
 from safetensors.torch import load as load_st
 from safetensors.torch import save as save_st
 
 from ensembler.bundle import export_bundle, integrity, load_bundle, read_verified
 from ensembler.bundle.integrity import MANIFEST, manifest_digest
 from ensembler.bundle.weights import verify_bundle
-from ensembler.cli.main import main
 from ensembler.errors import BundleIntegrityError
-
-
-def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["ensembler", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @pytest.fixture(scope="module")
