@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import io
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from clirun import run_cli
 
-from ensembler.cli.main import main
 from ensembler.config import ManifestConfig
 from ensembler.data.manifest import read_manifest
 from ensembler.errors import DataError
@@ -25,18 +24,9 @@ def _blocks(lang: str) -> list[str]:
     return re.findall(rf"```{lang}\n(.*?)```", PAGE.read_text(), flags=re.S)
 
 
-def _cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["ensembler", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
 @pytest.mark.slow
 def test_the_documented_own_data_example_runs(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    assert _cli(monkeypatch, "synth", "--out", str(tmp_path / "syn"), "--n-patients", "40",
+    assert run_cli(monkeypatch, "synth", "--out", str(tmp_path / "syn"), "--n-patients", "40",
                 "--seed", "5") == 0
     example = pd.read_csv(io.StringIO(_blocks("csv")[0]), dtype=str, keep_default_na=False)
     assert (example["fold"] == "").any()  # the documented example has blank (dev) folds
@@ -57,7 +47,7 @@ def test_the_documented_own_data_example_runs(tmp_path, monkeypatch, capsys) -> 
     cfg["data"]["preprocessing"]["duration_s"] = 10
     cfg.update(name="own", run_dir=str(tmp_path / "run"))
     (tmp_path / "own.yaml").write_text(yaml.safe_dump(cfg))
-    code = _cli(monkeypatch, "split", str(tmp_path / "own.yaml"))
+    code = run_cli(monkeypatch, "split", str(tmp_path / "own.yaml"))
     assert code == 0, capsys.readouterr().err
     split = Split.from_json(tmp_path / "run" / "split.json")
     is_test = manifest.set_index("record").loc[split.record_id, "fold"].eq("test").to_numpy()
