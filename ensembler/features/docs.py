@@ -79,9 +79,13 @@ the comparison and the report treat it like any member; its boosters are stored 
 LightGBM text (`base/<name>/fold_<k>/booster_<c>.txt`), and a fold whose fingerprint
 (member settings, fold, seed, cohort, split, feature-set spec and library versions) is
 unchanged is not refitted. Its latency in the report is the feature computation's CPU
-time per ECG plus the boosters' measured time. Not yet: the learner is not tuned by the
-Optuna stage, and `ensembler train --folds` does not apply to it (all its folds are
-fitted).
+time per ECG plus the boosters' measured time. When the best single member is a feature
+member, its one-model leaderboard row is `<name>:one_model` of kind `feature_model` (a
+network's is `<name>:one_network`, kind `network`); its latency, like the fold bag's,
+includes the feature computation, and so do the Pareto plot and the bundle's measured
+latency in the model card (the bundle computes the features from the signals). Not yet:
+the learner is not tuned by the Optuna stage, and `ensembler train --folds` does not
+apply to it (all its folds are fitted).
 
 ### On the quickstart's synthetic cohort
 

@@ -1,6 +1,8 @@
 """Leaderboard rows of the comparison, one builder per row kind.
 
-one network (the best single model's fold-1 or refit-full model), fold bags (every
+one model (the best single member's fold-1 or refit-full model: ``<m>:one_network``
+of kind ``network`` for a network, ``<m>:one_model`` of kind ``feature_model`` for a
+feature member, ``external_model`` for external predictions), fold bags (every
 member), seed bags (a model entry's seed replicas) and stacks (the fixed recipes and
 the tuned ones). Each row carries its size and latency (members plus meta-learner).
 """
@@ -17,13 +19,14 @@ from ensembler.pipeline.context import RunContext
 from ensembler.pipeline.latency import combine, member_latency, stack_meta_latency
 from ensembler.pipeline.stack import PRIMARY, TUNED, load_fitted
 from ensembler.report import LeaderboardEntry
+from ensembler.report.inputs import EntryKind
 from ensembler.training.metrics import macro_auc
 from ensembler.training.predictions import MemberPredictions
 
 #: Development-AUC labels (what each number is).
 SELECTED = "selected on (optimistic)"
 TUNED_MEMBER = "after tuning (optimistic)"
-ONE_NETWORK = "the fold bag's OOF; this single network has no OOF predictions"
+ONE_MODEL = "the fold bag's OOF; this single {what} has no OOF predictions"
 
 
 @dataclass
@@ -47,16 +50,34 @@ class RowCosts:
         return sum(self.params[m] * mult for m in members), combine(parts) if parts else None
 
 
-def one_network_row(ctx: RunContext, preds: dict[str, MemberPredictions],
-                    cost: RowCosts) -> LeaderboardEntry:
-    """The best single model as one network: its refit-full model, else its fold-1 model."""
+def one_model_kind(meta: dict[str, Any]) -> tuple[str, EntryKind]:
+    """``(row-name suffix, leaderboard kind)`` of one fold model of a member with predictions
+    meta ``meta``: a network, a feature member's model (feature set + learner) or an
+    external member's fold-1 predictions."""
+    if meta.get("kind") == "features":
+        return "one_model", "feature_model"
+    if meta.get("external"):
+        return "one_model", "external_model"
+    return "one_network", "network"
+
+
+def one_model_row(ctx: RunContext, preds: dict[str, MemberPredictions],
+                  cost: RowCosts) -> LeaderboardEntry:
+    """The best single member's one model (its refit-full model, else its fold-1 model)."""
     best = load_fitted(ctx.run_dir, "best_single").spec.members[0]
-    bp = preds[best]
+    return single_model_row(best, preds[best], cost)
+
+
+def single_model_row(best: str, bp: MemberPredictions, cost: RowCosts) -> LeaderboardEntry:
+    """Member ``best``'s one model as a row, named and kinded by what the member is; its
+    latency is the member's (a feature member's includes the feature computation)."""
     one = bp.test_refit if bp.test_refit is not None else bp.test_by_fold[0]
     n_one, l_one = cost([best], 1)
+    suffix, kind = one_model_kind(bp.meta)
     return LeaderboardEntry(
-        name=f"{best}:one_network", kind="network", test_proba=one, dev_oof_proba=bp.oof,
-        members=[best], n_params=n_one, latency_ms=l_one, dev_auc_label=ONE_NETWORK,
+        name=f"{best}:{suffix}", kind=kind, test_proba=one, dev_oof_proba=bp.oof,
+        members=[best], n_params=n_one, latency_ms=l_one,
+        dev_auc_label=ONE_MODEL.format(what="network" if kind == "network" else "model"),
         notes=("refit-full model" if bp.test_refit is not None else "fold-1 model")
         + "; threshold and dev AUC from the member's fold-bag OOF")
 

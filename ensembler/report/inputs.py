@@ -17,10 +17,11 @@ from ensembler.evaluation._checks import as_labels, as_probabilities
 
 __all__ = ["KINDS", "ComparisonInput", "EntryKind", "LeaderboardEntry"]
 
-EntryKind = Literal["network", "fold_bag", "seed_bag", "best_single", "stack", "distilled"]
-#: Leaderboard order: from one network up to the stacks, so gains can be traced.
-KINDS: tuple[str, ...] = ("network", "fold_bag", "seed_bag", "best_single", "stack",
-                          "distilled")
+EntryKind = Literal["network", "feature_model", "external_model", "fold_bag", "seed_bag",
+                    "best_single", "stack", "distilled"]
+#: Leaderboard order: from one model up to the stacks, so gains can be traced.
+KINDS: tuple[str, ...] = ("network", "feature_model", "external_model", "fold_bag",
+                          "seed_bag", "best_single", "stack", "distilled")
 
 
 @dataclass
@@ -30,7 +31,10 @@ class LeaderboardEntry:
     Attributes
     ----------
     name : unique row name (``"best_single"``, ``"joint_stack"``, ``"resnet1d"``...).
-    kind : ``"network"`` (one fold or refit-full model), ``"fold_bag"`` (the K
+    kind : ``"network"`` (one fold or refit-full network), ``"feature_model"`` (one
+        fold model of a feature member: feature set + learner; its latency includes
+        the feature computation), ``"external_model"`` (one fold's predictions of an
+        external member), ``"fold_bag"`` (the K
         fold models of one architecture, i.e. an OOF member), ``"seed_bag"``,
         ``"best_single"`` (the member chosen on development OOF), ``"stack"`` or
         ``"distilled"`` (a student trained on a stack's meta-level OOF; never a candidate
