@@ -3,7 +3,8 @@
 - README.md is docs/readme/*.md concatenated in file-name order (keep it short: the
   detail lives in the pages it links to).
 - docs/config.md is the config reference, generated from the fields' ``#`` comments.
-- docs/sections/features.md is the feature-set column reference (ensembler.features.docs).
+- docs/sections/features.md is the feature-set column reference (ensembler.features.docs)
+  with docs/templates/feature_members.md (the feature-member guide) inserted.
 - docs/results.md is docs/templates/results.md with its ``{{placeholders}}`` filled from
   bench/results/*.json (docs/results_tables.py).
 
@@ -57,8 +58,9 @@ def build_results() -> str:
 
 
 def build_features() -> str:
-    return (GENERATED.format(source="the feature sets' column specs (ensembler/features)")
-            + features_markdown())
+    return (GENERATED.format(source="the feature sets' column specs (ensembler/features) and "
+                                    "docs/templates/feature_members.md")
+            + features_markdown((DOCS / "templates" / "feature_members.md").read_text()))
 
 
 def outputs() -> dict[Path, str]:

@@ -167,7 +167,9 @@ def _member_text(m: dict[str, Any]) -> str:
     """'`cnn` (cnn1d, 1,234 parameters, 5 network(s))' or a feature member's equivalent."""
     if m.get("kind") == "features":
         fs = m["feature_set"]
-        return (f"`{m['name']}` (ECG feature set {fs['name']} v{fs['version']} + LightGBM, "
-                f"{len(m['models'])} fold model(s) of one booster per class)")
+        learner = ("logistic regression (median imputation, standardisation)"
+                   if m.get("learner") == "logistic" else "LightGBM")
+        return (f"`{m['name']}` (ECG feature set {fs['name']} v{fs['version']} + {learner}, "
+                f"{len(m['models'])} fold model(s) of one model per class)")
     return (f"`{m['name']}` ({m['arch']}, {m['n_params']:,} parameters, "
             f"{len(m['models'])} network(s))")

@@ -1,17 +1,21 @@
-"""Feature members in a bundle: the feature-set spec as JSON, boosters as LightGBM text.
+"""Feature members in a bundle: the feature-set spec as JSON, the learner as LightGBM text
+or JSON.
 
 Layout of a feature member ``<m>`` (kind ``features``)::
 
     members/<m>/feature_set.json         registry name or import path, parameters, the
                                          feature set's spec (name, version), its columns,
                                          the tabular columns appended, library versions
-    members/<m>/fold_<k>/booster_<c>.txt LightGBM's own text model, one per class
+    members/<m>/fold_<k>/booster_<c>.txt learner lightgbm: LightGBM's own text model, one
+                                         per class
+    members/<m>/fold_<k>/logistic.json   learner logistic: medians, means, scales,
+                                         coefficients and intercepts (one row per class)
 
 Nothing here runs code from the bundle: the feature set is rebuilt from the installed
 registry (or from a ``module.path:callable`` the *loading* user allowed with
 ``--allow-arch`` / ``--allow-feature-set``, exactly like a user architecture), and the
 rebuilt set must report the same spec (name, version, parameters) and columns as the
-one the boosters were trained on. LightGBM text is parsed, not executed. At prediction
+one the learner was trained on. LightGBM text and the JSON are parsed, not executed. At prediction
 the features are computed from the bundle's preprocessed signals by
 :func:`ensembler.features.compute.feature_rows`, the function the run's feature cache
 used, so a bundle scores a record exactly as the fold models did.
@@ -34,7 +38,13 @@ from ensembler.errors import BundleIntegrityError, ConfigError, StageError
 from ensembler.features import create_feature_set
 from ensembler.features.compute import feature_rows
 from ensembler.features.registry import FeatureSet, list_feature_sets
-from ensembler.training.feature_member import learner_input, predict_boosters
+from ensembler.training.feature_learners import (
+    BoosterModel,
+    FeatureLearner,
+    learner_files,
+    parse_learner,
+)
+from ensembler.training.feature_member import learner_input
 
 KIND = "features"
 SPEC_FILE = "feature_set.json"
@@ -47,7 +57,12 @@ def is_feature_entry(entry: Mapping[str, Any]) -> bool:
 
 def entry_files(entry: Mapping[str, Any]) -> list[str]:
     """Every bundle file a feature member's manifest entry names."""
-    return [entry["feature_set_file"], *(b for m in entry["models"] for b in m["boosters"])]
+    return [entry["feature_set_file"], *(f for m in entry["models"] for f in model_files(m))]
+
+
+def model_files(model: Mapping[str, Any]) -> list[str]:
+    """The bundle files of one fold model entry (``boosters`` or ``logistic``)."""
+    return list(model["boosters"]) if "boosters" in model else [model["logistic"]]
 
 
 # --------------------------------------------------------------------------- export
@@ -55,7 +70,7 @@ def entry_files(entry: Mapping[str, Any]) -> list[str]:
 
 def feature_member_entry(name: str, meta: Mapping[str, Any], fold_dirs: Sequence[Path],
                          n_params: int, tmp: Path, n_classes: int) -> dict[str, Any]:
-    """Copy member ``name``'s boosters into bundle folder ``tmp``; its manifest entry.
+    """Copy member ``name``'s fold learners into bundle folder ``tmp``; its manifest entry.
 
     ``meta``: the member's predictions meta (``config``, ``feature_set``,
     ``feature_versions``, ``feature_columns``, ``tabular_names``: the tabular columns the
@@ -70,19 +85,20 @@ def feature_member_entry(name: str, meta: Mapping[str, Any], fold_dirs: Sequence
     rel = f"members/{name}"
     (tmp / rel).mkdir(parents=True)
     (tmp / rel / SPEC_FILE).write_text(json.dumps(doc, indent=1))
+    learner = str(cfg.get("learner", "lightgbm"))
     models = []
     for d in fold_dirs:
         (tmp / rel / d.name).mkdir()
-        boosters = []
-        for c in range(n_classes):
-            src = d / f"booster_{c}.txt"
+        copied = []
+        for src in learner_files(d, learner, n_classes):
             if not src.is_file():
                 raise StageError(f"{src}: missing; the fold job of feature member {name!r} "
                                  "did not finish")
             shutil.copyfile(src, tmp / rel / d.name / src.name)
-            boosters.append(f"{rel}/{d.name}/{src.name}")
-        models.append({"label": d.name, "boosters": boosters})
-    return {"name": name, "kind": KIND, "arch": None, "fusion": "none",
+            copied.append(f"{rel}/{d.name}/{src.name}")
+        models.append({"label": d.name, "boosters": copied} if learner == "lightgbm"
+                      else {"label": d.name, "logistic": copied[0]})
+    return {"name": name, "kind": KIND, "learner": learner, "arch": None, "fusion": "none",
             "feature_set_name": cfg["feature_set"], "feature_set": meta["feature_set"],
             "feature_set_file": f"{rel}/{SPEC_FILE}",
             "feature_versions": meta["feature_versions"], "tabular_names": doc["tabular_names"],
@@ -125,10 +141,10 @@ def rebuild_feature_set(doc: Mapping[str, Any], lead_names: Sequence[str],
     if json.loads(json.dumps(fset.spec())) != doc["spec"]:
         raise BundleIntegrityError(
             f"{where}: the installed feature set {name!r} is {json.dumps(fset.spec())}, the "
-            f"boosters were trained on {json.dumps(doc['spec'])}; install the matching version")
+            f"learner was trained on {json.dumps(doc['spec'])}; install the matching version")
     if list(fset.columns(lead_names)) != list(doc["columns"]):
         raise BundleIntegrityError(f"{where}: feature set {name!r} computes other columns "
-                                   "than the boosters were trained on")
+                                   "than the learner was trained on")
     _warn_versions(doc.get("versions", {}), where)
     return fset
 
@@ -144,30 +160,19 @@ def _warn_versions(pinned: Mapping[str, str], where: str) -> None:
                           "installed; predictions may differ from the run's", stacklevel=3)
 
 
-def parse_boosters(texts: Sequence[str], n_columns: int, where: str) -> list[Any]:
-    """LightGBM boosters from their text (parsed, not executed), checked for input width."""
-    import lightgbm as lgb
-
-    out = []
-    for c, text in enumerate(texts):
-        try:
-            b = lgb.Booster(model_str=text)
-        except lgb.basic.LightGBMError as exc:
-            raise BundleIntegrityError(f"{where}: booster {c} is not a LightGBM text model "
-                                       f"({str(exc).splitlines()[0]})") from None
-        if b.num_feature() != n_columns:
-            raise BundleIntegrityError(f"{where}: booster {c} reads {b.num_feature()} columns, "
-                                       f"the feature set and tabular inputs give {n_columns}")
-        out.append(b)
-    return out
-
-
 @dataclass
 class FeatureFoldModel:
-    """One fold's boosters (one per class)."""
+    """One fold's learner (one model per class)."""
 
     label: str
-    boosters: list[Any]
+    model: FeatureLearner
+
+    @property
+    def boosters(self) -> list[Any]:
+        """The LightGBM boosters (learner ``lightgbm`` only)."""
+        if not isinstance(self.model, BoosterModel):
+            raise TypeError(f"{self.label}: a logistic feature model has no boosters")
+        return self.model.boosters
 
 
 @dataclass
@@ -191,10 +196,10 @@ class FeatureBundleMember:
         """(n_sets, N, C) probabilities; the features are computed once for all sets.
 
         ``tabulars``: per set, (N, len(tabular_names)) raw values or None; ``backend``
-        is ignored (boosters always run in LightGBM).
+        is ignored (the learner runs in LightGBM or numpy).
         """
         feats = self.features(signals)
-        return np.stack([predict_boosters(fm.boosters, learner_input(
+        return np.stack([fm.model.predict(learner_input(
             feats, tabulars[k] if self.tabular_names else None))
             for k, fm in enumerate(self.models)])
 
@@ -202,7 +207,7 @@ class FeatureBundleMember:
 def load_feature_member(entry: Mapping[str, Any], files: Mapping[str, bytes],
                         lead_names: Sequence[str], fs: float, n_classes: int,
                         allow: Collection[str], source: str) -> FeatureBundleMember:
-    """Rebuild a feature member from verified bytes (JSON spec, LightGBM text)."""
+    """Rebuild a feature member from verified bytes (JSON spec, LightGBM text or JSON)."""
     where = f"{source}/{entry['feature_set_file']}"
     lost = [f for f in entry_files(entry) if f not in files]
     if lost:
@@ -216,11 +221,13 @@ def load_feature_member(entry: Mapping[str, Any], files: Mapping[str, bytes],
     member = FeatureBundleMember(name=str(entry["name"]), feature_set=fset,
                                  lead_names=list(lead_names), fs=float(fs),
                                  tabular_names=list(doc["tabular_names"]))
+    learner = str(entry.get("learner", "lightgbm"))
     for mdl in entry["models"]:
-        if len(mdl["boosters"]) != n_classes:
+        paths = model_files(mdl)
+        if learner == "lightgbm" and len(paths) != n_classes:
             raise BundleIntegrityError(f"{source}: member {entry['name']!r} {mdl['label']} has "
-                                       f"{len(mdl['boosters'])} boosters, expected {n_classes}")
-        texts = [files[b].decode("utf-8") for b in mdl["boosters"]]
-        member.models.append(FeatureFoldModel(
-            mdl["label"], parse_boosters(texts, n_cols, f"{source}/{mdl['boosters'][0]}")))
+                                       f"{len(paths)} boosters, expected {n_classes}")
+        texts = {Path(f).name: files[f].decode("utf-8") for f in paths}
+        member.models.append(FeatureFoldModel(mdl["label"], parse_learner(
+            learner, texts, n_cols, n_classes, f"{source}/{paths[0]}")))
     return member

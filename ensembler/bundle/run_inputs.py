@@ -92,12 +92,18 @@ def _member(run_dir: Path, name: str) -> MemberSource:
 
 
 def _feature_member(name: str, base: Path, k: int, preds: MemberPredictions) -> MemberSource:
-    """A feature member: its fold folders hold LightGBM text boosters (no refit-full)."""
+    """A feature member: its fold folders hold LightGBM text boosters or a logistic JSON
+    model (no refit-full)."""
+    from ensembler.training.feature_learners import learner_files
+
+    meta = preds.meta
+    learner = str(meta.get("learner", "lightgbm"))
     folds = [base / f"fold_{i}" for i in range(k)]
     for d in folds:
-        if not (d / "meta.json").is_file() or not list(d.glob("booster_*.txt")):
-            raise StageError(f"{d}: boosters missing; the fold job of {name!r} did not finish")
-    meta = preds.meta
+        needed = [d / "meta.json", *learner_files(d, learner, preds.oof.shape[1])]
+        if not all(f.is_file() for f in needed):
+            raise StageError(f"{d}: {learner} model missing; the fold job of {name!r} did not "
+                             "finish")
     if "tabular_names" not in meta:
         raise StageError(f"predictions/{name}.json: written by an older ensembler (no "
                          "tabular_names); re-run `ensembler train` to refresh it")

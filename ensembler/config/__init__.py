@@ -23,7 +23,7 @@ from ensembler.config.data import (
     SyntheticEffects,
 )
 from ensembler.config.distill import DistillConfig
-from ensembler.config.features import FeatureMemberEntry, LightGBMParams
+from ensembler.config.features import FeatureMemberEntry, LightGBMParams, LogisticParams
 from ensembler.config.issues import Issue, config_error, from_validation_error
 from ensembler.config.params import check_models
 from ensembler.config.references import check_references, fused_width
@@ -46,6 +46,7 @@ __all__ = [
     "ExternalMember",
     "FeatureMemberEntry",
     "LightGBMParams",
+    "LogisticParams",
     "ManifestConfig",
     "ModelEntry",
     "PTBXLConfig",
@@ -76,7 +77,7 @@ class RunConfig(Section):
     models: list[ModelEntry] = Field(default_factory=list)
     # external_members: prediction files made elsewhere, stacked as members
     external_members: list[ExternalMember] = Field(default_factory=list)
-    # feature_members: ECG-feature members (a feature set + LightGBM per fold)
+    # feature_members: ECG-feature members (a feature set + LightGBM or logistic per fold)
     feature_members: list[FeatureMemberEntry] = Field(default_factory=list)
     tuning: TuningConfig = Field(default_factory=TuningConfig)
     stacking: StackingConfig = Field(default_factory=StackingConfig)

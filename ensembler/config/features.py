@@ -21,6 +21,14 @@ class LightGBMParams(Section):
     early_stopping: int = Field(50, ge=1)  # rounds without inner-validation gain before stopping
 
 
+class LogisticParams(Section):
+    """The ``logistic`` learner: median imputation + standardisation (fitted on each fold's
+    training part) and one L2-penalised logistic regression per class."""
+
+    C: float = Field(1.0, gt=0)  # inverse L2 strength (scikit-learn's C; tunable 1e-3..1e2)
+    max_iter: int = Field(2000, ge=10)  # lbfgs iterations at most
+
+
 class FeatureMemberEntry(Section):
     """A member that sees the ECG as measured features (intervals, axes, amplitudes, HRV...)."""
 
@@ -28,7 +36,9 @@ class FeatureMemberEntry(Section):
     # feature_set: registered name (docs/sections/features.md) or "module.path:callable"
     feature_set: str = "ecg_clinical"
     feature_params: dict[str, Any] = Field(default_factory=dict)  # feature-set parameters
-    learner: Literal["lightgbm"] = "lightgbm"  # the tabular learner fitted per fold
-    lightgbm: LightGBMParams = Field(default_factory=LightGBMParams)  # learner settings
+    # learner: per fold: lightgbm (a booster per class) or logistic (imputed, standardised)
+    learner: Literal["lightgbm", "logistic"] = "lightgbm"
+    lightgbm: LightGBMParams = Field(default_factory=LightGBMParams)  # lightgbm settings
+    logistic: LogisticParams = Field(default_factory=LogisticParams)  # logistic settings
     tabular: bool = True  # also give the learner the cohort's tabular columns (data.tabular)
     n_jobs: int = Field(1, ge=1)  # processes computing the features (cached per cohort)

@@ -1,21 +1,21 @@
-"""The ``features`` member kind: a named ECG feature set + one LightGBM booster per class
-per fold, under the run's folds and the same inner patient-grouped early-stopping split
-as the networks. It writes the same predictions contract, so stacking, comparison and the
-report treat it like any member.
+"""The ``features`` member kind: a named ECG feature set + a learner per fold (LightGBM
+boosters or a logistic regression, one model per class; see
+:mod:`ensembler.training.feature_learners`), under the run's folds and the same inner
+patient-grouped early-stopping split as the networks. It writes the same predictions
+contract, so stacking, comparison and the report treat it like any member.
 
 Per fold ``k`` the outputs live in ``base/<member>/fold_<k>/``: ``booster_<c>.txt``
-(LightGBM's own text model), ``preds.npz`` and ``meta.json``, plus the fold's ``stage.json``
-(:class:`~ensembler.pipeline.stage.Stage`: a fold whose inputs are unchanged is skipped,
-so runs resume). The features
-come from :func:`ensembler.features.compute.compute_features`, cached under
-``<run>/features/`` per (cohort fingerprint, feature-set spec).
+(LightGBM's own text model) or ``logistic.json``, ``preds.npz`` and ``meta.json``, plus
+the fold's ``stage.json`` (:class:`~ensembler.pipeline.stage.Stage`: a fold whose inputs
+are unchanged is skipped, so runs resume). The features come from
+:func:`ensembler.features.compute.compute_features`, cached under ``<run>/features/``
+per (cohort fingerprint, feature-set spec).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from ensembler.data.cohort import Cohort
 from ensembler.features import create_feature_set
 from ensembler.features.compute import FeatureTable, compute_features
 from ensembler.pipeline.stage import Stage
+from ensembler.training.feature_learners import fit_learner, read_learner, write_learner
 from ensembler.training.inner import inner_split
 from ensembler.training.metrics import macro_auc
 from ensembler.training.predictions import MemberPredictions, assemble_oof
@@ -54,54 +55,6 @@ def learner_input(features: np.ndarray, tabular: np.ndarray | None) -> np.ndarra
     return np.hstack([x, np.asarray(tabular, np.float32).astype(np.float64)])
 
 
-def _lgb_params(entry: FeatureMemberEntry, seed: int) -> dict[str, Any]:
-    p = entry.lightgbm
-    return {"objective": "binary", "learning_rate": p.learning_rate, "num_leaves": p.num_leaves,
-            "min_child_samples": p.min_child_samples, "feature_fraction": p.feature_fraction,
-            "lambda_l2": p.reg_lambda, "seed": seed, "deterministic": True,
-            "force_col_wise": True, "num_threads": 1, "verbose": -1}  # fmt: skip
-
-
-def fit_boosters(entry: FeatureMemberEntry, x: np.ndarray, y: np.ndarray, train: np.ndarray,
-                 val: np.ndarray, seed: int, names: list[str]) -> list[Any]:
-    """One booster per class on rows ``train``, early-stopped on rows ``val``.
-
-    A class with one label value in ``train`` gets a constant model (its prevalence, as a
-    zero-round booster's init score); a class with one value in ``val`` trains the full
-    ``max_rounds`` without early stopping.
-    """
-    import lightgbm as lgb
-
-    boosters = []
-    for c in range(y.shape[1]):
-        params = _lgb_params(entry, derive_seed(seed, "class", c))
-        y_tr, y_va = y[train, c], y[val, c]
-        dtrain = lgb.Dataset(x[train], y_tr, feature_name=_safe(names), free_raw_data=True)
-        callbacks: list[Callable[..., Any]] = []
-        valid: list[Any] = []
-        if len(np.unique(y_va)) == 2:
-            valid = [lgb.Dataset(x[val], y_va, reference=dtrain)]
-            callbacks = [lgb.early_stopping(entry.lightgbm.early_stopping, verbose=False)]
-        rounds = entry.lightgbm.max_rounds if len(np.unique(y_tr)) == 2 else 1
-        boosters.append(lgb.train(params, dtrain, num_boost_round=rounds, valid_sets=valid,
-                                  callbacks=callbacks))
-    return boosters
-
-
-def _safe(names: list[str]) -> list[str]:
-    """LightGBM refuses some characters in feature names (JSON specials): replace them."""
-    table = str.maketrans({c: "_" for c in '":,[]{}'})
-    return [n.translate(table) for n in names]
-
-
-def predict_boosters(boosters: list[Any], x: np.ndarray) -> np.ndarray:
-    """``(N, C)`` float32 probabilities, each booster at its best iteration."""
-    if len(x) == 0:
-        return np.zeros((0, len(boosters)), np.float32)
-    cols = [b.predict(x, num_iteration=b.best_iteration or None) for b in boosters]
-    return np.clip(np.column_stack(cols), 0.0, 1.0).astype(np.float32)
-
-
 def _fold_stage(entry: FeatureMemberEntry, cfg: RunConfig, cohort: Cohort,
                 fold_vec: np.ndarray, fold: int, x: np.ndarray, names: list[str],
                 folder: Path, split_fp: str, table: FeatureTable, progress: bool
@@ -123,41 +76,49 @@ def _fold_stage(entry: FeatureMemberEntry, cfg: RunConfig, cohort: Cohort,
 def _fold_job(entry: FeatureMemberEntry, cfg: RunConfig, cohort: Cohort, fold_vec: np.ndarray,
               fold: int, x: np.ndarray, names: list[str], folder: Path, key: str,
               seed: int, feature_ms: float) -> dict[str, Any]:
-    """Fit fold ``fold``'s boosters and write its folder atomically; returns its meta."""
+    """Fit fold ``fold``'s learner and write its folder atomically; returns its meta."""
     train_part = np.flatnonzero((fold_vec >= 0) & (fold_vec != fold))
     oof_rows = np.flatnonzero(fold_vec == fold)
     test_rows = np.flatnonzero(fold_vec == -1)
     train, val = inner_split(train_part, cohort.labels, cohort.patient_id,
                              cfg.training.inner_val_fraction, derive_seed(seed, "inner"))
     t0 = time.perf_counter()
-    boosters = fit_boosters(entry, x, cohort.labels, train, val, seed, names)
+    model = fit_learner(entry, x, cohort.labels, train, val, seed, names)
     seconds = time.perf_counter() - t0
-    oof = predict_boosters(boosters, x[oof_rows])
+    oof = model.predict(x[oof_rows])
     t1 = time.perf_counter()
-    test = predict_boosters(boosters, x[test_rows])
+    test = model.predict(x[test_rows])
     infer_ms = 1000 * (time.perf_counter() - t1) / max(len(test_rows), 1)
     meta = {"fingerprint": key, "member": entry.name, "kind": KIND, "fold": fold, "seed": seed,
-            "best_epoch": [int(b.best_iteration or b.current_iteration()) for b in boosters],
+            "learner": entry.learner, "best_epoch": model.rounds(),
             "train_seconds": seconds, "n_train": len(train), "n_val": len(val),
-            "n_params": int(sum(b.num_trees() * entry.lightgbm.num_leaves for b in boosters)),
+            "n_params": model.n_params(),
             "booster_ms_per_ecg": infer_ms, "n_columns": x.shape[1],
             "feature_cpu_ms_per_ecg": feature_ms,
             "oof_auc": macro_auc(cohort.labels[oof_rows], oof) if len(oof_rows) else None}
     with atomic_dir(folder, marked_by("meta.json")) as tmp:
-        for c, b in enumerate(boosters):
-            (tmp / f"booster_{c}.txt").write_text(b.model_to_string())
+        write_learner(model, tmp)
         save_npz(tmp / "preds.npz", oof_rows=oof_rows, oof=oof, test=test)
         write_json(tmp / "meta.json", meta)
     return meta
+
+
+def member_inputs(entry: FeatureMemberEntry, cohort: Cohort, run_dir: Path,
+                  tabular_names: list[str], progress: bool = False
+                  ) -> tuple[FeatureTable, np.ndarray, list[str]]:
+    """The member's feature table (computed, or read from ``<run>/features``), its ``(N, F)``
+    learner input and column names — what training and the member's tuning study read."""
+    fset = create_feature_set(entry.feature_set, allow_import=True, **entry.feature_params)
+    table = compute_features(fset, cohort, run_dir / "features", entry.n_jobs, progress)
+    x, names = feature_matrix(entry, table, cohort, tabular_names)
+    return table, x, names
 
 
 def train_feature_member(entry: FeatureMemberEntry, cfg: RunConfig, cohort: Cohort,
                          fold_vec: np.ndarray, split_fingerprint: str, run_dir: Path,
                          tabular_names: list[str], progress: bool = False) -> MemberPredictions:
     """Compute (or read) the features, fit every fold not done yet, write the predictions."""
-    fset = create_feature_set(entry.feature_set, allow_import=True, **entry.feature_params)
-    table = compute_features(fset, cohort, run_dir / "features", entry.n_jobs, progress)
-    x, names = feature_matrix(entry, table, cohort, tabular_names)
+    table, x, names = member_inputs(entry, cohort, run_dir, tabular_names, progress)
     fold_vec = np.asarray(fold_vec)
     k = int(fold_vec.max()) + 1
     metas, fold_rows, fold_preds, tests = [], {}, {}, []
@@ -198,6 +159,7 @@ def _assemble(entry: FeatureMemberEntry, cohort: Cohort, fold_vec: np.ndarray, r
         "inference_ms_per_ecg": table.cpu_ms_per_ecg
         + float(np.median([m["booster_ms_per_ecg"] for m in metas])),
         "seeds": [m["seed"] for m in metas], "refit_full": None, "tuned": False,
+        "learner": entry.learner,
     }  # fmt: skip
     preds = MemberPredictions(
         name=entry.name, oof=oof, test_by_fold=np.stack(tests),
@@ -211,17 +173,16 @@ def _assemble(entry: FeatureMemberEntry, cohort: Cohort, fold_vec: np.ndarray, r
 def feature_member_latency(folder: Path, repeats: int,
                            batch_sizes: tuple[int, ...] = (1, 64)) -> dict[int, Any]:
     """ms per ECG of fold ``folder``'s model: the feature computation's CPU time per ECG
-    (measured on the cohort when the features were computed) plus the boosters' time,
+    (measured on the cohort when the features were computed) plus the learner's time,
     measured here on a batch of that many rows."""
-    import lightgbm as lgb
-
     from ensembler.evaluation import LatencyStats, measure_latency
 
     meta = json.loads((folder / "meta.json").read_text())
-    boosters = [lgb.Booster(model_str=p.read_text())
-                for p in sorted(folder.glob("booster_*.txt"))]  # fmt: skip
+    n_classes = len(meta["best_epoch"])
+    model = read_learner(folder, meta.get("learner", "lightgbm"), int(meta["n_columns"]),
+                         n_classes)
     x = np.zeros((max(batch_sizes), int(meta["n_columns"])))
-    stats = measure_latency(lambda bs: predict_boosters(boosters, x[:bs]),
+    stats = measure_latency(lambda bs: model.predict(x[:bs]),
                             batch_sizes=batch_sizes, repeats=repeats, warmup=1)
     extra = float(meta["feature_cpu_ms_per_ecg"])
     return {bs: LatencyStats(batch_size=bs, p50_ms=s.p50_ms + extra, p95_ms=s.p95_ms + extra,

@@ -47,7 +47,9 @@ def feature_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                      "backend": "sequential", "device": "cpu"},
         "models": [{"name": "cnn", "arch": "cnn1d", "params": {"filters": [8, 8, 8]}}],
         "feature_members": [{"name": "feat",
-                             "lightgbm": {"max_rounds": 30, "min_child_samples": 5}}],
+                             "lightgbm": {"max_rounds": 30, "min_child_samples": 5}},
+                            {"name": "feat_lr", "learner": "logistic",
+                             "logistic": {"C": 0.1}}],
         "stacking": {"trials": 2, "learners": ["logistic", "mean"], "nested_cv": False},
         "report": {"n_bootstrap": 100, "latency_repeats": 3},
     })
@@ -75,6 +77,20 @@ def test_bundle_stores_spec_json_and_lightgbm_text(exported) -> None:  # type: i
     doc = json.loads((exported.path / feat["feature_set_file"]).read_text())
     assert doc["tabular_names"] == ["age", "sex", "pacemaker"]
     assert doc["spec"] == feat["feature_set"]
+
+
+def test_logistic_member_is_stored_as_json(exported) -> None:  # type: ignore[no-untyped-def]
+    man = exported.manifest
+    assert "feat_lr" in man["stack"]["spec"]["members"]  # the parity check covers it
+    lr = next(e for e in man["members"]["list"] if e["name"] == "feat_lr")
+    assert lr["learner"] == "logistic" and all("logistic" in m for m in lr["models"])
+    files = sorted(f for f in man["files"] if f.startswith("members/feat_lr/"))
+    assert files == ["members/feat_lr/feature_set.json", "members/feat_lr/fold_0/logistic.json",
+                     "members/feat_lr/fold_1/logistic.json"]
+    doc = json.loads((exported.path / files[1]).read_text())
+    n_cols = len(json.loads((exported.path / files[0]).read_text())["columns"]) + 3
+    assert doc["C"] == 0.1 and len(doc["medians"]) == len(doc["scales"]) == n_cols
+    assert np.asarray(doc["coef"]).shape == (1, n_cols)
 
 
 def test_parity_from_raw_wfdb(exported, feature_run) -> None:  # type: ignore[no-untyped-def]

@@ -56,13 +56,13 @@ def test_resumes_and_refits_only_what_changed(tmp_path: Path,
     first = train_feature_member(cfg.feature_members[0], cfg, cohort, split.fold,
                                  split.fingerprint, tmp_path, [])
     calls: list[int] = []
-    real = feature_member.fit_boosters
+    real = feature_member.fit_learner
 
     def counting(*args: object, **kwargs: object) -> object:
         calls.append(1)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(feature_member, "fit_boosters", counting)
+    monkeypatch.setattr(feature_member, "fit_learner", counting)
     again = train_feature_member(cfg.feature_members[0], cfg, cohort, split.fold,
                                  split.fingerprint, tmp_path, [])
     assert calls == [] and np.array_equal(first.oof, again.oof)
