@@ -108,7 +108,9 @@ def refit_full_headline(inp: RunInputs, y_test: np.ndarray, groups_test: np.ndar
                              "test_auc": r.get("test_auc"), "dev_oof_auc": r.get("dev_oof_auc"),
                              "dev_oof_auc_label": r.get("dev_oof_auc_label")}
                             for r in base.get("leaderboard", [])],
-            "leaderboard_note": "the report's rows describe the fold models (fold-average), "
-                                "not the refit-full models shipped here",
+            "leaderboard_note": "the report's stack rows describe the fold models "
+                                "(fold-average), not the refit-full models shipped here; "
+                                "its `<member>:refit_full` rows are each member's single "
+                                "refit-full network on its own",
             "subgroups": None, "n_test": len(y_test),
             "n_test_patients": len(np.unique(groups_test))}

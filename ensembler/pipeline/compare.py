@@ -51,6 +51,7 @@ def build_comparison(ctx: RunContext) -> Any:
         RowCosts,
         fold_bag_rows,
         one_model_row,
+        refit_full_rows,
         seed_bag_rows,
         seed_groups,
         stack_rows,
@@ -72,7 +73,9 @@ def build_comparison(ctx: RunContext) -> Any:
     cost = RowCosts.measure(ctx, preds)
     by_entry = seed_groups(preds)
     joint = json.loads((run_dir / "stack" / "study.json").read_text()).get(PRIMARY, {})
-    entries = [one_model_row(ctx, preds, cost), *fold_bag_rows(preds, cost, k),
+    one = one_model_row(ctx, preds, cost)
+    entries = [*([one] if one else []), *refit_full_rows(preds, cost),
+               *fold_bag_rows(preds, cost, k),
                *seed_bag_rows(preds, by_entry, cost, k, y_test),
                *stack_rows(ctx, preds, stage["names"], joint, cost, k)]
     from ensembler.pipeline.distill import distilled_entries

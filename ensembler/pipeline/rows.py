@@ -1,11 +1,11 @@
 """Leaderboard rows of the comparison, one builder per row kind.
 
-one model (the best single member's fold-1 or refit-full model: ``<m>:one_network``
-of kind ``network`` for a network, ``<m>:one_model`` of kind ``feature_model`` for a
-feature member, ``external_model`` for external predictions), fold bags (every
+one model (the best single member's fold-1 model: ``<m>:one_network`` of kind
+``network`` for a network, ``<m>:one_model`` of kind ``feature_model`` for a feature
+member, ``external_model`` for external predictions), refit-full networks (every member
+with a model trained once on all development data: ``<m>:refit_full``), fold bags (every
 member), seed bags (a model entry's seed replicas) and stacks (the fixed recipes and
-the tuned ones). Each row carries its size and latency (members plus meta-learner).
-"""
+the tuned ones). Each row carries its size and latency (members plus meta-learner)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from ensembler.training.predictions import MemberPredictions
 SELECTED = "selected on (optimistic)"
 TUNED_MEMBER = "after tuning (optimistic)"
 ONE_MODEL = "the fold bag's OOF; this single {what} has no OOF predictions"
+REFIT_FULL = "the fold bag's OOF; a network refit on all development data has no OOF"
 
 
 @dataclass
@@ -62,24 +63,46 @@ def one_model_kind(meta: dict[str, Any]) -> tuple[str, EntryKind]:
 
 
 def one_model_row(ctx: RunContext, preds: dict[str, MemberPredictions],
-                  cost: RowCosts) -> LeaderboardEntry:
-    """The best single member's one model (its refit-full model, else its fold-1 model)."""
+                  cost: RowCosts) -> LeaderboardEntry | None:
+    """The best single member's one model (its fold-1 model); None when it has a refit-full
+    model: its ``<m>:refit_full`` row (:func:`refit_full_rows`) is then that one model."""
     best = load_fitted(ctx.run_dir, "best_single").spec.members[0]
+    if preds[best].test_refit is not None:
+        return None
     return single_model_row(best, preds[best], cost)
 
 
 def single_model_row(best: str, bp: MemberPredictions, cost: RowCosts) -> LeaderboardEntry:
-    """Member ``best``'s one model as a row, named and kinded by what the member is; its
+    """Member ``best``'s fold-1 model as a row, named and kinded by what the member is; its
     latency is the member's (a feature member's includes the feature computation)."""
-    one = bp.test_refit if bp.test_refit is not None else bp.test_by_fold[0]
     n_one, l_one = cost([best], 1)
     suffix, kind = one_model_kind(bp.meta)
     return LeaderboardEntry(
-        name=f"{best}:{suffix}", kind=kind, test_proba=one, dev_oof_proba=bp.oof,
-        members=[best], n_params=n_one, latency_ms=l_one,
+        name=f"{best}:{suffix}", kind=kind, test_proba=bp.test_by_fold[0],
+        dev_oof_proba=bp.oof, members=[best], n_params=n_one, latency_ms=l_one,
         dev_auc_label=ONE_MODEL.format(what="network" if kind == "network" else "model"),
-        notes=("refit-full model" if bp.test_refit is not None else "fold-1 model")
-        + "; threshold and dev AUC from the member's fold-bag OOF")
+        notes="fold-1 model; threshold and dev AUC from the member's fold-bag OOF")
+
+
+def refit_full_rows(preds: dict[str, MemberPredictions], cost: RowCosts
+                    ) -> list[LeaderboardEntry]:
+    """Every member with a refit-full model (``training.refit_full``): that one network,
+    trained once on all development data for the median best epoch of its folds. It has
+    no OOF predictions, so its threshold and dev AUC come from the member's fold bag; it is
+    a row of the comparison only (stacking and the best-single choice read the fold bags'
+    OOF, never these rows)."""
+    rows = []
+    for m, p in preds.items():
+        if p.test_refit is None:
+            continue
+        n_m, l_m = cost([m], 1)
+        rows.append(LeaderboardEntry(
+            name=f"{m}:refit_full", kind="refit_full", test_proba=p.test_refit,
+            dev_oof_proba=p.oof, members=[m], n_params=n_m, latency_ms=l_m,
+            dev_auc_label=REFIT_FULL,
+            notes="a single network trained once on all development data (median best "
+                  "epoch of its folds); threshold and dev AUC from the member's fold-bag OOF"))
+    return rows
 
 
 def fold_bag_rows(preds: dict[str, MemberPredictions], cost: RowCosts, k: int

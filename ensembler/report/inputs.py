@@ -17,11 +17,13 @@ from ensembler.evaluation._checks import as_labels, as_probabilities
 
 __all__ = ["KINDS", "ComparisonInput", "EntryKind", "LeaderboardEntry"]
 
-EntryKind = Literal["network", "feature_model", "external_model", "fold_bag", "seed_bag",
-                    "best_single", "stack", "distilled"]
-#: Leaderboard order: from one model up to the stacks, so gains can be traced.
-KINDS: tuple[str, ...] = ("network", "feature_model", "external_model", "fold_bag",
-                          "seed_bag", "best_single", "stack", "distilled")
+EntryKind = Literal["network", "feature_model", "external_model", "refit_full", "fold_bag",
+                    "seed_bag", "best_single", "stack", "hard_twin", "distilled"]
+#: Leaderboard order: from one model up to the stacks, so gains can be traced; then the
+#: distilled students, each after its hard-label twin.
+KINDS: tuple[str, ...] = ("network", "feature_model", "external_model", "refit_full",
+                          "fold_bag", "seed_bag", "best_single", "stack", "hard_twin",
+                          "distilled")
 
 
 @dataclass
@@ -31,14 +33,16 @@ class LeaderboardEntry:
     Attributes
     ----------
     name : unique row name (``"best_single"``, ``"joint_stack"``, ``"resnet1d"``...).
-    kind : ``"network"`` (one fold or refit-full network), ``"feature_model"`` (one
-        fold model of a feature member: feature set + learner; its latency includes
-        the feature computation), ``"external_model"`` (one fold's predictions of an
-        external member), ``"fold_bag"`` (the K
-        fold models of one architecture, i.e. an OOF member), ``"seed_bag"``,
-        ``"best_single"`` (the member chosen on development OOF), ``"stack"`` or
-        ``"distilled"`` (a student trained on a stack's meta-level OOF; never a candidate
-        for best single).
+    kind : ``"network"`` (one fold network), ``"feature_model"`` (one fold model of a
+        feature member: feature set + learner; its latency includes the feature
+        computation), ``"external_model"`` (one fold's predictions of an external member),
+        ``"refit_full"`` (a member's single network trained once on all development data),
+        ``"fold_bag"`` (the K fold models of one architecture, i.e. an OOF member),
+        ``"seed_bag"``, ``"best_single"`` (the member chosen on development OOF),
+        ``"stack"``, ``"distilled"`` (a student trained on a stack's meta-level OOF) or
+        ``"hard_twin"`` (the student's network trained on hard labels only, for
+        comparison). Only ``fold_bag`` rows are best-single candidates, and only members'
+        OOF enters a stack.
     test_proba : (N_test, C) test probabilities (for a stack: the mean of the K
         fold-wise stacked outputs).
     dev_oof_proba : (N_dev, C) development out-of-fold probabilities (for a

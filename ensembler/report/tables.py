@@ -24,9 +24,10 @@ __all__ = [
 
 HOW_TO_READ = (
     "**How to read the leaderboard.** Rows go from one model (the best single member's "
-    "fold-1 or refit-full model: `:one_network` for a network, `:one_model` for a feature "
-    "member, whose latency includes computing the features) to the K-fold bag of each "
-    "member (the out-of-fold members), the seed bag, the best single member chosen on "
+    "fold-1 model: `:one_network` for a network, `:one_model` for a feature member, whose "
+    "latency includes computing the features; `:refit_full`: a member's single network "
+    "trained once on all development data) to the K-fold bag of each member (the "
+    "out-of-fold members), the seed bag, the best single member chosen on "
     "development data (`{base}`), and the stacks. *Test AUC* is the macro ROC AUC over "
     "classes with its 95 % patient-cluster bootstrap CI (sampling variance of the test set). "
     "*Δ vs {base}* is the paired bootstrap difference on the same resamples, with its "
