@@ -23,6 +23,7 @@ from ensembler.evaluation import (
     weighted_auc,
 )
 from ensembler.evaluation._checks import evaluable_classes
+from ensembler.training.distill import OPTIMISTIC, PREFIX
 
 __all__ = ["INNER_LABEL", "development_estimate", "refit_full_headline"]
 
@@ -43,6 +44,13 @@ def development_estimate(inp: RunInputs) -> dict[str, Any]:
     stack chosen on the score, with no nested CV: only the optimistic score exists).
     """
     fitted = inp.stack
+    if inp.stack_name.startswith(PREFIX):  # a distilled student
+        return {"kind": "none", "mean": None, "sd": None, "fold_aucs": [],
+                "label": "no unbiased development estimate: a student's development "
+                         f"predictions are optimistic ({OPTIMISTIC}: its targets came from "
+                         "models fitted on its rows' labels), or, without fold students, "
+                         "are the teacher's; judge it on the test set",
+                "inner_cv_auc": None, "inner_cv_label": None}
     folds = [float(a) for a in fitted.fold_aucs_]
     sd = float(np.std(folds, ddof=1)) if len(folds) > 1 else float("nan")
     study = _study(inp).get(inp.stack_name)

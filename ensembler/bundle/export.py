@@ -71,6 +71,12 @@ def choose_member_mode(requested: str, inp: RunInputs) -> tuple[str, str]:
             raise StageError(f"--members refit-full: no refit-full model for {lacking}; set "
                              "training.refit_full: true and retrain, or use fold-average")
         return "refit-full", "requested explicitly (export.members / --members refit-full)"
+    if not inp.has_folds:
+        if requested == "fold-average":
+            raise StageError("--members fold-average: the student has no fold models "
+                             "(distill.fold_students: false); use refit-full")
+        return "refit-full", ("the only model is one network on all development data (a "
+                              "single-only distilled student has no fold models)")
     if requested == "fold-average":
         return "fold-average", "requested explicitly (export.members / --members fold-average)"
     return "fold-average", (
@@ -275,7 +281,8 @@ def plan_export(inp: RunInputs, requested_mode: str, cohort: Cohort, check_recor
     y_test = cohort.labels[test_rows]
     mode_pred = {md: pipeline_test_predictions(
         inp, None if stack_tab is None else stack_tab[test_rows], md)
-        for md in MEMBER_MODES if md != "refit-full" or inp.has_refit}
+        for md in MEMBER_MODES
+        if (md != "refit-full" or inp.has_refit) and (md != "fold-average" or inp.has_folds)}
     mode_auc = {md: roc_auc(y_test, p).macro if len(test_rows) else None
                 for md, p in mode_pred.items()}
     headline = headline_from_report(inp) if mode == "fold-average" else refit_full_headline(

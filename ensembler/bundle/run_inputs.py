@@ -48,6 +48,11 @@ class RunInputs:
     provenance_extra: dict[str, str] = field(default_factory=dict)  # e.g. a student's targets
 
     @property
+    def has_folds(self) -> bool:
+        """Every member has its fold models (not so for a single-only distilled student)."""
+        return all(m.fold_dirs for m in self.members)
+
+    @property
     def has_refit(self) -> bool:
         return all(m.full_dir is not None and m.predictions.test_refit is not None
                    for m in self.members)

@@ -18,9 +18,10 @@ from ensembler.cli.options import config_argument, load, open_run
               help="Teacher stack (default: distill.stack, else the shipped stack).")
 def distill_cmd(config: Path, profile: str | None, data_dir: Path | None,
                 run_dir: Path | None, student: str | None, stack: str | None) -> None:
-    """Train one student on the stack's meta-level OOF (fold students + single student)."""
+    """Train one student on the stack's meta-level OOF (fold students + single student),
+    and its hard-label twin when no member is one (distill.hard_twin)."""
     from ensembler.pipeline.distill import run_distill
-    from ensembler.training.distill import OPTIMISTIC
+    from ensembler.training.distill import OPTIMISTIC, SingleStudent
     from ensembler.training.metrics import macro_auc
 
     cfg = load(config, profile, data_dir)
@@ -28,6 +29,9 @@ def distill_cmd(config: Path, profile: str | None, data_dir: Path | None,
     res = run_distill(ctx, student, stack)
     p = res.predictions
     y_dev = ctx.cohort.labels[ctx.split.fold >= 0]
-    click.echo(f"{res.label}: targets = meta-level OOF of {res.stack}; "
-               f"development AUC {macro_auc(y_dev, p.oof):.3f} ({OPTIMISTIC}); "
+    dev = ("no fold students, no development AUC" if isinstance(p, SingleStudent)
+           else f"development AUC {macro_auc(y_dev, p.oof):.3f} ({OPTIMISTIC})")
+    click.echo(f"{res.label}: targets = meta-level OOF of {res.stack}; {dev}; "
                "scored on the test set by `ensembler compare`")
+    for row, ref in res.twins.items():
+        click.echo(f"{row}: hard-label twin {ref.row or '-'} ({ref.source})")

@@ -80,8 +80,8 @@ def build_comparison(ctx: RunContext) -> Any:
                *stack_rows(ctx, preds, stage["names"], joint, cost, k)]
     from ensembler.pipeline.distill import distilled_entries
 
-    distilled, teacher = distilled_entries(ctx, k, cfg.report.latency_repeats)
-    entries += distilled
+    distilled = distilled_entries(ctx, k, cfg.report.latency_repeats)
+    entries += distilled.entries
     fairness, note, fairness_summary = _fairness(ctx)
     eff_csv = run_dir / "efficiency" / "data_efficiency.csv"
     efficiency = pd.read_csv(eff_csv) if eff_csv.is_file() and cfg.report.data_efficiency else None
@@ -110,7 +110,8 @@ def build_comparison(ctx: RunContext) -> Any:
                                any(len(ms) > 1 for ms in by_entry.values())
                                or seed_deltas is not None, oracle is not None),
         primary_seed_deltas=seed_deltas,
-        distill_teacher=teacher,
+        distill_teacher=distilled.teacher,
+        distill_twins=distilled.twins,
     )
 
 

@@ -23,14 +23,15 @@ from ensembler.evaluation import LatencyStats, measure_latency
 def member_latency(run_dir: Path, member: str, n_leads: int, n_samples: int, n_classes: int,
                    fs: float,
                    repeats: int, batch_sizes: tuple[int, ...] = (1, 64),
-                   root: str = "base") -> dict[int, LatencyStats] | None:
+                   root: str = "base", leaf: str = "fold_0") -> dict[int, LatencyStats] | None:
     """ms per ECG of ONE fold model of ``member`` (windowing included); None if absent.
-    ``root``: the folder of the fold models under the run (students: distill/students)."""
+    ``root``: the folder of the fold models under the run (students: distill/students);
+    ``leaf``: which model (``fold_0``, or ``full`` for a single-only student)."""
     from ensembler.bundle.members import BundleMember, load_fold_model
     from ensembler.training.loop import window_lengths
     from ensembler.training.members import spec_from_description
 
-    folder = run_dir / root / member / "fold_0"
+    folder = run_dir / root / member / leaf
     if not (folder / "meta.json").is_file():
         return None
     fold_meta = json.loads((folder / "meta.json").read_text())
@@ -39,7 +40,7 @@ def member_latency(run_dir: Path, member: str, n_leads: int, n_samples: int, n_c
 
         return feature_member_latency(folder, repeats, batch_sizes)
     spec = spec_from_description(fold_meta["spec"])
-    fm = load_fold_model(spec, "fold_0", (folder / "weights.safetensors").read_bytes(),
+    fm = load_fold_model(spec, leaf, (folder / "weights.safetensors").read_bytes(),
                          (folder / "state.json").read_text(), n_leads, n_classes, str(folder))
     win, stride = window_lengths(spec, fs, n_samples)
     bm = BundleMember(spec=spec, window=win, stride=stride, models=[fm])

@@ -56,7 +56,8 @@ def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Doc
         Heading("Leaderboard"),
         leaderboard_table(m),
         Paragraph(HOW_TO_READ.format(base=inp.baseline)),
-        *(Paragraph(d["sentence"]) for d in m.get("distillation") or []),
+        *(Paragraph(f"{d['sentence']} {d['twin_sentence']}")
+          for d in m.get("distillation") or []),
     )
     if any(r["seed_spread"] for r in m["leaderboard"]):
         doc.add(

@@ -10,12 +10,14 @@ per ECG at batch size 1 over the stack's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ensembler.evaluation.bootstrap import paired_delta_from_samples, percentile_ci
+from ensembler.report.inputs import TwinRef
 
 ALPHA = 0.05
 
@@ -36,9 +38,11 @@ def _share_kept(s: NDArray[np.float64], t: NDArray[np.float64], b: NDArray[np.fl
 
 
 def distillation_summary(rows: dict[str, Any], samples: dict[str, NDArray[np.float64]],
-                         teacher: str | None, baseline: str) -> list[dict[str, Any]]:
+                         teacher: str | None, baseline: str,
+                         twins: Mapping[str, TwinRef] | None = None) -> list[dict[str, Any]]:
     """One dict per distilled row (empty without students or teacher): Δ vs stack, stack
-    gain, share kept (None when the stack's gain CI includes 0), latency share, sentence."""
+    gain, share kept (None when the stack's gain CI includes 0), latency share, Δ vs the
+    hard-label twin (None without one), and the sentences."""
     if teacher is None or teacher not in rows:
         return []
     stack_gain = paired_delta_from_samples(
@@ -48,19 +52,41 @@ def distillation_summary(rows: dict[str, Any], samples: dict[str, NDArray[np.flo
     for name, row in rows.items():
         if row["kind"] != "distilled":
             continue
-        vs_stack = paired_delta_from_samples(
-            row["test_auc"]["point"], rows[teacher]["test_auc"]["point"], samples[name],
-            samples[teacher], ALPHA)
+        vs_stack = _delta(rows, samples, name, teacher)
         no_gain = stack_gain.lo <= 0 <= stack_gain.hi
         kept = None if no_gain else _share_kept(
             samples[name], samples[teacher], samples[baseline],
             (row["test_auc"]["point"], rows[teacher]["test_auc"]["point"],
              rows[baseline]["test_auc"]["point"]))
         lat = _latency_share(row, rows[teacher])
-        out.append({"name": name, "teacher": teacher, "delta_vs_stack": vs_stack._asdict(),
+        ref = (twins or {}).get(name)
+        vs_twin = _delta(rows, samples, name, ref.row) \
+            if ref is not None and ref.row in rows else None
+        out.append({"name": name, "teacher": teacher, "delta_vs_stack": vs_stack,
                     "stack_gain": stack_gain._asdict(), "share_kept": kept,
-                    "latency_share": lat, "sentence": _sentence(name, teacher, kept, lat)})
+                    "latency_share": lat, "sentence": _sentence(name, teacher, kept, lat),
+                    "hard_twin": None if ref is None else {"row": ref.row, "source": ref.source},
+                    "delta_vs_hard_twin": vs_twin,
+                    "twin_sentence": _twin_sentence(name, ref, vs_twin)})
     return out
+
+
+def _delta(rows: dict[str, Any], samples: dict[str, NDArray[np.float64]], a: str,
+           b: str) -> dict[str, float]:
+    """Paired bootstrap Δ AUC(a) − AUC(b) on the shared resamples."""
+    return paired_delta_from_samples(rows[a]["test_auc"]["point"], rows[b]["test_auc"]["point"],
+                                     samples[a], samples[b], ALPHA)._asdict()
+
+
+def _twin_sentence(name: str, ref: TwinRef | None, d: dict[str, float] | None) -> str:
+    if ref is None or ref.row is None or d is None:
+        why = "" if ref is None else f" ({ref.source})"
+        return f"`{name}`: no hard-label twin to compare with{why}."
+    verdict = ("is better than" if d["lo"] > 0 else "is worse than" if d["hi"] < 0
+               else "is not better than")
+    return (f"`{name}`: the student {verdict} the same network trained on hard labels "
+            f"(`{ref.row}`: {ref.source}): Δ {d['delta']:+.3f} (95 % CI {d['lo']:+.3f} to "
+            f"{d['hi']:+.3f}, p {d['p_value']:.3f}).")
 
 
 def _sentence(name: str, teacher: str, kept: dict[str, float] | None,

@@ -15,7 +15,7 @@ from ensembler.errors import PredictionsError, SplitError
 from ensembler.evaluation import LatencyStats
 from ensembler.evaluation._checks import as_labels, as_probabilities
 
-__all__ = ["KINDS", "ComparisonInput", "EntryKind", "LeaderboardEntry"]
+__all__ = ["KINDS", "ComparisonInput", "EntryKind", "LeaderboardEntry", "TwinRef"]
 
 EntryKind = Literal["network", "feature_model", "external_model", "refit_full", "fold_bag",
                     "seed_bag", "best_single", "stack", "hard_twin", "distilled"]
@@ -74,6 +74,15 @@ class LeaderboardEntry:
     dev_estimate: Mapping[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class TwinRef:
+    """The hard-label twin of a ``distilled`` row: the row of the same network trained on
+    hard labels only (None when there is none) and where it comes from (said in the report)."""
+
+    row: str | None
+    source: str
+
+
 @dataclass
 class ComparisonInput:
     """Everything :func:`ensembler.report.build_report` needs, as arrays and tables.
@@ -112,6 +121,8 @@ class ComparisonInput:
         members (configuration fixed), when members have seed replicas.
     distill_teacher : the teacher stack of the ``distilled`` rows (their Δ vs stack and
         share of its gain kept); None without students.
+    distill_twins : ``{distilled row: TwinRef}``: each student's hard-label twin (Δ student
+        − twin, paired bootstrap).
     """
 
     class_names: list[str]
@@ -136,6 +147,7 @@ class ComparisonInput:
     test_reads: Sequence[Mapping[str, str]] = ()
     primary_seed_deltas: Sequence[float] | None = None
     distill_teacher: str | None = None  # the stack the ``distilled`` rows were trained on
+    distill_twins: Mapping[str, TwinRef] = field(default_factory=dict)
 
     def validate(self) -> None:
         """Check shapes, names and patient separation; raise with what and where."""

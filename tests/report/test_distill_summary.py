@@ -41,3 +41,29 @@ def test_no_gain_to_keep_when_the_stack_gain_ci_includes_zero() -> None:
     assert d["share_kept"] is None
     assert "no gain to keep" in d["sentence"]
     assert distillation_summary(rows, samples, None, "best_single") == []
+
+
+def test_student_against_its_hard_label_twin() -> None:
+    from ensembler.report.inputs import TwinRef
+
+    rows, samples = _case(0.80)
+    noise = np.random.default_rng(1).normal(0, 0.002, 500)
+    for twin, auc in (("cnn", 0.70), ("cnn:refit_full", 0.749), ("hard_twin:cnn", 0.80)):
+        rows[twin] = _row("fold_bag", auc, 2.0)
+        samples[twin] = samples["distilled:cnn"] - 0.75 + auc + noise
+    src = "member `cnn`"
+    verdicts = {"cnn": "is better than", "cnn:refit_full": "is not better than",
+                "hard_twin:cnn": "is worse than"}
+    for twin, verdict in verdicts.items():
+        [d] = distillation_summary(rows, samples, "joint_stack", "best_single",
+                                   {"distilled:cnn": TwinRef(twin, src)})
+        vs = d["delta_vs_hard_twin"]
+        assert abs(vs["delta"] - (0.75 - rows[twin]["test_auc"]["point"])) < 1e-12
+        assert vs["lo"] < vs["delta"] < vs["hi"]
+        assert d["hard_twin"] == {"row": twin, "source": src}
+        assert f"the student {verdict} the same network trained on hard labels" \
+            in d["twin_sentence"], d["twin_sentence"]
+    [d] = distillation_summary(rows, samples, "joint_stack", "best_single",
+                               {"distilled:cnn": TwinRef(None, "none: no refit-full model")})
+    assert d["delta_vs_hard_twin"] is None
+    assert "no hard-label twin to compare with (none: no refit-full model)" in d["twin_sentence"]
