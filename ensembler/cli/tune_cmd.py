@@ -12,8 +12,8 @@ from ensembler.cli.options import config_argument, load, open_run
 @click.command("tune")
 @config_argument
 @click.option("--arch", "archs", multiple=True,
-              help="Model entry to tune (repeatable or comma-separated; default: "
-                   "tuning.archs, else every entry).")
+              help="Model entry or feature member to tune (repeatable or comma-separated; "
+                   "default: tuning.archs, else every entry).")
 @click.option("--trials", type=click.IntRange(min=1), default=None,
               help="Budget: trials per architecture (overrides tuning.trials/seconds).")
 @click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -62,7 +62,8 @@ def tune_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: 
     paths = write_fairness_report(cfg, ctx.run_dir, storage, study_prefix)
     table = Table(title="Tuning budget per architecture (tuning AUC: development data)")
     df = fairness_table(cfg, ctx.run_dir, storage, study_prefix)
-    for col in ("arch", "budget", "complete", "pruned", "failed", "best AUC", "compute s"):
+    for col in ("arch", "budget", "complete", "pruned", "failed", "best AUC", "compute s",
+                "CPU s"):
         table.add_column(col)
     for rec in df.to_dict(orient="records"):
         best = rec["best_auc"]
@@ -70,7 +71,8 @@ def tune_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: 
         table.add_row(str(rec["arch"]), budget,
                       str(rec["complete"]), str(rec["pruned"]), str(rec["failed"]),
                       "-" if best is None else f"{float(best):.3f}",
-                      f"{float(rec['compute_seconds']):.0f}")
+                      f"{float(rec['compute_seconds']):.0f}",
+                      f"{float(rec['cpu_seconds']):.0f}")
     Console().print(table)
     click.echo(budget_sentence(df))
     click.echo(f"fairness report: {paths['json']} {paths['png']}")

@@ -40,5 +40,7 @@ class FeatureMemberEntry(Section):
     learner: Literal["lightgbm", "logistic"] = "lightgbm"
     lightgbm: LightGBMParams = Field(default_factory=LightGBMParams)  # lightgbm settings
     logistic: LogisticParams = Field(default_factory=LogisticParams)  # logistic settings
+    # use_tuned: use the member's Optuna study's best learner settings (config-set ones win)
+    use_tuned: bool = True
     tabular: bool = True  # also give the learner the cohort's tabular columns (data.tabular)
     n_jobs: int = Field(1, ge=1)  # processes computing the features (cached per cohort)

@@ -1,10 +1,11 @@
 """Cross-references of a run config, checked at load rather than when their stage runs.
 
-Names refer to model entries (``tuning.archs``), members (``report.data_efficiency``),
-stacks (``export.stack``) and data columns (``data.tabular``, ``stacking.passthrough``,
-``report.subgroups``). The columns a source provides are known without reading any
-record: the built-in sources' are fixed (``ensembler.config.data``), an own-data
-manifest's are the ``data.manifest`` column lists.
+Names refer to model entries and feature members (``tuning.archs``), members
+(``report.data_efficiency``), stacks (``export.stack``) and data columns
+(``data.tabular``, ``stacking.passthrough``, ``report.subgroups``). The columns a source
+provides are known without reading any record: the built-in sources' are fixed
+(``ensembler.config.data``), an own-data manifest's are the ``data.manifest`` column
+lists.
 """
 
 from __future__ import annotations
@@ -37,12 +38,12 @@ def _source(cfg: RunConfig) -> str:
 
 def check_references(cfg: RunConfig) -> list[Issue]:
     """Issues of every name in ``cfg`` that refers to something the run will not have."""
-    entries = [m.name for m in cfg.models]
+    entries = [m.name for m in cfg.models] + [f.name for f in cfg.feature_members]
     members = [n for m in cfg.models for n in m.member_names()]
     tabular = cfg.data.source_tabular()
     src = f"{_source(cfg)} has"
-    issues = _unknown("tuning.archs", cfg.tuning.archs, entries, "model entry",
-                      "the entries are")
+    issues = _unknown("tuning.archs", cfg.tuning.archs, entries,
+                      "model entry or feature member", "the entries are")
     issues += _unknown("report.data_efficiency", cfg.report.data_efficiency, members,
                        "network member", "the members are")
     stacks = cfg.stacking.stack_names()

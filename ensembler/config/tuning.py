@@ -17,7 +17,8 @@ class TuningConfig(Section):
     """
 
     enabled: bool = False  # run the per-architecture studies in `ensembler run`
-    archs: list[str] = Field(default_factory=list)  # model entries to tune (empty: every entry)
+    # archs: entries to tune, network entries or feature members (empty: every entry)
+    archs: list[str] = Field(default_factory=list)
     trials: int | None = Field(10, ge=1)  # equal budget: trials per architecture ...
     seconds: float | None = Field(None, gt=0)  # ... or compute seconds per architecture (wins)
     storage: str | None = None  # Optuna RDB URL; None: SQLite file <run_dir>/hpo/optuna.db

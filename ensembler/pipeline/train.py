@@ -32,8 +32,9 @@ def run_training(
     register external members."""
     feature_names = {e.name for e in ctx.cfg.feature_members}
     net_only = [n for n in only or [] if n not in feature_names]
+    tuned = tuned_parameters(ctx)
     specs = ([] if only and not net_only else
-             member_specs(ctx.cfg, ctx.cohort, tuned_parameters(ctx), net_only or None))
+             member_specs(ctx.cfg, ctx.cohort, tuned, net_only or None))
     guard = JobGuard.for_run(ctx.run_dir, ctx.lock_token)
     summary = train_members(ctx.cfg, ctx.cohort, ctx.split, ctx.run_dir, specs, folds,
                             verbose=ctx.progress, guard=guard)
@@ -43,7 +44,7 @@ def run_training(
             continue
         summary.predictions[entry.name] = train_feature_member(
             entry, ctx.cfg, ctx.cohort, ctx.split.fold, ctx.split.fingerprint, ctx.run_dir,
-            tab, progress=ctx.progress)
+            tab, progress=ctx.progress, tuned=tuned.get(entry.name))
     for ext in ctx.cfg.external_members:
         summary.predictions[ext.name] = register_external(
             ext.name, ext.path, ctx.cohort, ctx.split, ctx.run_dir)

@@ -279,13 +279,15 @@ def fairness_table(summary: pd.DataFrame) -> Table:
             str(int(r.get("pruned") or 0)), str(int(r.get("failed") or 0)),
             fmt(None if best is None or pd.isna(best) else float(best)),
             f"{float(r.get('compute_seconds') or 0.0):.0f}",
+            f"{float(r.get('cpu_seconds') or 0.0):.0f}",
             "" if r.get("budget_met") else "under-tuned",
         ])
     return Table(
         ["entry", "budget", "complete", "pruned", "failed", "best tuning AUC", "compute s",
-         "flag"],
+         "CPU s", "flag"],
         rows,
-        "Every model entry, tuned or not. Tuning AUCs come from development data.",
+        "Every model entry and feature member, tuned or not. Tuning AUCs come from "
+        "development data; compute s is the trials' wall time, CPU s their process CPU time.",
     )
 
 

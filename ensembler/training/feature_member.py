@@ -114,10 +114,36 @@ def member_inputs(entry: FeatureMemberEntry, cohort: Cohort, run_dir: Path,
     return table, x, names
 
 
+def model_label(entry: FeatureMemberEntry) -> str:
+    """What the member is, for tables: ``features:<feature set>+<learner>``."""
+    return f"features:{entry.feature_set}+{entry.learner}"
+
+
+def tuned_entry(entry: FeatureMemberEntry, tuned: dict[str, Any] | None) -> FeatureMemberEntry:
+    """``entry`` with its study's best learner settings (``{"lightgbm": {...}}`` or
+    ``{"logistic": {...}}``) when ``entry.use_tuned``; settings written in the config win,
+    as a network entry's ``params`` win over its tuned ones."""
+    if not tuned or not entry.use_tuned:
+        return entry
+    update: dict[str, Any] = {}
+    for section in ("lightgbm", "logistic"):
+        if section in tuned:
+            current = getattr(entry, section)
+            given = {k: getattr(current, k) for k in current.model_fields_set}
+            update[section] = type(current).model_validate({**current.model_dump(),
+                                                            **tuned[section], **given})
+    return entry.model_copy(update=update)
+
+
 def train_feature_member(entry: FeatureMemberEntry, cfg: RunConfig, cohort: Cohort,
                          fold_vec: np.ndarray, split_fingerprint: str, run_dir: Path,
-                         tabular_names: list[str], progress: bool = False) -> MemberPredictions:
-    """Compute (or read) the features, fit every fold not done yet, write the predictions."""
+                         tabular_names: list[str], progress: bool = False,
+                         tuned: dict[str, Any] | None = None) -> MemberPredictions:
+    """Compute (or read) the features, fit every fold not done yet, write the predictions.
+
+    ``tuned``: the member's study's best learner settings (see :func:`tuned_entry`)."""
+    is_tuned = bool(tuned) and entry.use_tuned
+    entry = tuned_entry(entry, tuned)
     table, x, names = member_inputs(entry, cohort, run_dir, tabular_names, progress)
     fold_vec = np.asarray(fold_vec)
     k = int(fold_vec.max()) + 1
@@ -134,13 +160,13 @@ def train_feature_member(entry: FeatureMemberEntry, cfg: RunConfig, cohort: Coho
             tests.append(z["test"])
         metas.append(meta)
     return _assemble(entry, cohort, fold_vec, run_dir, table, names, metas, fold_rows,
-                     fold_preds, tests, split_fingerprint)
+                     fold_preds, tests, split_fingerprint, tuned=is_tuned)
 
 
 def _assemble(entry: FeatureMemberEntry, cohort: Cohort, fold_vec: np.ndarray, run_dir: Path,
               table: FeatureTable, names: list[str], metas: list[dict[str, Any]],
               fold_rows: dict[int, np.ndarray], fold_preds: dict[int, np.ndarray],
-              tests: list[np.ndarray], split_fingerprint: str) -> MemberPredictions:
+              tests: list[np.ndarray], split_fingerprint: str, tuned: bool) -> MemberPredictions:
     dev_rows = np.flatnonzero(fold_vec >= 0)
     test_rows = np.flatnonzero(fold_vec == -1)
     oof = assemble_oof(entry.name, len(dev_rows), fold_rows, fold_preds)
@@ -158,7 +184,7 @@ def _assemble(entry: FeatureMemberEntry, cohort: Cohort, fold_vec: np.ndarray, r
         "n_params": metas[0]["n_params"],
         "inference_ms_per_ecg": table.cpu_ms_per_ecg
         + float(np.median([m["booster_ms_per_ecg"] for m in metas])),
-        "seeds": [m["seed"] for m in metas], "refit_full": None, "tuned": False,
+        "seeds": [m["seed"] for m in metas], "refit_full": None, "tuned": tuned,
         "learner": entry.learner,
     }  # fmt: skip
     preds = MemberPredictions(

@@ -9,14 +9,14 @@ from ensembler.errors import ConfigError
 
 
 def entries_to_tune(cfg: RunConfig, requested: Sequence[str] = ()) -> list[str]:
-    """Names of the model entries to tune, in order.
+    """Names of the entries to tune (network entries and feature members), in order.
 
     ``requested`` (``ensembler tune --arch``) when given, else ``tuning.archs``, else every
-    model entry: an empty ``tuning.archs`` means all, in ``ensembler run`` (when
-    ``tuning.enabled``) exactly as in ``ensembler tune``. Unknown names raise
-    :class:`ConfigError` listing the entries.
+    network entry and feature member: an empty ``tuning.archs`` means all, in
+    ``ensembler run`` (when ``tuning.enabled``) exactly as in ``ensembler tune``. Unknown
+    names raise :class:`ConfigError` listing the entries.
     """
-    known = [m.name for m in cfg.models]
+    known = [m.name for m in cfg.models] + [f.name for f in cfg.feature_members]
     names = list(requested) or list(cfg.tuning.archs) or known
     unknown = [n for n in names if n not in known]
     if unknown:

@@ -18,14 +18,36 @@ import pandas as pd
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FixedTrial, TrialState
 
-from ensembler.config import RunConfig
+from ensembler.config import FeatureMemberEntry, ModelEntry, RunConfig
+from ensembler.training.feature_member import model_label
 from ensembler.tuning.spaces import space_for_entry, suggest_member
+from ensembler.tuning.spaces.features import feature_space
 from ensembler.tuning.storage import default_store_missing, hpo_dir, open_storage, study_name
 from ensembler.tuning.study import counted_trials, is_surplus, spent_seconds
 from ensembler.utils.atomic import write_json, write_text
 
 TRIAL_COLUMNS = ["arch", "number", "state", "value", "seconds", "cpu_seconds",
                  "datetime_complete", "retried_from", "surplus", "worker"]
+
+
+def tunable_entries(cfg: RunConfig) -> list[ModelEntry | FeatureMemberEntry]:
+    """Every entry a study can tune: the network entries, then the feature members."""
+    return [*cfg.models, *cfg.feature_members]
+
+
+def best_member_params(entry: ModelEntry | FeatureMemberEntry,
+                       trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """A trial's parameters rebuilt through the entry's suggest function
+    (``optuna.trial.FixedTrial``): ``expand_entry``'s format for a network entry,
+    ``{"lightgbm": {...}}`` / ``{"logistic": {...}}`` for a feature member."""
+    fixed = FixedTrial(trial.params, trial.number)
+    if isinstance(entry, FeatureMemberEntry):
+        return feature_space(entry)[1](fixed)
+    return suggest_member(fixed, entry, space_for_entry(entry)[1])
+
+
+def _model_label(entry: ModelEntry | FeatureMemberEntry) -> str:
+    return model_label(entry) if isinstance(entry, FeatureMemberEntry) else entry.arch
 
 
 def _studies(cfg: RunConfig, run_dir: Path, storage: str | None,
@@ -36,7 +58,7 @@ def _studies(cfg: RunConfig, run_dir: Path, storage: str | None,
     store: RDBStorage = open_storage(cfg, run_dir, storage)
     existing = set(optuna.get_all_study_names(store))
     out = {}
-    for entry in cfg.models:
+    for entry in tunable_entries(cfg):
         name = study_name(cfg, entry.name, study_prefix)
         if name in existing:
             out[entry.name] = optuna.load_study(study_name=name, storage=store)
@@ -48,19 +70,19 @@ def load_best_params(cfg: RunConfig, run_dir: Path, storage: str | None = None,
     """``{entry name: tuned params}`` from each entry's study with a COMPLETE trial.
 
     The params are rebuilt through the entry's suggest function with
-    ``optuna.trial.FixedTrial(best_params)``, in the format ``expand_entry`` consumes:
-    ``{"model": {...}, "training": {...}[, "fusion": ...]}``. Returns {} when no study
-    exists (storage resolution as in ``ensembler tune``).
+    ``optuna.trial.FixedTrial(best_params)`` (:func:`best_member_params`): for a network
+    entry the format ``expand_entry`` consumes, ``{"model": {...}, "training": {...}[,
+    "fusion": ...]}``; for a feature member its learner section (``tuned_entry``). Returns
+    {} when no study exists (storage resolution as in ``ensembler tune``).
     """
-    entries = {e.name: e for e in cfg.models}
+    entries = {e.name: e for e in tunable_entries(cfg)}
     out: dict[str, dict[str, Any]] = {}
     for name, study in _studies(cfg, run_dir, storage, study_prefix).items():
         complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if not complete:
             continue
         best = max(complete, key=lambda t: float("-inf") if t.value is None else t.value)
-        _, space = space_for_entry(entries[name])
-        out[name] = suggest_member(FixedTrial(best.params, best.number), entries[name], space)
+        out[name] = best_member_params(entries[name], best)
     return out
 
 
@@ -88,8 +110,8 @@ def trials_frame(cfg: RunConfig, run_dir: Path, storage: str | None = None,
     return pd.DataFrame(rows, columns=TRIAL_COLUMNS)
 
 
-def _untuned_row(entry: Any) -> dict[str, Any]:
-    return {"arch": entry.name, "model": entry.arch, "tuned": False, "budget_kind": None,
+def _untuned_row(entry: ModelEntry | FeatureMemberEntry) -> dict[str, Any]:
+    return {"arch": entry.name, "model": _model_label(entry), "tuned": False, "budget_kind": None,
             "budget": None, "complete": 0, "pruned": 0, "failed": 0, "running": 0,
             "best_auc": None, "best_trial": None, "compute_seconds": 0.0, "cpu_seconds": 0.0,
             "budget_met": False}
@@ -97,12 +119,13 @@ def _untuned_row(entry: Any) -> dict[str, Any]:
 
 def fairness_table(cfg: RunConfig, run_dir: Path, storage: str | None = None,
                    study_prefix: str | None = None) -> pd.DataFrame:
-    """Per model entry (every one, tuned or not): budget, trials complete/pruned/failed,
-    best tuning AUC, compute seconds, the trial at which the best was found, and whether
-    the budget was met. An entry without a study has 0 trials and ``tuned`` False."""
+    """Per entry (every network entry and feature member, tuned or not): budget, trials
+    complete/pruned/failed, best tuning AUC, compute seconds (wall) and CPU seconds, the
+    trial at which the best was found, and whether the budget was met. An entry without a
+    study has 0 trials and ``tuned`` False."""
     studies = _studies(cfg, run_dir, storage, study_prefix)
     rows = []
-    for entry in cfg.models:
+    for entry in tunable_entries(cfg):
         if entry.name not in studies:
             rows.append(_untuned_row(entry))
             continue

@@ -25,12 +25,15 @@ import optuna
 from optuna.storages import fail_stale_trials
 from optuna.trial import TrialState
 
-from ensembler.config import ModelEntry, RunConfig
+from ensembler.config import FeatureMemberEntry, ModelEntry, RunConfig
 from ensembler.data.cohort import Cohort
 from ensembler.errors import ConfigError
+from ensembler.training.feature_member import member_inputs, model_label
 from ensembler.training.runner import SplitLike, model_tabular_names
+from ensembler.tuning.feature_objective import FeatureObjective
 from ensembler.tuning.objective import Objective, TuningSplit, make_tuning_split
 from ensembler.tuning.spaces import space_for_entry
+from ensembler.tuning.spaces.features import feature_space
 from ensembler.tuning.storage import open_storage, study_name
 from ensembler.utils.seeds import derive_seed
 
@@ -114,12 +117,37 @@ class TuneOutcome:
     best_params: dict[str, Any]
 
 
-def _entry(cfg: RunConfig, name: str) -> ModelEntry:
-    for e in cfg.models:
+def _entry(cfg: RunConfig, name: str) -> ModelEntry | FeatureMemberEntry:
+    entries: list[ModelEntry | FeatureMemberEntry] = [*cfg.models, *cfg.feature_members]
+    for e in entries:
         if e.name == name:
             return e
     raise ConfigError(f"tune --arch: unknown model entry {name!r}; "
-                      f"entries: {[e.name for e in cfg.models]}")
+                      f"entries: {[e.name for e in entries]}")
+
+
+OBJECTIVE_TEXT = ("macro AUC on a patient-grouped {split} tuning split of the development rows "
+                  "(test rows never used); {stop}")
+
+
+def _objective(cfg: RunConfig, entry: ModelEntry | FeatureMemberEntry, cohort: Cohort,
+               tsplit: TuningSplit, run_dir: Path, log: Callable[[str], None] | None
+               ) -> tuple[Objective | FeatureObjective, dict[str, Any]]:
+    """The study's objective and the attributes that identify what it searches."""
+    tab = model_tabular_names(cfg, cohort)
+    if isinstance(entry, FeatureMemberEntry):
+        space_name, fspace = feature_space(entry)
+        _, x, names = member_inputs(entry, cohort, run_dir, tab)
+        stop = ("per-trial early stopping on an inner split of the tuning-train part"
+                if entry.learner == "lightgbm" else "fitted on the whole tuning-train part")
+        return FeatureObjective(cfg, entry, cohort, tsplit, fspace, x, names), {
+            "arch": model_label(entry), "space": space_name, "epochs_per_trial": None,
+            "objective": OBJECTIVE_TEXT.format(split=tsplit.kind, stop=stop)}
+    space_name, space = space_for_entry(entry)
+    obj = Objective(cfg, entry, cohort, tsplit, space, tab, log=log)
+    stop = "per-trial early stopping on an inner split of the tuning-train part"
+    return obj, {"arch": entry.arch, "space": space_name, "epochs_per_trial": obj.epochs,
+                 "objective": OBJECTIVE_TEXT.format(split=tsplit.kind, stop=stop)}
 
 
 def _check_attrs(study: optuna.Study, attrs: dict[str, Any], log: Callable[[str], None]) -> None:
@@ -152,7 +180,8 @@ def tune_entry(
     worker: int = 0,
     log: Callable[[str], None] | None = print,
 ) -> TuneOutcome:
-    """Run (or join) the study of model entry ``entry_name`` until its budget is spent.
+    """Run (or join) the study of model entry ``entry_name`` (a network entry or a feature
+    member) until its budget is spent.
 
     Several processes may call this with the same storage and study: they share the
     trials and stop together when the budget is reached. ``worker`` only varies the
@@ -160,12 +189,10 @@ def tune_entry(
     """
     say = log or (lambda _msg: None)
     entry = _entry(cfg, entry_name)
-    space_name, space = space_for_entry(entry)
     budget = Budget.resolve(cfg, trials, seconds)
     tsplit: TuningSplit = make_tuning_split(cfg, cohort.labels, cohort.patient_id,
                                             split.fold, cohort.fingerprint)
-    objective = Objective(cfg, entry, cohort, tsplit, space, model_tabular_names(cfg, cohort),
-                          log=log)
+    objective, what = _objective(cfg, entry, cohort, tsplit, run_dir, log)
     t = cfg.tuning
     name = study_name(cfg, entry.name, study_prefix)
     sampler = optuna.samplers.TPESampler(
@@ -180,11 +207,7 @@ def tune_entry(
             load_if_exists=True,
         )
     _check_attrs(study, {
-        "entry": entry.name, "arch": entry.arch, "space": space_name, "seed": cfg.seed,
-        "budget": budget.as_dict(), "epochs_per_trial": objective.epochs,
-        "objective": f"macro AUC on a patient-grouped {tsplit.kind} tuning split of the "
-                     "development rows (test rows never used); per-trial early stopping on "
-                     "an inner split of the tuning-train part",
+        "entry": entry.name, **what, "seed": cfg.seed, "budget": budget.as_dict(),
         "split_fingerprint": tsplit.fingerprint, "pruner": t.pruner,
     }, say)
 

@@ -187,8 +187,8 @@ def test_error_from_the_base_under_a_profile_says_which_profile() -> None:
     raw = {**_entry(), "tuning": {"archs": ["a"]},
            "profiles": {"small": {"models": [{"name": "b", "arch": "cnn1d"}]}}}
     text = _refused(raw)
-    assert "tuning.archs[0]: unknown model entry 'a'; the entries are: b (with profile 'small')" \
-        in text
+    assert ("tuning.archs[0]: unknown model entry or feature member 'a'; the entries are: b "
+            "(with profile 'small')") in text
 
 
 def test_profiles_must_be_mappings() -> None:
@@ -202,7 +202,15 @@ def test_profiles_must_be_mappings() -> None:
 
 def test_tuning_archs_must_be_model_entries() -> None:
     text = _refused({**_entry(), "tuning": {"archs": ["resnet1d_wang"]}})
-    assert "tuning.archs[0]: unknown model entry 'resnet1d_wang'; the entries are: a" in text
+    assert ("tuning.archs[0]: unknown model entry or feature member 'resnet1d_wang'; the "
+            "entries are: a") in text
+
+
+def test_tuning_archs_may_name_feature_members() -> None:
+    raw = {**_entry(), "feature_members": [{"name": "feat"}], "tuning": {"archs": ["feat", "fet"]}}
+    text = _refused(raw)
+    assert "tuning.archs[1]: unknown model entry or feature member 'fet'" in text
+    assert "the entries are: a, feat" in text and "archs[0]" not in text
 
 
 def test_data_efficiency_members_follow_replicas() -> None:
