@@ -25,6 +25,7 @@ class ReportConfig(Section):
     subgroups: list[str] = Field(default_factory=lambda: list(BUILTIN_SUBGROUPS))
     min_subgroup_n: int = Field(30, ge=1)  # subgroups smaller than this are flagged
     latency_repeats: int = Field(20, ge=3)  # timed repeats per batch size
+    top_features: int = Field(10, ge=1)  # feature members: top features per class reported
     # data_efficiency: network member names retrained on fractions of the development patients
     data_efficiency: list[str] = Field(default_factory=list)
     data_efficiency_fractions: list[float] = Field(  # fractions of development patients

@@ -79,6 +79,7 @@ def build_comparison(ctx: RunContext) -> Any:
                *seed_bag_rows(preds, by_entry, cost, k, y_test),
                *stack_rows(ctx, preds, stage["names"], joint, cost, k)]
     from ensembler.pipeline.distill import distilled_entries
+    from ensembler.pipeline.importance import feature_importances
 
     distilled = distilled_entries(ctx, k, cfg.report.latency_repeats)
     entries += distilled.entries
@@ -112,6 +113,7 @@ def build_comparison(ctx: RunContext) -> Any:
         primary_seed_deltas=seed_deltas,
         distill_teacher=distilled.teacher,
         distill_twins=distilled.twins,
+        feature_importance=feature_importances(ctx, preds, cfg.report.top_features),
     )
 
 

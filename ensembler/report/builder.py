@@ -12,6 +12,7 @@ import numpy as np
 from ensembler.config import ReportConfig
 from ensembler.report import figures as F
 from ensembler.report.document import Document, Figure, Heading, Paragraph, Table
+from ensembler.report.importance import importance_blocks
 from ensembler.report.inputs import ComparisonInput, LeaderboardEntry
 from ensembler.report.metrics import compute_metrics, json_ready, ordered_entries
 from ensembler.report.selective import selective_blocks
@@ -72,6 +73,7 @@ def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Doc
     doc.add(Heading("Calibration"), calibration_table(m))
     _figures(doc, inp, m, cfg, plotted)
     _run_figures(doc, inp)
+    doc.add(*importance_blocks(inp.feature_importance))
     doc.add(*selective_blocks(inp))
     _subgroups_study_provenance(doc, m, cfg)
     return doc

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 from ensembler.errors import PredictionsError, SplitError
 from ensembler.evaluation import LatencyStats
 from ensembler.evaluation._checks import as_labels, as_probabilities
+from ensembler.report.importance import FeatureImportance
 
 __all__ = ["KINDS", "ComparisonInput", "EntryKind", "LeaderboardEntry", "TwinRef"]
 
@@ -121,6 +122,8 @@ class ComparisonInput:
         members (configuration fixed), when members have seed replicas.
     distill_teacher : the teacher stack of the ``distilled`` rows (their Δ vs stack and
         share of its gain kept); None without students.
+    feature_importance : per feature member, its top features per class over development
+        out-of-fold rows (:class:`ensembler.report.importance.FeatureImportance`).
     distill_twins : ``{distilled row: TwinRef}``: each student's hard-label twin (Δ student
         − twin, paired bootstrap).
     """
@@ -147,6 +150,7 @@ class ComparisonInput:
     test_reads: Sequence[Mapping[str, str]] = ()
     primary_seed_deltas: Sequence[float] | None = None
     distill_teacher: str | None = None  # the stack the ``distilled`` rows were trained on
+    feature_importance: Sequence[FeatureImportance] = ()
     distill_twins: Mapping[str, TwinRef] = field(default_factory=dict)
 
     def validate(self) -> None:

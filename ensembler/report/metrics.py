@@ -255,6 +255,7 @@ def compute_metrics(inp: ComparisonInput, cfg: ReportConfig, seed: int) -> dict[
         ),
         "provenance": provenance(inp, cfg),
         "test_set_reads": test_reads(inp.test_reads),
+        "feature_importance": [fi.to_dict() for fi in inp.feature_importance],
     }
 
 

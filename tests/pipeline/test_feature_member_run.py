@@ -44,6 +44,12 @@ def test_feature_member_is_stacked_and_compared(tmp_path: Path) -> None:
     metrics = json.loads((run / "report" / "metrics.json").read_text())
     rows = {r["name"]: r for r in metrics["leaderboard"]}
     assert "feat" in rows and rows["feat"]["latency_ms"] is not None
+    one = [r for r in rows.values() if r["kind"] in ("network", "feature_model")]
+    assert len(one) == 1 and one[0]["name"].endswith(
+        ":one_model" if one[0]["kind"] == "feature_model" else ":one_network")
+    top = metrics["feature_importance"]
+    assert [t["member"] for t in top] == ["feat"] and "out-of-fold" in top[0]["rows"]
+    assert (run / "report" / "figures" / "top_features_feat.png").is_file()
     mean = json.loads((run / "stack" / "mean" / "stack.json").read_text())
     assert "feat" in mean["spec"]["members"]
     feat = next(m for m in read_run(run, "mean").members if m.name == "feat")
