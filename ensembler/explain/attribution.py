@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["METHODS", "lead_importance", "member_attribution", "windowed_probability"]
 
 METHODS = ("ig", "gxi")
+#: records x IG steps per backward pass (gradient x input: records per pass)
+CHUNK_WINDOWS = 64
 
 
 def windowed_probability(model: torch.nn.Module, n_samples: int, window: int | None,
@@ -96,9 +98,15 @@ def member_attribution(member: BundleMember, signals: np.ndarray, tabular: np.nd
         raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
     if not member.models:
         raise ValueError(f"member {member.name!r} has no fold model")
-    maps = [_fold_attribution(fm, member, np.asarray(signals, np.float32), tabular, cls,
-                              method, n_steps) for fm in member.models]
-    return np.mean(maps, axis=0)
+    x = np.asarray(signals, np.float32)
+    # records in chunks, so memory stays bounded (IG batches all its steps at once)
+    step = max(1, CHUNK_WINDOWS // (n_steps if method == "ig" else 1))
+    parts = []
+    for lo in range(0, len(x), step):
+        t = None if tabular is None else tabular[lo:lo + step]
+        parts.append(np.mean([_fold_attribution(fm, member, x[lo:lo + step], t, cls, method,
+                                                n_steps) for fm in member.models], axis=0))
+    return np.concatenate(parts) if parts else np.zeros_like(x)
 
 
 def lead_importance(attr: np.ndarray) -> np.ndarray:

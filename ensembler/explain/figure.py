@@ -4,7 +4,9 @@ Layout: two columns, limb leads I, II, III, aVR, aVL, aVF on the left and chest 
 V1-V6 on the right (the 6 x 2 format), each over the whole record, on a common mV
 scale per column. Behind each trace a colour band shows the stack map of that lead
 (red: raises the class's score, blue: lowers it), on one symmetric colour scale per
-record so leads can be compared.
+record so leads can be compared. Feature members have no time axis: their signed
+per-lead pred_contrib (log-odds) is written beside the lead's name, and their largest
+whole-ECG (global) feature contributions under the title.
 """
 
 from __future__ import annotations
@@ -24,6 +26,21 @@ def _order(lead_names: Sequence[str]) -> list[list[int]]:
             if n in lead_names]
     right = [i for i in range(len(lead_names)) if i not in left]
     return [left, right]
+
+
+def _lead_label(exp: RecordExplanation, lead: str, i: int) -> str:
+    extra = [f"{m[:8]} {p.per_lead[i]:+.2f}" for m, p in exp.feature_parts.items()]
+    return "\n".join([lead, *extra])
+
+
+def _global_line(exp: RecordExplanation, top: int = 3) -> str:
+    parts = []
+    for m, p in exp.feature_parts.items():
+        named = {**p.global_features, **p.tabular}
+        best = sorted(named, key=lambda k: -abs(named[k]))[:top]
+        parts.append(f"{m} (log-odds, not on a lead): "
+                     + ", ".join(f"{k} {named[k]:+.2f}" for k in best))
+    return "".join(f"\n{x}" for x in parts)
 
 
 def record_png(exp: RecordExplanation, lead_names: Sequence[str], fs: float) -> bytes:
@@ -50,13 +67,14 @@ def record_png(exp: RecordExplanation, lead_names: Sequence[str], fs: float) -> 
                       vmax=vmax, extent=(t[0], t[-1], -amp, amp), alpha=0.8)
             ax.plot(t, exp.signal[i], color="black", linewidth=0.7)
             ax.set_ylim(-amp, amp)
-            ax.set_ylabel(lead_names[i], rotation=0, labelpad=18)
+            ax.set_ylabel(_lead_label(exp, lead_names[i], i), rotation=0, labelpad=18,
+                          fontsize=8, ha="right", va="center")
             ax.set_yticks([])
     for ax in axes[-1]:
         ax.set_xlabel("time (s)")
     shares = ", ".join(f"{k} {v:+.2f}" for k, v in exp.shares.items())
     fig.suptitle(f"{exp.record} — {exp.class_name}: p = {exp.probability:.3f}; stack shares "
-                 f"({exp.scale}): {shares}", fontsize=9)
+                 f"({exp.scale}): {shares}" + _global_line(exp), fontsize=9)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)

@@ -2,15 +2,8 @@
 
 Records go through exactly ``predict``'s path (:func:`ensembler.bundle.records.load_records`
 then :func:`ensembler.bundle.predict.score_loaded`), so the probability explained is
-the one ``predict`` writes. Per record and class:
-
-1. each network member's lead x time map (:func:`member_attribution`, averaged over
-   its fold models);
-2. the stack's score split into member and tabular-passthrough shares
-   (:func:`stacking.explain.stack_contributions`, averaged over the level-0 sets);
-3. the stack map: each member's map rescaled so that its total |attribution| equals
-   |its share|, then summed. This is a display apportionment, not a gradient of the
-   stack; the passthrough share has no lead x time map and is reported beside it.
+the one ``predict`` writes. The attribution itself is :func:`ensembler.explain.core.attribute`
+(network maps, feature members' pred_contrib by lead, the stack's shares and map).
 """
 
 from __future__ import annotations
@@ -23,13 +16,25 @@ from pathlib import Path
 import numpy as np
 
 from ensembler.bundle.bundle import Bundle
-from ensembler.bundle.members import BundleMember
 from ensembler.bundle.predict import score_loaded
 from ensembler.bundle.records import RecordInput, collect_inputs, load_records
 from ensembler.errors import DataError
-from ensembler.explain.attribution import lead_importance, member_attribution
+from ensembler.explain.attribution import lead_importance
+from ensembler.explain.core import Attributions, attribute, stack_map
 
-__all__ = ["RecordExplanation", "explain_inputs", "lead_summary", "resolve_class", "stack_map"]
+__all__ = ["FeaturePart", "RecordExplanation", "explain_inputs", "lead_summary",
+           "resolve_class", "stack_map"]
+
+
+@dataclass
+class FeaturePart:
+    """One feature member on one record: pred_contrib (log-odds) by lead and the rest."""
+
+    per_lead: list[float]  # signed sum of the lead's feature contributions
+    per_lead_abs: list[float]  # sum of their |contributions|
+    global_features: dict[str, float]  # whole-ECG features (rate, intervals, axes, ...)
+    tabular: dict[str, float]  # the member's tabular inputs (age, sex, ...)
+    bias: float  # expected raw score of the boosters
 
 
 @dataclass
@@ -48,11 +53,20 @@ class RecordExplanation:
     stack_method: str
     stack_map: np.ndarray
     prediction: dict[str, object] = field(default_factory=dict)  # predict's row
+    feature_parts: dict[str, FeaturePart] = field(default_factory=dict)
+    stack_lead: list[float] = field(default_factory=list)  # apportioned |share| per lead
+    stack_global: float = 0.0  # |share| apportioned to global features
+    stack_tabular: float = 0.0  # |passthrough share| + feature members' tabular part
 
     def lead_importance(self) -> dict[str, list[float]]:
-        """Mean |attribution| per lead, for the stack map and each member."""
-        maps = {"stack": self.stack_map, **self.member_maps}
-        return {k: lead_importance(v[None])[0].round(8).tolist() for k, v in maps.items()}
+        """Per lead: the stack's apportioned |share|; per network member the mean
+        |attribution| over time; per feature member the summed |pred_contrib|."""
+        out = {"stack": [round(float(v), 8) for v in self.stack_lead]}
+        out.update({k: lead_importance(v[None])[0].round(8).tolist()
+                    for k, v in self.member_maps.items()})
+        out.update({k: [round(v, 8) for v in p.per_lead_abs]
+                    for k, p in self.feature_parts.items()})
+        return out
 
 
 def resolve_class(bundle: Bundle, name: str | None) -> int:
@@ -67,29 +81,6 @@ def resolve_class(bundle: Bundle, name: str | None) -> int:
     return names.index(name)
 
 
-def _stack_shares(bundle: Bundle, level0: dict[str, np.ndarray], stab: np.ndarray | None,
-                  cls: int) -> tuple[dict[str, np.ndarray], np.ndarray, str, str]:
-    from stacking.explain import member_shares, stack_contributions
-
-    names = [m.name for m in bundle.members]
-    per_set = [stack_contributions(bundle.stack, {m: v[k] for m, v in level0.items()},
-                                   stab)[cls] for k in range(bundle.n_sets)]
-    shares = {key: np.mean([member_shares(c, names)[key] for c in per_set], axis=0)
-              for key in [*names, "tabular"]}
-    bias = np.mean([c.bias for c in per_set], axis=0)
-    return shares, bias, per_set[0].scale, per_set[0].method
-
-
-def stack_map(maps: dict[str, np.ndarray], shares: dict[str, np.ndarray]) -> np.ndarray:
-    """(N, leads, T): each member's (N, leads, T) map rescaled to |its (N,) share|, summed."""
-    out = np.zeros_like(next(iter(maps.values())))
-    for m, a in maps.items():
-        total = np.abs(a).sum(axis=(1, 2), keepdims=True)
-        scale = np.abs(shares[m])[:, None, None] / np.where(total > 0, total, 1.0)
-        out += a * scale
-    return out
-
-
 def explain_inputs(bundle: Bundle, inputs: Sequence[str | Path], class_name: str | None = None,
                    method: str = "ig", n_steps: int = 32,
                    max_records: int | None = None) -> list[RecordExplanation]:
@@ -101,12 +92,6 @@ def explain_inputs(bundle: Bundle, inputs: Sequence[str | Path], class_name: str
     cls = resolve_class(bundle, class_name)
     if bundle.backend != "torch":
         raise DataError("explain needs the torch backend (gradients); load without --backend")
-    networks = [m for m in bundle.members if isinstance(m, BundleMember)]
-    if len(networks) != len(bundle.members):
-        raise DataError("explain: this bundle has feature member(s) "
-                        f"{[m.name for m in bundle.members if m not in networks]}; explain "
-                        "attributes networks' input gradients only (no per-feature "
-                        "explanation of feature members yet)")
     records: list[RecordInput]
     records, absent = collect_inputs([str(i) for i in inputs], bundle.tabular_names)
     if max_records is not None:
@@ -121,24 +106,42 @@ def explain_inputs(bundle: Bundle, inputs: Sequence[str | Path], class_name: str
     # the bundle's own column selection, as in Bundle.level0 / Bundle.combine
     stab = bundle._columns(tab, bundle.stack.tabular_names, n) \
         if bundle.stack.spec.passthrough else None
-    shares, bias, scale, method_s = _stack_shares(bundle, level0, stab, cls)
-    maps = {m.name: member_attribution(m, x, bundle._columns(tab, m.tabular_names, n), cls,
-                                       method, n_steps) for m in networks}
-    smap = stack_map(maps, shares)
+    att = attribute(bundle.members, bundle.stack, level0, x,
+                    {m.name: bundle._columns(tab, m.tabular_names, n) for m in bundle.members},
+                    stab, cls, method, n_steps)
     rows = json.loads(preds.frame.to_json(orient="records"))  # plain JSON types
-    return [RecordExplanation(
-        record=rid, class_name=bundle.class_names[cls], probability=float(preds.proba[i, cls]),
-        signal=np.asarray(x[i]), member_maps={m: a[i] for m, a in maps.items()},
-        member_probability={m: float(v[:, i, cls].mean()) for m, v in level0.items()},
-        shares={k: float(v[i]) for k, v in shares.items()}, bias=float(bias[i]), scale=scale,
-        stack_method=method_s, stack_map=smap[i], prediction=rows[i])
-        for i, rid in enumerate(loaded.record_id)]
+    return [record_explanation(att, i, rid, bundle.class_names[cls],
+                               float(preds.proba[i, cls]), np.asarray(x[i]),
+                               {m: float(v[:, i, cls].mean()) for m, v in level0.items()},
+                               rows[i])
+            for i, rid in enumerate(loaded.record_id)]
+
+
+def record_explanation(att: Attributions, i: int, record: str, class_name: str,
+                       probability: float, signal: np.ndarray,
+                       member_probability: dict[str, float],
+                       prediction: dict[str, object] | None = None) -> RecordExplanation:
+    """Row ``i`` of ``att`` as one record's explanation."""
+    parts = {m: FeaturePart(per_lead=f.per_lead(absolute=False)[i].round(8).tolist(),
+                            per_lead_abs=f.per_lead()[i].round(8).tolist(),
+                            global_features=f.named("global", i), tabular=f.named("tabular", i),
+                            bias=float(f.bias[i])) for m, f in att.features.items()}
+    return RecordExplanation(
+        record=record, class_name=class_name, probability=probability, signal=signal,
+        member_maps={m: a[i] for m, a in att.maps.items()},
+        member_probability=member_probability,
+        shares={k: float(v[i]) for k, v in att.shares.items()}, bias=float(att.bias[i]),
+        scale=att.scale, stack_method=att.stack_method, stack_map=att.stack_map[i],
+        prediction=prediction or {}, feature_parts=parts,
+        stack_lead=att.stack_lead[i].tolist(), stack_global=float(att.stack_global[i]),
+        stack_tabular=float(att.stack_tabular[i]))
 
 
 def lead_summary(exps: Sequence[RecordExplanation], lead_names: Sequence[str]
                  ) -> dict[str, dict[str, float]]:
-    """Mean over records of the per-lead importance (mean |attribution|): ``{map: {lead: v}}``
-    for ``"stack"`` and each member."""
+    """Mean over records of the per-lead importance (see
+    :meth:`RecordExplanation.lead_importance`): ``{map: {lead: v}}`` for ``"stack"`` and
+    each member."""
     if not exps:
         raise DataError("explain --summary: no record to summarise")
     per = [e.lead_importance() for e in exps]

@@ -9,7 +9,15 @@ from pathlib import Path
 from ensembler.explain.records import RecordExplanation, lead_summary
 from ensembler.utils.atomic import write_text
 
-__all__ = ["write_summary"]
+__all__ = ["IMPORTANCE", "write_summary"]
+
+#: What a per-lead importance value is, per kind of row (the JSON and the report say it).
+IMPORTANCE = ("mean over records, per lead, of: network member: mean |attribution| over "
+              "time (member probability per standardised sample); feature member: summed "
+              "|pred_contrib| of the lead's features (log-odds); stack: the |share| of the "
+              "stack's score apportioned to the lead (the network maps rescaled to their "
+              "shares, plus each feature member's share x its fraction on the lead). Rows "
+              "are in different units: compare leads within a row.")
 
 
 def write_summary(exps: Sequence[RecordExplanation], out: Path, lead_names: Sequence[str],
@@ -20,8 +28,7 @@ def write_summary(exps: Sequence[RecordExplanation], out: Path, lead_names: Sequ
     doc = {"class": cls, "n_records": len(exps), "method": method,
            "sample_rule": f"the first {max_records} input records by record id",
            "records": [e.record for e in exps],
-           "importance": "mean over records of mean |attribution| per lead (member: its own "
-                         "map; stack: the members' maps rescaled to their shares)",
+           "importance": IMPORTANCE,
            "per_lead": table}
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"summary_{cls}.json"

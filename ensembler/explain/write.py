@@ -35,8 +35,19 @@ def explanation_json(exp: RecordExplanation, lead_names: Sequence[str], method: 
                         "baseline": "zero after each fold model's standardisation (a flat "
                                     "line at the lead's training mean)",
                         "lead_names": list(lead_names)},
-        "lead_importance": dict(zip(["stack", *exp.member_maps],
-                                    exp.lead_importance().values(), strict=True)),
+        "lead_importance": exp.lead_importance(),
+        "stack_outside_leads": {"global_features": exp.stack_global,
+                                "tabular": exp.stack_tabular,
+                                "note": "|share| the stack map cannot place on a lead: feature "
+                                        "members' whole-ECG features, and tabular inputs "
+                                        "(passthrough and feature members' own)"},
+        "feature_members": {m: {"per_lead": dict(zip(lead_names, p.per_lead, strict=True)),
+                                "global_features": p.global_features, "tabular": p.tabular,
+                                "bias": p.bias,
+                                "method": "LightGBM pred_contrib (TreeSHAP), log-odds, mean "
+                                          "over fold boosters; a lead's value sums its "
+                                          "features' contributions"}
+                            for m, p in exp.feature_parts.items()},
         "stack_map": [[float(f"{v:.6g}") for v in row] for row in exp.stack_map],
         "member_maps": {m: [[float(f"{v:.6g}") for v in row] for row in a]
                         for m, a in exp.member_maps.items()},

@@ -20,11 +20,12 @@ import pandas as pd
 import pytest
 
 from ensembler.bundle import export_bundle, load_bundle
+from ensembler.bundle.feature_io import FeatureBundleMember
 from ensembler.bundle.integrity import seal
 from ensembler.bundle.run_inputs import pipeline_test_predictions, read_run
 from ensembler.bundle.weights import verify_bundle
 from ensembler.config import RunConfig
-from ensembler.errors import BundleIntegrityError, DataError
+from ensembler.errors import BundleIntegrityError
 from ensembler.evaluation import roc_auc
 from ensembler.pipeline.context import RunContext
 from ensembler.pipeline.stack import run_stacking
@@ -184,8 +185,86 @@ def test_other_feature_set_version_is_refused(exported, tmp_path) -> None:  # ty
         load_bundle(b)
 
 
-def test_explain_refuses_feature_members_clearly(exported) -> None:  # type: ignore[no-untyped-def]
-    from ensembler.explain.records import explain_inputs
+def _test_manifest(feature_run: Path, names: list[str], out: Path, k: int) -> tuple[Path, Any]:
+    """A CSV manifest of the first ``k`` test records (raw WFDB paths + tabular inputs)."""
+    from ensembler.data.cache import open_cache
 
-    with pytest.raises(DataError, match="feature member"):
-        explain_inputs(load_bundle(exported.path), ["nothing"])
+    first = read_run(feature_run, "mean").members[0].predictions
+    cache = feature_run / "cohort" / str(first.meta["cohort_fingerprint"])
+    cohort = open_cache(cache)
+    meta = pd.read_csv(cache / "metadata.csv", dtype=str, keep_default_na=False)
+    where = dict(zip(meta["record_id"], meta["path"], strict=True))
+    ids = [str(r) for r in first.test_record_id[:k]]
+    rows = [list(cohort.record_id.astype(str)).index(r) for r in ids]
+    table: dict[str, Any] = {"record": [where[r] for r in ids]}
+    for n in names:
+        table[n] = cohort.tabular[rows, cohort.tabular_names.index(n)]
+    pd.DataFrame(table).to_csv(out, index=False)
+    return out, cohort
+
+
+def test_explain_attributes_the_feature_member_by_lead(exported, feature_run, tmp_path,  # type: ignore[no-untyped-def]
+                                                       monkeypatch, capsys) -> None:
+    """pred_contrib of the feature member: per lead, global and tabular parts plus the bias
+    give each fold booster's raw score (averaged), and the stack's per-lead importance
+    takes the feature member's share into account."""
+    from clirun import run_cli
+
+    from ensembler.bundle.records import collect_inputs, load_records
+    from ensembler.explain.features import column_owner, feature_attribution
+    from ensembler.training.feature_member import learner_input
+
+    bundle = load_bundle(exported.path)
+    csv, _ = _test_manifest(feature_run, bundle.tabular_names, tmp_path / "two.csv", 2)
+    out = tmp_path / "maps"
+    code = run_cli(monkeypatch, "explain", str(exported.path), str(csv), "--out", str(out),
+                   "--method", "gxi")
+    assert code == 0, capsys.readouterr().err
+    docs = {(d := json.loads(p.read_text()))["record"]: d for p in sorted(out.glob("*.json"))}
+    assert len(docs) == 2 and len(list(out.glob("*.png"))) == 2
+    # the booster raw scores (log-odds), mean over fold boosters, computed here
+    feat = next(m for m in bundle.members if m.name == "feat")
+    assert isinstance(feat, FeatureBundleMember)
+    recs, absent = collect_inputs([str(csv)], bundle.tabular_names)
+    loaded = load_records(recs, bundle.preprocessing, bundle.tabular_names, False, absent)
+    tab = bundle._columns(loaded.tabular, feat.tabular_names, len(loaded.record_id))
+    x = learner_input(feat.features(loaded.signals), tab)
+    raw = np.mean([fm.boosters[0].predict(x, raw_score=True,
+                                          num_iteration=fm.boosters[0].best_iteration or None)
+                   for fm in feat.models], axis=0)
+    for i, rec in enumerate(loaded.record_id):
+        part = docs[rec]["feature_members"]["feat"]
+        assert list(part["per_lead"]) == bundle.lead_names
+        assert part["global_features"] and set(part["tabular"]) == set(feat.tabular_names)
+        total = sum(part["per_lead"].values()) + sum(part["global_features"].values()) \
+            + sum(part["tabular"].values()) + part["bias"]
+        assert total == pytest.approx(raw[i], abs=1e-5)  # TreeSHAP is exact
+        assert len(docs[rec]["lead_importance"]["feat"]) == 12
+        assert set(docs[rec]["stack"]["shares"]) == {"cnn", "feat", "tabular"}
+        # the stack's per-lead |share| + the parts off the leads never exceed its |shares|
+        shares = docs[rec]["stack"]["shares"]
+        placed = sum(docs[rec]["lead_importance"]["stack"]) \
+            + docs[rec]["stack_outside_leads"]["global_features"] \
+            + docs[rec]["stack_outside_leads"]["tabular"]
+        assert placed <= sum(abs(v) for v in shares.values()) + 1e-6
+        assert docs[rec]["stack_outside_leads"]["global_features"] > 0
+    fa = feature_attribution(feat, loaded.signals, [tab] * len(feat.models), 0)
+    assert {column_owner(c, bundle.lead_names, feat.tabular_names) for c in fa.columns} \
+        == {*bundle.lead_names, "global", "tabular"}
+
+
+def test_explain_summary_has_a_feature_member_row(exported, feature_run, tmp_path,  # type: ignore[no-untyped-def]
+                                                  monkeypatch, capsys) -> None:
+    from clirun import run_cli
+
+    bundle = load_bundle(exported.path)
+    csv, _ = _test_manifest(feature_run, bundle.tabular_names, tmp_path / "three.csv", 3)
+    out = tmp_path / "summary"
+    code = run_cli(monkeypatch, "explain", str(exported.path), str(csv), "--out", str(out),
+                   "--method", "gxi", "--summary", "3")
+    assert code == 0, capsys.readouterr().err
+    doc = json.loads((out / "summary_condition.json").read_text())
+    assert set(doc["per_lead"]) == {"stack", "cnn", "feat"}
+    assert all(len(v) == 12 for v in doc["per_lead"].values())
+    assert sum(doc["per_lead"]["feat"].values()) > 0
+    assert "| feat |" in capsys.readouterr().out
