@@ -17,8 +17,8 @@ from ensembler.training.predictions import MemberPredictions
 from ensembler.utils.hashing import file_sha256
 from stacking.model import FittedStack
 
-__all__ = ["MEMBER_MODES", "MemberSource", "RunInputs", "pipeline_test_predictions", "read_run",
-           "resolve_run"]
+__all__ = ["MEMBER_MODES", "MemberSource", "RunInputs", "member_source",
+           "pipeline_test_predictions", "read_run", "resolve_run"]
 
 
 @dataclass
@@ -71,7 +71,7 @@ def resolve_run(target: str | Path) -> tuple[Path, RunConfig]:
     return cfg.resolved_run_dir(), cfg
 
 
-def _member(run_dir: Path, name: str) -> MemberSource:
+def member_source(run_dir: Path, name: str) -> MemberSource:
     pred_path = run_dir / "predictions" / f"{name}.npz"
     if not pred_path.is_file():
         raise StageError(f"{pred_path}: predictions of member {name!r} missing; train it first")
@@ -139,7 +139,7 @@ def read_run(target: str | Path, stack: str | None = None) -> RunInputs:
     fitted = FittedStack.load(stack_dir)
     op_path = stack_dir / "operating.json"
     operating = json.loads(op_path.read_text()) if op_path.is_file() else None
-    members = [_member(run_dir, m) for m in fitted.spec.members]
+    members = [member_source(run_dir, m) for m in fitted.spec.members]
     return RunInputs(run_dir=run_dir, cfg=cfg, stack_name=name, stack_dir=stack_dir,
                      stack=fitted, operating=operating,
                      selected=selected if selected.get("name") == name else {},

@@ -14,6 +14,19 @@ MemberMode = Literal["fold-average", "refit-full"]
 MEMBER_MODES: tuple[str, ...] = get_args(MemberMode)
 
 
+class ExplainSectionConfig(Section):
+    """The report's attribution section; both rules are fixed here, before the test set is read."""
+
+    enabled: bool = True  # attribution maps and per-lead importance in the report
+    # per_class: ECGs drawn per class: first K test patients by id with the class positive
+    # (each patient's first such ECG by record id); a rule, never hand-picked ECGs
+    per_class: int = Field(2, ge=0, le=10)
+    # sample: test ECGs (at most 200) of the per-lead importance, drawn with the run seed
+    # from all test ECGs, whatever their labels
+    sample: int = Field(200, ge=1, le=200)
+    ig_steps: int = Field(16, ge=4, le=256)  # Integrated Gradients steps of the drawn maps
+
+
 class ReportConfig(Section):
     n_bootstrap: int = Field(1000, ge=100)  # patient-cluster bootstrap resamples
     # threshold: operating point rule on development OOF
@@ -31,6 +44,8 @@ class ReportConfig(Section):
     data_efficiency_fractions: list[float] = Field(  # fractions of development patients
         default_factory=lambda: [0.1, 0.25, 0.5, 1.0]
     )
+    # explain: attribution section (maps of test ECGs chosen by a fixed rule, per-lead importance)
+    explain: ExplainSectionConfig = Field(default_factory=ExplainSectionConfig)
 
 
 class ExportConfig(Section):

@@ -114,7 +114,19 @@ def build_comparison(ctx: RunContext) -> Any:
         distill_teacher=distilled.teacher,
         distill_twins=distilled.twins,
         feature_importance=feature_importances(ctx, preds, cfg.report.top_features),
+        attributions=_attributions(ctx, preds),
     )
+
+
+def _attributions(ctx: RunContext, preds: dict[str, Any]) -> Any:
+    """The report's attribution section of the primary stack and the best single model."""
+    if not ctx.cfg.report.explain.enabled:
+        return None
+    from ensembler.explain.section import explain_section
+
+    return explain_section(ctx.cfg, ctx.run_dir, ctx.cohort, preds,
+                           load_fitted(ctx.run_dir, PRIMARY),
+                           load_fitted(ctx.run_dir, "best_single"), PRIMARY)
 
 
 def _seed_deltas(ctx: RunContext, preds: dict[str, Any], y_test: Any) -> list[float] | None:
@@ -145,6 +157,10 @@ def _test_reads(ctx: RunContext, efficiency: bool, seed_bags: bool,
     if oracle:
         reads.append({"stage": "oracle AUC", "when": "this report",
                       "what": "AUC of the planted risk (synthetic cohorts only)"})
+    if ctx.cfg.report.explain.enabled:
+        reads.append({"stage": "attributions", "when": "this report",
+                      "what": "test labels, only to find the drawn ECGs by the rule fixed in "
+                              "report.explain (first patients by id with the class positive)"})
     if ctx.cfg.export.enabled:
         reads.append({"stage": "bundle export", "when": "after this report",
                       "what": "test macro AUC per member mode, and the refit-full headline "

@@ -11,6 +11,7 @@ import numpy as np
 
 from ensembler.config import ReportConfig
 from ensembler.report import figures as F
+from ensembler.report.attributions import attribution_blocks
 from ensembler.report.document import Document, Figure, Heading, Paragraph, Table
 from ensembler.report.importance import importance_blocks
 from ensembler.report.inputs import ComparisonInput, LeaderboardEntry
@@ -75,6 +76,7 @@ def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Doc
     _run_figures(doc, inp)
     doc.add(*importance_blocks(inp.feature_importance))
     doc.add(*selective_blocks(inp))
+    doc.add(*attribution_blocks(inp.attributions))
     _subgroups_study_provenance(doc, m, cfg)
     return doc
 
@@ -230,6 +232,8 @@ def build_report(
     metrics = compute_metrics(inp, cfg, seed)
     doc = _document(inp, metrics, cfg)
     metrics["figures"] = [f"figures/{f.name}.png" for f in doc.figures]
+    if inp.attributions is not None:
+        metrics["attributions"] = inp.attributions.to_json()
     clean = json_ready(metrics)
     files = {
         "metrics.json": json.dumps(clean, indent=2, allow_nan=False).encode(),

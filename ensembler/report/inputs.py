@@ -126,6 +126,8 @@ class ComparisonInput:
         out-of-fold rows (:class:`ensembler.report.importance.FeatureImportance`).
     distill_twins : ``{distilled row: TwinRef}``: each student's hard-label twin (Δ student
         − twin, paired bootstrap).
+    attributions : the attribution section (drawn test ECGs, per-lead importance), an
+        :class:`ensembler.explain.section.AttributionSection`; None leaves it out.
     """
 
     class_names: list[str]
@@ -152,6 +154,7 @@ class ComparisonInput:
     distill_teacher: str | None = None  # the stack the ``distilled`` rows were trained on
     feature_importance: Sequence[FeatureImportance] = ()
     distill_twins: Mapping[str, TwinRef] = field(default_factory=dict)
+    attributions: Any = None  # AttributionSection (ensembler.explain.section) or None
 
     def validate(self) -> None:
         """Check shapes, names and patient separation; raise with what and where."""

@@ -54,3 +54,12 @@ def test_feature_member_is_stacked_and_compared(tmp_path: Path) -> None:
     assert "feat" in mean["spec"]["members"]
     feat = next(m for m in read_run(run, "mean").members if m.name == "feat")
     assert feat.spec["kind"] == "features" and feat.full_dir is None  # exportable
+    # the report's attribution section: the feature member's pred_contrib by lead, and its
+    # whole-ECG / tabular parts apart
+    att = metrics["attributions"]["per_lead"]["condition"]
+    assert {"stack", "cnn", "feat"} <= set(att["rows"]) and sum(att["rows"]["feat"]) > 0
+    assert att["outside_leads"]["feat"]["global"] > 0
+    assert set(att["outside_leads"]) >= {"stack", "feat"}
+    md = (run / "report" / "report.md").read_text()
+    assert "## Where the decisions come from (attributions)" in md
+    assert "| feat |" in md
