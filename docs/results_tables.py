@@ -288,6 +288,58 @@ def gpu() -> str:
                      "max abs Δ vs GPU fp32"], rows))
 
 
+def _pct(v: Any) -> str:
+    return num(100 * v, ".1f") + "%" if isinstance(v, (int, float)) else "n/a"
+
+
+def _explain_one(d: dict[str, Any]) -> str:
+    """One explain_conformal result: coverage, abstention, per-lead table, timings."""
+    det = d.get("details") or {}
+    mark = CONTENDED if d.get("contended") else ""
+    cov = [[r.get("model", "?"), num(r.get("alpha"), "g"), str(r.get("class", "?")),
+            _pct(r.get("target")), _pct(r.get("coverage")),
+            f"{_pct((r.get('binomial_95') or [None])[0])}–"
+            f"{_pct((r.get('binomial_95') or [None, None])[1])}",
+            str(r.get("verdict", "n/a"))] for r in det.get("coverage") or []]
+    sel = det.get("abstention_alpha_0.1") or {}
+    ab = [[m, _pct(get(sel, m, "abstention")), _pct(get(sel, m, "error_kept")),
+           str(get(sel, m, "n_kept"))] for m in ("best_single", "stack") if m in sel]
+    pl = det.get("per_lead") or {}
+    leads = pl.get("lead_names") or []
+    lead_rows = []
+    for key, vals in (pl.get("rows") or {}).items():
+        top = max(vals) if vals else 0
+        lead_rows.append([f"`{key}`", *(num(v / top if top else None, ".2f") for v in vals)])
+    times = [[f"`{k.split('/', 1)[1]}`", k.split("/", 1)[0], num(v, ".3f")]
+             for k, v in (det.get("attribution_seconds_per_ecg") or {}).items()]
+    return "\n\n".join([
+        f"**Run `{det.get('run', '?')}`** ({det.get('n_test', '?')} test ECGs, "
+        f"{det.get('n_test_patients', '?')} patients; stack `{det.get('stack', '?')}`, best "
+        f"single `{det.get('best_single_member', '?')}`). Coverage of the per-class conformal "
+        "sets (each model calibrated on its own development OOF) against 1 − α, with the "
+        "binomial 95 % range of n test ECGs:",
+        table(["model", "α", "class", "target", "test coverage", "binomial 95 %", "verdict"],
+              cov),
+        "Abstention at α = 0.1 (some class's set not a single label) and error among the "
+        "kept ECGs (measured, not guaranteed):",
+        table(["model", "abstention", "error among kept", "ECGs kept"], ab),
+        f"Per-lead importance for `{pl.get('class', '?')}` over {pl.get('n_sample', '?')} "
+        "test ECGs drawn with the run seed (each row relative to its largest lead):",
+        table(["map", *leads], lead_rows),
+        f"Attribution seconds per ECG on {det.get('threads', '?')} threads (ig: Integrated "
+        "Gradients, 32 steps; gxi: gradient × input; pred_contrib: features + TreeSHAP):",
+        table(["member", "method", "s / ECG"], times),
+        f"Load: {_load_text(d)}{mark}; `{d.get('command', '')}`."])
+
+
+def explain_conformal() -> str:
+    """Every bench/results/explain_conformal_*.json, one block each."""
+    found = [d for d in _all_results() if str(d.get("name", "")).startswith("explain_conformal")]
+    if not found:
+        return "n/a (run bench/bench_explain_conformal.py RUN_DIR)"
+    return "\n\n".join(_explain_one(d) for d in found)
+
+
 def _run_summary(data: dict[str, Any]) -> dict[str, Any]:
     """A bench_ptbxl result: schema-1 files keep the summary under ``details``."""
     if data.get("schema"):
@@ -299,7 +351,7 @@ def context() -> dict[str, str]:
     out = {"benchmarks": benchmarks(), "train_speed": train_speed(),
            "inference": inference(), "inference_summary": inference_summary(),
            "compile": compile_summary(),
-           "ensemble": ensemble(), "gpu": gpu()}
+           "ensemble": ensemble(), "gpu": gpu(), "explain_conformal": explain_conformal()}
     out.update(ptbxl_context("sd", _run_summary(load("ptbxl_superdiag"))))
     out.update(ptbxl_context("mi", _run_summary(load("ptbxl_mi_binary"))))
     return out
