@@ -1,11 +1,15 @@
-"""A feature member's explanation: LightGBM ``pred_contrib`` per feature, mapped to leads.
+"""A feature member's explanation: one exact contribution per feature, mapped to leads.
 
-A feature member scores an ECG with one LightGBM booster per class and fold on
-measured features (``ecg_clinical``: intervals, axes, amplitudes, rhythm, ...) and its
-tabular inputs. ``Booster.predict(pred_contrib=True)`` (TreeSHAP) splits each
-booster's raw score (log-odds) exactly into one contribution per input column plus
-the expected value; contributions are averaged over the member's fold boosters, as
-its predictions are averaged over level-0 sets.
+A feature member scores an ECG with one model per class and fold on measured features
+(``ecg_clinical``: intervals, axes, amplitudes, rhythm, ...) and its tabular inputs. Its
+raw score (log-odds) is split exactly into one contribution per input column plus a
+bias, averaged over the member's fold models as its predictions are averaged over
+level-0 sets:
+
+- learner ``lightgbm``: ``Booster.predict(pred_contrib=True)`` (TreeSHAP; the bias is
+  the expected raw score);
+- learner ``logistic``: ``coef_j * (x_j - mean_j) / scale_j`` on the fold's median-imputed,
+  standardised columns (the bias is the intercept), i.e. relative to the training mean.
 
 Columns are mapped to what they are measured on: a column named ``<lead>:<name>``
 (e.g. ``V1:q_amp_mv``, ``V2:beat_+040ms``) belongs to that lead; any other feature
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ensembler.bundle.feature_io import FeatureBundleMember
+from ensembler.training.feature_learners import FeatureLearner, LogisticModel
 from ensembler.training.feature_member import learner_input
 
 __all__ = ["FeatureAttribution", "column_owner", "feature_attribution"]
@@ -38,9 +43,9 @@ def column_owner(column: str, lead_names: Sequence[str], tabular_names: Sequence
 
 @dataclass(frozen=True)
 class FeatureAttribution:
-    """Class ``cls``'s pred_contrib of a feature member on N records (log-odds).
+    """Class ``cls``'s contributions of a feature member on N records (log-odds).
 
-    ``values`` (N, F) per column of ``columns``; ``bias`` (N,) the expected raw score;
+    ``values`` (N, F) per column of ``columns``; ``bias`` (N,) the bias (see above);
     ``owner[j]`` the lead / ``"global"`` / ``"tabular"`` column j belongs to.
     """
 
@@ -79,10 +84,20 @@ class FeatureAttribution:
         return lead / safe[:, None], glob / safe, tab / safe
 
 
+def _contributions(model: FeatureLearner, x: np.ndarray, cls: int) -> np.ndarray:
+    """(N, F + 1): per-column contributions to class ``cls``'s log-odds, then the bias."""
+    if isinstance(model, LogisticModel):
+        vals = model.standardise(x) * model.coef[cls][None, :]
+        return np.hstack([vals, np.full((len(x), 1), float(model.intercept[cls]))])
+    b = model.boosters[cls]
+    return np.asarray(b.predict(x, num_iteration=b.best_iteration or None, pred_contrib=True),
+                      np.float64)
+
+
 def feature_attribution(member: FeatureBundleMember, signals: np.ndarray | None,
                         tabulars: Sequence[np.ndarray | None], cls: int,
                         features: np.ndarray | None = None) -> FeatureAttribution:
-    """pred_contrib of class ``cls`` averaged over the member's fold boosters.
+    """Contributions to class ``cls``'s log-odds, averaged over the member's fold models.
 
     Parameters
     ----------
@@ -97,15 +112,11 @@ def feature_attribution(member: FeatureBundleMember, signals: np.ndarray | None,
     else:
         feats = np.asarray(features)
     columns = list(member.feature_set.columns(member.lead_names)) + list(member.tabular_names)
-    parts = []
-    for k, fm in enumerate(member.models):
-        x = learner_input(feats, tabulars[k] if member.tabular_names else None)
-        b = fm.boosters[cls]
-        parts.append(np.asarray(b.predict(x, num_iteration=b.best_iteration or None,
-                                          pred_contrib=True), np.float64))
-    raw = np.mean(parts, axis=0)
+    raw = np.mean([_contributions(fm.model, learner_input(
+        feats, tabulars[k] if member.tabular_names else None), cls)
+        for k, fm in enumerate(member.models)], axis=0)
     if raw.shape[1] != len(columns) + 1:
-        raise ValueError(f"member {member.name!r}: pred_contrib has {raw.shape[1] - 1} "
+        raise ValueError(f"member {member.name!r}: contributions have {raw.shape[1] - 1} "
                          f"columns, the feature set and tabular inputs name {len(columns)}")
     owner = [column_owner(c, member.lead_names, member.tabular_names) for c in columns]
     return FeatureAttribution(member.name, columns, owner, raw[:, :-1], raw[:, -1],

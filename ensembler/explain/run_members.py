@@ -2,7 +2,8 @@
 
 Networks: the architecture from the member's stored spec, each fold model's
 safetensors weights and fitted state (``base/<m>/fold_<k>/``), the member's windows;
-feature members: the installed feature set and each fold's LightGBM text boosters.
+feature members: the installed feature set and each fold's learner (LightGBM text
+boosters or the logistic JSON).
 These are the objects :func:`ensembler.bundle.load_bundle` builds from the same files,
 so the report explains the models the bundle ships (fold-average mode).
 """
@@ -40,17 +41,20 @@ def _network(src: MemberSource, n_leads: int, n_classes: int, fs: float,
 
 def _features(src: MemberSource, lead_names: Sequence[str], fs: float,
               n_classes: int) -> FeatureBundleMember:
-    import lightgbm as lgb
+    from ensembler.training.feature_learners import read_learner
 
-    cfg = src.predictions.meta["config"]
+    meta = src.predictions.meta
+    cfg = meta["config"]
     name = str(cfg["feature_set"])
     fset = create_feature_set(name, allow_import=":" in name, **dict(cfg.get("feature_params")
                                                                      or {}))
     member = FeatureBundleMember(name=src.name, feature_set=fset, lead_names=list(lead_names),
                                  fs=float(fs), tabular_names=list(src.spec["tabular_names"]))
+    learner = str(meta.get("learner", cfg.get("learner", "lightgbm")))
+    n_cols = len(meta["feature_columns"])
     for d in src.fold_dirs:
-        member.models.append(FeatureFoldModel(d.name, [
-            lgb.Booster(model_file=str(d / f"booster_{c}.txt")) for c in range(n_classes)]))
+        member.models.append(FeatureFoldModel(d.name, read_learner(d, learner, n_cols,
+                                                                   n_classes)))
     return member
 
 

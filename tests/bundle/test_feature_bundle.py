@@ -240,7 +240,11 @@ def test_explain_attributes_the_feature_member_by_lead(exported, feature_run, tm
             + sum(part["tabular"].values()) + part["bias"]
         assert total == pytest.approx(raw[i], abs=1e-5)  # TreeSHAP is exact
         assert len(docs[rec]["lead_importance"]["feat"]) == 12
-        assert set(docs[rec]["stack"]["shares"]) == {"cnn", "feat", "tabular"}
+        assert set(docs[rec]["stack"]["shares"]) == {*bundle.stack.spec.members, "tabular"}
+        for m in bundle.members:  # every feature member, LightGBM or logistic, by lead
+            if isinstance(m, FeatureBundleMember):
+                assert list(docs[rec]["feature_members"][m.name]["per_lead"]) \
+                    == bundle.lead_names
         # the stack's per-lead |share| + the parts off the leads never exceed its |shares|
         shares = docs[rec]["stack"]["shares"]
         placed = sum(docs[rec]["lead_importance"]["stack"]) \
@@ -264,7 +268,8 @@ def test_explain_summary_has_a_feature_member_row(exported, feature_run, tmp_pat
                    "--method", "gxi", "--summary", "3")
     assert code == 0, capsys.readouterr().err
     doc = json.loads((out / "summary_condition.json").read_text())
-    assert set(doc["per_lead"]) == {"stack", "cnn", "feat"}
+    assert set(doc["per_lead"]) == {"stack", *load_bundle(exported.path).stack.spec.members}
+    assert "feat" in doc["per_lead"]
     assert all(len(v) == 12 for v in doc["per_lead"].values())
     assert sum(doc["per_lead"]["feat"].values()) > 0
     assert "| feat |" in capsys.readouterr().out

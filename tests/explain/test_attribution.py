@@ -174,13 +174,14 @@ def _feature_member(x: np.ndarray, y: np.ndarray):  # type: ignore[no-untyped-de
     import lightgbm as lgb
 
     from ensembler.bundle.feature_io import FeatureBundleMember, FeatureFoldModel
+    from ensembler.training.feature_learners import BoosterModel
 
     member = FeatureBundleMember(name="feat", feature_set=_MinPerLead(), lead_names=LEADS,
                                  fs=100.0, tabular_names=[])
     booster = lgb.train({"objective": "binary", "num_leaves": 4, "min_child_samples": 5,
                          "num_threads": 1, "verbose": -1, "seed": 0},
                         lgb.Dataset(member.features(x).astype(np.float64), y), 30)
-    member.models.append(FeatureFoldModel("fold_0", [booster]))
+    member.models.append(FeatureFoldModel("fold_0", BoosterModel([booster])))
     return member
 
 
