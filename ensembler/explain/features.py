@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ensembler.bundle.feature_io import FeatureBundleMember
-from ensembler.training.feature_learners import FeatureLearner, LogisticModel
+from ensembler.training.feature_learners import contributions
 from ensembler.training.feature_member import learner_input
 
 __all__ = ["FeatureAttribution", "column_owner", "feature_attribution"]
@@ -84,16 +84,6 @@ class FeatureAttribution:
         return lead / safe[:, None], glob / safe, tab / safe
 
 
-def _contributions(model: FeatureLearner, x: np.ndarray, cls: int) -> np.ndarray:
-    """(N, F + 1): per-column contributions to class ``cls``'s log-odds, then the bias."""
-    if isinstance(model, LogisticModel):
-        vals = model.standardise(x) * model.coef[cls][None, :]
-        return np.hstack([vals, np.full((len(x), 1), float(model.intercept[cls]))])
-    b = model.boosters[cls]
-    return np.asarray(b.predict(x, num_iteration=b.best_iteration or None, pred_contrib=True),
-                      np.float64)
-
-
 def feature_attribution(member: FeatureBundleMember, signals: np.ndarray | None,
                         tabulars: Sequence[np.ndarray | None], cls: int,
                         features: np.ndarray | None = None) -> FeatureAttribution:
@@ -112,8 +102,8 @@ def feature_attribution(member: FeatureBundleMember, signals: np.ndarray | None,
     else:
         feats = np.asarray(features)
     columns = list(member.feature_set.columns(member.lead_names)) + list(member.tabular_names)
-    raw = np.mean([_contributions(fm.model, learner_input(
-        feats, tabulars[k] if member.tabular_names else None), cls)
+    raw = np.mean([contributions(fm.model, learner_input(
+        feats, tabulars[k] if member.tabular_names else None), with_bias=True)[cls]
         for k, fm in enumerate(member.models)], axis=0)
     if raw.shape[1] != len(columns) + 1:
         raise ValueError(f"member {member.name!r}: contributions have {raw.shape[1] - 1} "

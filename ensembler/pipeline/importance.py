@@ -12,22 +12,19 @@ import numpy as np
 from ensembler.config import FeatureMemberEntry
 from ensembler.pipeline.context import RunContext
 from ensembler.report.importance import FeatureImportance, FeatureRank
-from ensembler.training.feature_learners import BoosterModel, FeatureLearner, read_learner
+from ensembler.training.feature_learners import (
+    BoosterModel,
+    FeatureLearner,
+    contributions,
+    read_learner,
+)
 from ensembler.training.feature_member import member_inputs
 from ensembler.training.predictions import MemberPredictions
 
+__all__ = ["contributions", "feature_importances", "gains", "member_importance"]
+
 ROWS = ("development out-of-fold rows (each explained by the fold model that did not train "
         "on it)")
-
-
-def contributions(model: FeatureLearner, x: np.ndarray) -> np.ndarray:
-    """``(C, N, F)`` per-class contributions to the log-odds of rows ``x`` (N, F)."""
-    if isinstance(model, BoosterModel):
-        out = [b.predict(x, num_iteration=b.best_iteration or None, pred_contrib=True)[:, :-1]
-               for b in model.boosters]
-        return np.stack(out).reshape(len(model.boosters), len(x), x.shape[1])
-    z = model.standardise(x)
-    return z[None, :, :] * model.coef[:, None, :]
 
 
 def gains(model: FeatureLearner) -> np.ndarray | None:

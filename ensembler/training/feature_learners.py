@@ -243,6 +243,25 @@ def fit_learner(entry: FeatureMemberEntry, x: np.ndarray, y: np.ndarray, train: 
                         entry.lightgbm.num_leaves)
 
 
+def contributions(model: FeatureLearner, x: np.ndarray, with_bias: bool = False) -> np.ndarray:
+    """``(C, N, F)`` per-class contributions of each column of ``x`` (N, F) to the log-odds.
+
+    LightGBM: ``pred_contrib`` (TreeSHAP); logistic: ``coef x`` the median-imputed,
+    standardised value. Exact: with ``with_bias`` a last column holds the bias (LightGBM's
+    expected raw score, the logistic intercept), and a row's columns sum to its raw score.
+    """
+    if isinstance(model, BoosterModel):
+        out = np.stack([np.asarray(b.predict(x, num_iteration=b.best_iteration or None,
+                                             pred_contrib=True), np.float64).reshape(
+            len(x), x.shape[1] + 1) for b in model.boosters])
+        return out if with_bias else out[:, :, :-1]
+    vals = model.standardise(x)[None, :, :] * model.coef[:, None, :]
+    if not with_bias:
+        return vals
+    bias = np.broadcast_to(model.intercept[:, None, None], (len(model.intercept), len(x), 1))
+    return np.concatenate([vals, bias], axis=2)
+
+
 def write_learner(model: FeatureLearner, folder: Path) -> None:
     for name, text in model.files().items():
         (folder / name).write_text(text)
