@@ -26,7 +26,7 @@ from ensembler.training.predictions import MemberPredictions
 
 #: row names of a trained twin: ``hard_twin:<student>`` (fold bag) and ``...:single``
 TWIN_PREFIX = "hard_twin:"
-TRAINED = "trained: the same network, seeds and folds on hard labels only (alpha 0)"
+TRAINED = "trained with the student's network, seeds and folds on hard labels only (alpha 0)"
 _SAME = ("arch", "params", "fusion", "tabular_names", "training")
 
 
@@ -91,20 +91,20 @@ def twin_rows(student: str, dcfg: DistillConfig, member: MemberPredictions | Non
     for row in wanted:
         single = row.endswith(":single")
         if trained:
-            refs[row] = TwinRef(TWIN_PREFIX + student + (":single" if single else ""),
-                                TRAINED)
+            twin = TWIN_PREFIX + student + (":single" if single else "")
+            refs[row] = TwinRef(twin, f"`{twin}`, {TRAINED}")
         elif member is None:
             refs[row] = TwinRef(None, "none: distill.hard_twin is never and no models[] "
                                       "member has the student's spec")
         elif not single:
-            refs[row] = TwinRef(member.name, f"member `{member.name}` (the student's spec, "
-                                             "trained on hard labels)")
+            refs[row] = TwinRef(member.name, f"member `{member.name}`, which has the "
+                                             "student's spec")
         elif member.test_refit is not None:
             refs[row] = TwinRef(f"{member.name}:refit_full",
-                                f"the refit-full model of member `{member.name}` (the "
-                                "student's spec, trained on hard labels)")
+                                f"`{member.name}:refit_full`, the refit-full model of member "
+                                f"`{member.name}`, which has the student's spec")
         else:
-            refs[row] = TwinRef(None, f"none: member `{member.name}` (the student's spec) "
-                                      "has no refit-full model; set training.refit_full on "
+            refs[row] = TwinRef(None, f"none: member `{member.name}` has the student's spec "
+                                      "but no refit-full model; set training.refit_full on "
                                       "it, or distill.hard_twin: always")
     return TwinRows(refs)

@@ -85,7 +85,7 @@ def _twin_sentence(name: str, ref: TwinRef | None, d: dict[str, float] | None) -
     verdict = ("is better than" if d["lo"] > 0 else "is worse than" if d["hi"] < 0
                else "is not better than")
     return (f"`{name}`: the student {verdict} the same network trained on hard labels "
-            f"(`{ref.row}`: {ref.source}): Δ {d['delta']:+.3f} (95 % CI {d['lo']:+.3f} to "
+            f"({ref.source}): Δ {d['delta']:+.3f} (95 % CI {d['lo']:+.3f} to "
             f"{d['hi']:+.3f}, p {d['p_value']:.3f}).")
 
 

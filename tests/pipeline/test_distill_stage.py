@@ -108,8 +108,8 @@ def test_member_twin_and_trained_twin(stacked_run: Path, tmp_path: Path) -> None
     summary = {d["name"]: d for d in metrics["distillation"]}
     d = summary["distilled:cnn"]["delta_vs_hard_twin"]
     assert d["lo"] <= d["delta"] <= d["hi"]
-    assert "the same network trained on hard labels (`cnn`" in \
-        summary["distilled:cnn"]["twin_sentence"]
+    assert "the same network trained on hard labels (member `cnn`, which has the " \
+        "student's spec)" in summary["distilled:cnn"]["twin_sentence"]
 
     ctx = _ctx(stacked_run, tmp_path / "always", student="cnn", hard_twin="always")
     res = run_distill(ctx)
