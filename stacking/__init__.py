@@ -3,7 +3,8 @@
 Array-level API: build a :class:`Level1Data` from the members' OOF and per-fold
 test predictions, then :func:`named_stacks` / :func:`tune_stack` give
 :class:`StackSpec` s and :func:`fit_stack` turns a spec into a servable
-:class:`FittedStack`.
+:class:`FittedStack`. :mod:`stacking.diversity` says why a stack helps or not
+(within-class correlation, drop-one nested reruns, greedy path, contributions).
 """
 
 from stacking.calibration import (
@@ -14,6 +15,16 @@ from stacking.calibration import (
     choose_calibration,
 )
 from stacking.data import Level1Data
+from stacking.diversity import (
+    ClassContribution,
+    ClassCorrelation,
+    DropOneResult,
+    GreedyPath,
+    drop_one,
+    greedy_path,
+    member_contributions,
+    within_class_correlation,
+)
 from stacking.features import TRANSFORMS, RankState, build_meta_features, column_names
 from stacking.learners import (
     LEARNERS,
@@ -30,7 +41,14 @@ from stacking.model import FittedStack, StackModel, fit_stack
 from stacking.named import best_member, named_stacks
 from stacking.search import DEFAULT_LEARNERS, suggest_spec
 from stacking.spec import StackSpec
-from stacking.tuning import NestedCVResult, ParetoPoint, StackStudyResult, pareto_pick, tune_stack
+from stacking.tuning import (
+    NestedCVResult,
+    ParetoPoint,
+    StackStudyResult,
+    nested_cv,
+    pareto_pick,
+    tune_stack,
+)
 
 __all__ = [
     "CALIBRATION_METHODS",
@@ -40,8 +58,12 @@ __all__ = [
     "BestSingle",
     "CalibrationChoice",
     "Calibrator",
+    "ClassContribution",
+    "ClassCorrelation",
+    "DropOneResult",
     "FittedStack",
     "GreedyEnsembleSelection",
+    "GreedyPath",
     "Level1Data",
     "LightGBMStacker",
     "LogisticStacker",
@@ -61,10 +83,15 @@ __all__ = [
     "choose_calibration",
     "column_names",
     "create_learner",
+    "drop_one",
     "fit_stack",
+    "greedy_path",
     "macro_auc",
+    "member_contributions",
     "named_stacks",
+    "nested_cv",
     "pareto_pick",
     "suggest_spec",
     "tune_stack",
+    "within_class_correlation",
 ]

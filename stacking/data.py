@@ -182,3 +182,26 @@ class Level1Data:
             tabular_names=self.tabular_names,
             member_cost_ms=self.member_cost_ms,
         )
+
+    def with_members(self, members: list[str]) -> Level1Data:
+        """The same rows, labels, folds and tabular columns with only ``members`` (in order).
+
+        Used by the drop-one diversity panel, which reruns a study without one member.
+        """
+        unknown = [m for m in members if m not in self.members]
+        if unknown:
+            raise ValueError(f"Level1Data.with_members: unknown members {unknown}; "
+                             f"have {self.members}")
+        return Level1Data(
+            members=list(members),
+            class_names=self.class_names,
+            oof={m: self.oof[m] for m in members},
+            test_by_fold={m: self.test_by_fold[m] for m in members},
+            y=self.y,
+            groups=self.groups,
+            folds=self.folds,
+            tabular_dev=self.tabular_dev,
+            tabular_test=self.tabular_test,
+            tabular_names=self.tabular_names,
+            member_cost_ms={m: c for m, c in self.member_cost_ms.items() if m in members},
+        )

@@ -22,7 +22,8 @@ from stacking.model import StackModel, fit_predict
 from stacking.search import DEFAULT_LEARNERS, suggest_spec
 from stacking.spec import StackSpec
 
-__all__ = ["NestedCVResult", "ParetoPoint", "StackStudyResult", "pareto_pick", "tune_stack"]
+__all__ = ["NestedCVResult", "ParetoPoint", "StackStudyResult", "nested_cv", "pareto_pick",
+           "tune_stack"]
 
 
 @dataclass
@@ -38,12 +39,21 @@ class ParetoPoint:
 
 @dataclass
 class NestedCVResult:
-    """Outer patient-grouped folds around the stacking study (base-model tuning sits outside)."""
+    """Outer patient-grouped folds around the stacking study (base-model tuning sits outside).
+
+    Attributes:
+        mean, sd: mean and SD over outer folds of the macro-AUC in ``fold_aucs``.
+        fold_aucs: one macro-AUC per outer (base) fold, of the spec the inner study chose.
+        specs: the inner study's pick in each outer fold.
+        oof: (N_dev, C) the nested out-of-fold scores: each outer fold's rows scored by
+            the stack its inner study chose and fitted without them (not serialised).
+    """
 
     mean: float
     sd: float
     fold_aucs: list[float]
     specs: list[StackSpec]
+    oof: NDArray[np.float64] | None = None
 
 
 @dataclass
@@ -298,8 +308,8 @@ def tune_stack(
         best_value = float(study.best_value)
     nested = None
     if nested_cv:
-        nested = _nested_cv(data, nested_trials or n_trials, seed, learners, transforms,
-                            passthrough, n_jobs)
+        nested = _nested(data, nested_trials or n_trials, seed, learners, transforms,
+                         passthrough, n_jobs)
     value_attr = "values" if multi_objective else "value"
     trials = study.trials_dataframe(
         attrs=("number", "state", value_attr, "params", "user_attrs", "duration"))
@@ -309,14 +319,22 @@ def tune_stack(
                             elapsed_s=elapsed)
 
 
-def _nested_cv(data: Level1Data, n_trials: int, seed: int, learners: Sequence[str],
-               transforms: Sequence[str], passthrough: Sequence[str],
-               n_jobs: int) -> NestedCVResult:
+def nested_cv(data: Level1Data, n_trials: int, seed: int = 0,
+              learners: Sequence[str] = DEFAULT_LEARNERS, transforms: Sequence[str] = TRANSFORMS,
+              passthrough: Sequence[str] = (), n_jobs: int = 1) -> NestedCVResult:
+    """The nested-CV estimate of the (single-objective) joint stacking study.
+
+    For each outer base fold k: the study (``n_trials``, seeded ``seed + 1 + k``) runs
+    on the other folds' OOF only, its best spec is fitted on them and scores fold k.
+    This is the procedure behind :attr:`StackStudyResult.nested`; callers that rerun it
+    on a subset of members (:func:`stacking.diversity.drop_one`) get a comparable figure.
+    """
     if data.n_folds < 3:
         raise ValueError(f"nested CV needs >= 3 base folds (inner CV over K-1), got "
                          f"{data.n_folds}; pass nested_cv=False")
     aucs: list[float] = []
     specs: list[StackSpec] = []
+    oof = np.empty(data.y.shape, dtype=np.float64)
     for k in range(data.n_folds):
         outer = data.folds == k
         inner = data.dev_subset(~outer)
@@ -324,5 +342,10 @@ def _nested_cv(data: Level1Data, n_trials: int, seed: int, learners: Sequence[st
                           False, None, None, n_jobs, None)
         spec = _spec_of(study.best_trial, inner, learners, transforms, passthrough)
         specs.append(spec)
-        aucs.append(macro_auc(data.y[outer], fit_predict(data, spec, ~outer, outer, seed)))
-    return NestedCVResult(float(np.mean(aucs)), float(np.std(aucs, ddof=1)), aucs, specs)
+        oof[outer] = fit_predict(data, spec, ~outer, outer, seed)
+        aucs.append(macro_auc(data.y[outer], oof[outer]))
+    return NestedCVResult(float(np.mean(aucs)), float(np.std(aucs, ddof=1)), aucs, specs, oof)
+
+
+#: ``nested_cv`` under a name that ``tune_stack``'s own ``nested_cv`` flag does not shadow.
+_nested = nested_cv

@@ -27,6 +27,15 @@ class ExplainSectionConfig(Section):
     ig_steps: int = Field(16, ge=4, le=256)  # Integrated Gradients steps of the drawn maps
 
 
+class DiversityConfig(Section):
+    """The report's diversity panel (development OOF only: no test label is read)."""
+
+    enabled: bool = True  # the diversity panel: correlations, drop-one, greedy path, weights
+    drop_one: bool = True  # rerun the nested stacking study once without each member
+    # drop_one_trials: trials per inner study of each drop-one rerun; null: stacking.trials
+    drop_one_trials: int | None = Field(None, ge=1)
+
+
 class ReportConfig(Section):
     n_bootstrap: int = Field(1000, ge=100)  # patient-cluster bootstrap resamples
     # threshold: operating point rule on development OOF
@@ -46,6 +55,8 @@ class ReportConfig(Section):
     )
     # explain: attribution section (maps of test ECGs chosen by a fixed rule, per-lead importance)
     explain: ExplainSectionConfig = Field(default_factory=ExplainSectionConfig)
+    # diversity: why the stack helps or not (docs/sections/report.md#diversity-panel)
+    diversity: DiversityConfig = Field(default_factory=DiversityConfig)
 
 
 class ExportConfig(Section):

@@ -47,6 +47,7 @@ def _fairness(ctx: RunContext) -> tuple[Any, str, Any]:
 
 def build_comparison(ctx: RunContext) -> Any:
     """The :class:`ensembler.report.ComparisonInput` of the run."""
+    from ensembler.pipeline.diversity import run_diversity
     from ensembler.pipeline.rows import (
         RowCosts,
         fold_bag_rows,
@@ -115,6 +116,7 @@ def build_comparison(ctx: RunContext) -> Any:
         distill_twins=distilled.twins,
         feature_importance=feature_importances(ctx, preds, cfg.report.top_features),
         attributions=_attributions(ctx, preds),
+        diversity=run_diversity(ctx),
     )
 
 
@@ -177,7 +179,7 @@ def _file_digest(path: Any) -> str | None:
 
 def compare_stage(ctx: RunContext) -> Stage[dict[str, Any]]:
     """The comparison stage: keyed by the stacking stage, the report config, the
-    data-efficiency curve and the distillation stage's record."""
+    data-efficiency curve, the distillation stage's record and the diversity stage."""
     from ensembler.report import build_report
 
     out = ctx.run_dir / "report"
@@ -192,11 +194,19 @@ def compare_stage(ctx: RunContext) -> Stage[dict[str, Any]]:
         inputs={"stacking": stack, "report config": ctx.cfg.report, "seed": ctx.cfg.seed,
                 "data efficiency": _file_digest(ctx.run_dir / "efficiency"
                                                 / "data_efficiency.csv"),
-                "distillation": _file_digest(ctx.run_dir / "distill" / "stage.json")},
+                "distillation": _file_digest(ctx.run_dir / "distill" / "stage.json"),
+                "diversity": Stage.read_key(ctx.run_dir / "diversity" / "stage.json")
+                if ctx.cfg.report.diversity.enabled else None},
         run=run, load=lambda _: dict(json.loads((out / "metrics.json").read_text())),
         outputs=[out / "metrics.json"], say=ctx.say)
 
 
 def run_compare(ctx: RunContext) -> dict[str, Any]:
-    """Write report/ (metrics.json, report.md, report.html, figures); skip when unchanged."""
+    """Write report/ (metrics.json, report.md, report.html, figures); skip when unchanged.
+
+    The diversity stage runs first (skipped when current), so the comparison is keyed by
+    the panel it shows."""
+    from ensembler.pipeline.diversity import run_diversity
+
+    run_diversity(ctx)
     return compare_stage(ctx).execute()

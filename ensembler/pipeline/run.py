@@ -1,9 +1,9 @@
 """``ensembler run``: every stage in order, each skipped when its output is current.
 
 data (synthesised when the config says so) -> cache -> split -> tuning (optional)
--> OOF training -> stacking study -> comparison report -> bundle export -> predict of
-the exported bundle on the test records' WFDB files, with a parity check against the
-pipeline's own stacked test predictions.
+-> OOF training -> stacking study -> diversity panel -> comparison report -> bundle
+export -> predict of the exported bundle on the test records' WFDB files, with a parity
+check against the pipeline's own stacked test predictions.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def run_stages(ctx: RunContext, con: Console) -> list[tuple[str, Callable[[], An
     """The config's stages in order, each a name and what runs (or reloads) it."""
     from ensembler.pipeline.compare import run_compare
     from ensembler.pipeline.distill import run_distill
+    from ensembler.pipeline.diversity import run_diversity
     from ensembler.pipeline.efficiency import run_data_efficiency
     from ensembler.pipeline.stack import run_stacking
     from ensembler.pipeline.train import run_training
@@ -84,6 +85,7 @@ def run_stages(ctx: RunContext, con: Console) -> list[tuple[str, Callable[[], An
     stages: list[tuple[str, Callable[[], Any]]] = [("data + cache", cohort), ("split", split)]
     stages += [("tuning", lambda: _tune(ctx, to_tune))] if to_tune else []
     stages += [("training", lambda: run_training(ctx)), ("stacking", lambda: run_stacking(ctx))]
+    stages += [("diversity", lambda: run_diversity(ctx))] if cfg.report.diversity.enabled else []
     stages += [("distillation", lambda: run_distill(ctx))] if cfg.distill is not None else []
     stages += ([("data efficiency", lambda: run_data_efficiency(ctx))]
                if cfg.report.data_efficiency else [])

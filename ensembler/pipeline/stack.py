@@ -3,7 +3,8 @@
 Writes ``stack/<name>/`` (a :class:`stacking.FittedStack`, JSON + LightGBM text)
 with ``operating.json`` (per-class thresholds chosen on the stack's own meta-level
 OOF predictions), ``stack/study.json`` + ``stack/trials.csv`` (the joint study) and
-``stack/selected.json`` (the stack that is shipped). Every choice here uses
+``stack/selected.json`` (the stack that is shipped) and ``stack/nested_oof.npz`` (the
+joint study's nested out-of-fold scores, with nested CV on). Every choice here uses
 development OOF only; the test predictions are computed but never looked at.
 """
 
@@ -21,7 +22,7 @@ from ensembler.evaluation import choose_threshold
 from ensembler.pipeline.context import RunContext
 from ensembler.pipeline.stage import Stage
 from ensembler.training.predictions import MemberPredictions, load_all
-from ensembler.utils.atomic import atomic_dir, marked_by, write_json, write_text
+from ensembler.utils.atomic import atomic_dir, marked_by, save_npz, write_json, write_text
 
 #: The stack shipped by default and named as the primary comparison in advance.
 PRIMARY = PRIMARY_STACK
@@ -151,6 +152,11 @@ def _fit_stacks(ctx: RunContext, preds: dict[str, MemberPredictions],
                 "chosen_on": "the stack's own meta-level out-of-fold predictions on "
                              "development data",
             })
+    if joint.nested is not None and joint.nested.oof is not None:
+        # the nested out-of-fold scores: the diversity panel's drop-one reference
+        save_npz(out / "nested_oof.npz", oof=joint.nested.oof, trials=np.array(n_trials))
+    else:
+        (out / "nested_oof.npz").unlink(missing_ok=True)  # never a stale reference
     study_doc = {name: res.to_dict() for name, res in studies.items()}
     for name, res in studies.items():
         write_text(out / f"trials_{name}.csv", res.trials.to_csv(index=False))
@@ -164,7 +170,7 @@ def _fit_stacks(ctx: RunContext, preds: dict[str, MemberPredictions],
         "chosen_on": "joint Optuna study, patient-grouped CV macro-AUC on development OOF",
     })
     names = list(specs)
-    record = {"names": names, "selected": selected,
+    record = {"names": names, "selected": selected, "trials": n_trials,
               "study": {"joint_inner_best": joint.best_value,
                         "nested": study_doc[PRIMARY].get("nested")}}
     return StackStage(names, selected, False, study_doc), record

@@ -12,6 +12,7 @@ import numpy as np
 from ensembler.config import ReportConfig
 from ensembler.report import figures as F
 from ensembler.report.attributions import attribution_blocks
+from ensembler.report.diversity_blocks import diversity_blocks
 from ensembler.report.document import Document, Figure, Heading, Paragraph, Table
 from ensembler.report.importance import importance_blocks
 from ensembler.report.inputs import ComparisonInput, LeaderboardEntry
@@ -60,6 +61,8 @@ def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Doc
         Paragraph(HOW_TO_READ.format(base=inp.baseline)),
         *(Paragraph(f"{d['sentence']} {d['twin_sentence']}")
           for d in m.get("distillation") or []),
+        *([Paragraph(f"**Which members carry the stack.** {inp.diversity.sentence}")]
+          if inp.diversity is not None else []),
     )
     if any(r["seed_spread"] for r in m["leaderboard"]):
         doc.add(
@@ -75,6 +78,8 @@ def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Doc
     _figures(doc, inp, m, cfg, plotted)
     _run_figures(doc, inp)
     doc.add(*importance_blocks(inp.feature_importance))
+    if inp.diversity is not None:
+        doc.add(*diversity_blocks(inp.diversity))
     doc.add(*selective_blocks(inp))
     doc.add(*attribution_blocks(inp.attributions))
     _subgroups_study_provenance(doc, m, cfg)

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 from ensembler.errors import PredictionsError, SplitError
 from ensembler.evaluation import LatencyStats
 from ensembler.evaluation._checks import as_labels, as_probabilities
+from ensembler.report.diversity import DiversityPanel
 from ensembler.report.importance import FeatureImportance
 
 __all__ = ["KINDS", "ComparisonInput", "EntryKind", "LeaderboardEntry", "TwinRef"]
@@ -128,6 +129,8 @@ class ComparisonInput:
         − twin, paired bootstrap).
     attributions : the attribution section (drawn test ECGs, per-lead importance), an
         :class:`ensembler.explain.section.AttributionSection`; None leaves it out.
+    diversity : the diversity panel (development OOF only), rendered as its own section
+        with its one-line verdict under the leaderboard; None leaves both out.
     """
 
     class_names: list[str]
@@ -155,6 +158,7 @@ class ComparisonInput:
     feature_importance: Sequence[FeatureImportance] = ()
     distill_twins: Mapping[str, TwinRef] = field(default_factory=dict)
     attributions: Any = None  # AttributionSection (ensembler.explain.section) or None
+    diversity: DiversityPanel | None = None
 
     def validate(self) -> None:
         """Check shapes, names and patient separation; raise with what and where."""

@@ -247,6 +247,7 @@ def compute_metrics(inp: ComparisonInput, cfg: ReportConfig, seed: int) -> dict[
         "bootstrap_warnings": dropped_warnings(list(rows.values()), subgroups, cfg.n_bootstrap),
         "oracle_auc": inp.oracle_auc,
         "stack_study": dict(inp.stack_study) if inp.stack_study else None,
+        "diversity": inp.diversity.to_dict() if inp.diversity is not None else None,
         "fairness_note": inp.fairness_note or None,
         "data_efficiency": (
             inp.data_efficiency[["arch", "fraction", "test_auc"]].to_dict(orient="records")

@@ -178,6 +178,8 @@ class GreedyEnsembleSelection(_Blender):
     Starts from the best single column, then ``n_iter`` times adds the column
     (repeats allowed) whose inclusion gives the best metric of the running
     mean; keeps the weights (counts / total) of the best iteration seen.
+    ``path_`` records every step as ``(column added, metric after it)`` and
+    ``best_step_`` the step whose weights were kept (0-based).
     """
 
     def __init__(self, n_iter: int = 20, metric: str = "auc", link: str = "identity") -> None:
@@ -207,17 +209,21 @@ class GreedyEnsembleSelection(_Blender):
         counts = np.zeros(d)
         total = np.zeros(X.shape[0])
         best_score, best_counts = -np.inf, counts
-        for _ in range(int(self.n_iter) + 1):
+        path: list[tuple[int, float]] = []
+        self.best_step_ = 0
+        for step in range(int(self.n_iter) + 1):
             n = counts.sum()
             scores = [self._score(yb, (total + X[:, j]) / (n + 1)) for j in range(d)]
             j = int(np.nanargmax(scores)) if np.isfinite(scores).any() else 0
             counts = counts.copy()
             counts[j] += 1
             total = total + X[:, j]
+            path.append((j, float(scores[j])))
             if scores[j] > best_score:
-                best_score, best_counts = scores[j], counts
+                best_score, best_counts, self.best_step_ = scores[j], counts, step
         self.weights_ = best_counts / best_counts.sum()
         self.score_ = float(best_score)
+        self.path_ = path
         return self
 
 

@@ -71,6 +71,13 @@ def test_run_end_to_end_then_resume(tmp_path: Path) -> None:
     assert "Not tuned (0 trials, under-tuned; configured hyper-parameters): lstm_tab" in report_md
     assert "| lstm_tab | not tuned | 0 |" in report_md
     assert "Summary" in first.stdout and "Primary comparison" in first.stdout
+    # issue 15: the diversity panel (nested CV is off here: the panel runs its own reference)
+    div = metrics["diversity"]
+    assert [r["member"] for r in div["drop_one"]["rows"]] == ["cnn", "lstm_tab"]
+    assert div["drop_one"]["n_trials"] == div["drop_one"]["stacking_trials"] == 4
+    assert div["sentence"] in report_md and "report/figures/diversity.png" in {
+        f"report/{f}" for f in metrics["figures"]}
+    assert (run / "diversity/diversity.json").is_file()
 
     jobs = {p: f.stat().st_mtime_ns for p, f in _files(run, "base").items()}
     predictions = {p: _content(f) for p, f in _files(run, "predictions").items()}
@@ -86,10 +93,11 @@ def test_run_end_to_end_then_resume(tmp_path: Path) -> None:
     cfg.write_text(TINY.replace("n_bootstrap: 200", "n_bootstrap: 150"))
     third = _cli("run", str(cfg), "--run-dir", str(run), cwd=tmp_path)
     assert third.returncode == 0, third.stderr[-3000:]
-    assert "comparison: rerunning (changed: report config)" in third.stdout
+    assert "diversity: rerunning (changed: n_bootstrap)" in third.stdout  # its CIs
+    assert "comparison: rerunning (changed: report config, diversity)" in third.stdout
     assert "export: rerunning (changed: comparison)" in third.stdout
     reran = [ln.split(":")[0] for ln in third.stdout.splitlines() if "rerunning" in ln]
-    assert reran == ["comparison", "export"], reran
+    assert reran == ["diversity", "comparison", "export"], reran
     assert {p: f.stat().st_mtime_ns for p, f in _files(run, "base").items()} == jobs
 
 

@@ -197,6 +197,7 @@ def test_minimal_input_without_optional_parts(comparison, tmp_path):
         "figures/roc.png",
     ]
     assert m["leaderboard"][0]["operating_point"] is None and m["primary"] is None
+    assert m["diversity"] is None  # no panel given: no section, no figure
     html = (tmp_path / "r" / "report.html").read_text()
     assert "No primary comparison" in html and "n/a" in html
 
