@@ -18,6 +18,8 @@ __all__ = ["correlation_figure", "diversity_blocks"]
 
 #: Classes drawn one row each; with more, the figure shows the mean over classes.
 MAX_CLASS_ROWS = 3
+#: Greedy additions listed in the report (every step is in metrics.json).
+MAX_STEPS = 8
 
 WHAT_IT_MEANS = (
     "**How to read the diversity panel** (development out-of-fold predictions only; no test "
@@ -51,15 +53,23 @@ def _cell(ax: Axes, m: np.ndarray, names: list[str], title: str) -> AxesImage:
     return im
 
 
-def _panels(corr: list[CorrelationBlock]) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(label, positives, negatives) per drawn row: each class, or their mean."""
+Row = tuple[str, np.ndarray, np.ndarray, int | None, int | None]
+
+
+def _panels(corr: list[CorrelationBlock]) -> list[Row]:
+    """(label, positives, negatives, n_pos, n_neg) per drawn row: each class, or their mean."""
     if len(corr) <= MAX_CLASS_ROWS:
-        return [(c.class_name, np.asarray(c.positives), np.asarray(c.negatives)) for c in corr]
+        return [(c.class_name, np.asarray(c.positives), np.asarray(c.negatives), c.n_pos,
+                 c.n_neg) for c in corr]
     with warnings.catch_warnings():  # an all-NaN cell (a constant member) stays NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         pos = np.nanmean([np.asarray(c.positives) for c in corr], axis=0)
         neg = np.nanmean([np.asarray(c.negatives) for c in corr], axis=0)
-    return [(f"mean over {len(corr)} classes", pos, neg)]
+    return [(f"mean over {len(corr)} classes", pos, neg, None, None)]
+
+
+def _n(n: int | None) -> str:
+    return "" if n is None else f" (n={n})"
 
 
 def correlation_figure(panel: DiversityPanel) -> bytes:
@@ -69,10 +79,12 @@ def correlation_figure(panel: DiversityPanel) -> bytes:
     side = 1.2 + 0.42 * len(panel.members)
     fig = MplFigure(figsize=(2 * side + 0.8, side * len(rows)), layout="constrained")
     axes = fig.subplots(len(rows), 2, squeeze=False)
-    images = [(_cell(a_pos, pos, panel.members, f"{label}: within positives"),
-               _cell(a_neg, neg, panel.members, f"{label}: within negatives"))
-              for (label, pos, neg), (a_pos, a_neg) in zip(rows, axes, strict=True)]
-    fig.colorbar(images[0][0], ax=axes.ravel().tolist(), shrink=0.8, label="correlation of log-odds")
+    images = [(_cell(a_pos, pos, panel.members, f"{label}: within positives{_n(n_pos)}"),
+               _cell(a_neg, neg, panel.members, f"{label}: within negatives{_n(n_neg)}"))
+              for (label, pos, neg, n_pos, n_neg), (a_pos, a_neg)
+              in zip(rows, axes, strict=True)]
+    fig.colorbar(images[0][0], ax=axes.ravel().tolist(), shrink=0.8,
+                 label="correlation of log-odds")
     return _png(fig)
 
 
@@ -93,7 +105,8 @@ def _closest(panel: DiversityPanel, i: int) -> str:
 def _member_table(panel: DiversityPanel) -> Table:
     drop = {r.member: r for r in panel.drop_one.rows} if panel.drop_one else {}
     blend = bool(panel.contributions) and panel.contributions[0].weights is not None
-    header = ["member", "in shipped stack", "weight" if blend else "share of |contribution|",
+    share = "weight" if blend else "share of mean abs. contribution"
+    header = ["member", "in shipped stack", share,
               "closest member: within-class corr. (pos / neg)", "nested without it",
               "drop-one effect [95% CI]", "p"]
     rows = []
@@ -109,8 +122,8 @@ def _member_table(panel: DiversityPanel) -> Table:
             if r else "n/a",
             (f"{r.p_value:.3f}" if np.isfinite(r.p_value) else "n/a") if r else "n/a"])
     if any(c.share.get("tabular") is not None for c in panel.contributions) and not blend:
-        share = np.mean([c.share["tabular"] for c in panel.contributions])
-        rows.append(["tabular passthrough", "yes", fmt(float(share)), "", "", "", ""])
+        tab = float(np.mean([c.share["tabular"] for c in panel.contributions]))
+        rows.append(["tabular passthrough", "yes", fmt(tab), "", "", "", ""])
     cap = (f"Shipped stack `{panel.shipped_stack}`: {panel.shipped_label}. Closest member: "
            "the other member with the highest within-class correlation of log-odds (mean "
            "over classes). Weight/share: mean over classes.")
@@ -120,14 +133,19 @@ def _member_table(panel: DiversityPanel) -> Table:
 def _greedy_table(panel: DiversityPanel) -> Table:
     rows = []
     for g in panel.greedy:
-        kept = " → ".join(f"`{m}` ({fmt(s)})" for m, s in g.steps[: g.best_step + 1])
+        kept = " → ".join(f"`{m}` ({fmt(s)})" for m, s in g.steps[: min(g.best_step + 1,
+                                                                          MAX_STEPS)])
+        if g.best_step + 1 > MAX_STEPS:
+            kept += (f" → … {g.best_step + 1 - MAX_STEPS} more to the kept step "
+                     f"({fmt(g.steps[g.best_step][1])})")
         weights = ", ".join(f"`{m}` {w:.2f}" for m, w in g.weights.items() if w > 0)
         rows.append([g.class_name, kept or "constant", weights, str(len(g.steps))])
     return Table(["class", "additions up to the kept step (score after each)", "kept weights",
                   "steps tried"], rows,
                  f"Greedy ensemble selection (`{panel.greedy_stack}` stack) fitted on all "
                  f"development OOF; score: {panel.greedy[0].metric if panel.greedy else 'auc'} "
-                 "on those rows (in-sample).")
+                 f"on those rows (in-sample); the first {MAX_STEPS} additions are listed, "
+                 "every step is in metrics.json (diversity.greedy).")
 
 
 def _drop_one_note(panel: DiversityPanel) -> Paragraph:
