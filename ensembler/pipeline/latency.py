@@ -23,10 +23,13 @@ from ensembler.evaluation import LatencyStats, measure_latency
 def member_latency(run_dir: Path, member: str, n_leads: int, n_samples: int, n_classes: int,
                    fs: float,
                    repeats: int, batch_sizes: tuple[int, ...] = (1, 64),
-                   root: str = "base", leaf: str = "fold_0") -> dict[int, LatencyStats] | None:
+                   root: str = "base", leaf: str = "fold_0",
+                   features: bool = True) -> dict[int, LatencyStats] | None:
     """ms per ECG of ONE fold model of ``member`` (windowing included); None if absent.
     ``root``: the folder of the fold models under the run (students: distill/students);
-    ``leaf``: which model (``fold_0``, or ``full`` for a single-only student)."""
+    ``leaf``: which model (``fold_0``, or ``full`` for a single-only student);
+    ``features``: for a feature member, include the feature computation (False: the
+    learner alone, for rows that compute the features once for all fold models)."""
     from ensembler.bundle.members import BundleMember, load_fold_model
     from ensembler.training.loop import window_lengths
     from ensembler.training.members import spec_from_description
@@ -38,7 +41,7 @@ def member_latency(run_dir: Path, member: str, n_leads: int, n_samples: int, n_c
     if fold_meta.get("kind") == "features":
         from ensembler.training.feature_member import feature_member_latency
 
-        return feature_member_latency(folder, repeats, batch_sizes)
+        return feature_member_latency(folder, repeats, batch_sizes, features)
     spec = spec_from_description(fold_meta["spec"])
     fm = load_fold_model(spec, leaf, (folder / "weights.safetensors").read_bytes(),
                          (folder / "state.json").read_text(), n_leads, n_classes, str(folder))

@@ -10,11 +10,12 @@ the tuned ones). Each row carries its size and latency (members plus meta-learne
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ensembler.evaluation import LatencyStats
 from ensembler.pipeline.context import RunContext
 from ensembler.pipeline.latency import combine, member_latency, stack_meta_latency
 from ensembler.pipeline.stack import PRIMARY, TUNED, load_fitted
@@ -32,10 +33,16 @@ REFIT_FULL = "the fold bag's OOF; a network refit on all development data has no
 
 @dataclass
 class RowCosts:
-    """Parameters and measured latency of every member, combined per row."""
+    """Parameters and measured latency of every member, combined per row.
+
+    ``latency``: one fold model's ms per ECG per member; ``shared``: ms per ECG a member
+    spends once per ECG whatever the number of its fold models — a feature member's
+    feature computation (its fold models all read the same features, as in a bundle).
+    """
 
     params: dict[str, int]
     latency: dict[str, Any]
+    shared: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def measure(cls, ctx: RunContext, preds: dict[str, MemberPredictions]) -> RowCosts:
@@ -43,11 +50,19 @@ class RowCosts:
         n_leads, n_samples = cohort.signals.shape[1], cohort.signals.shape[2]
         reps = ctx.cfg.report.latency_repeats
         lat = {m: member_latency(ctx.run_dir, m, n_leads, n_samples, cohort.n_classes,
-                                 cohort.fs, reps) for m in preds}
-        return cls({m: int(p.meta.get("n_params", 0)) for m, p in preds.items()}, lat)
+                                 cohort.fs, reps, features=False) for m in preds}
+        shared = {m: float(p.meta["feature_cpu_ms_per_ecg"]) for m, p in preds.items()
+                  if p.meta.get("kind") == "features"}
+        return cls({m: int(p.meta.get("n_params", 0)) for m, p in preds.items()}, lat, shared)
 
     def __call__(self, members: list[str], mult: int) -> tuple[int, Any]:
+        """(parameters, latency) of ``members`` with ``mult`` fold models each; a feature
+        member's feature computation counts once."""
         parts = [(lm, float(mult)) for m in members if (lm := self.latency[m]) is not None]
+        if parts:
+            sizes = list(parts[0][0])
+            parts += [({bs: LatencyStats(bs, ms, ms, parts[0][0][bs].repeats) for bs in sizes},
+                       1.0) for m in members if (ms := self.shared.get(m)) is not None]
         return sum(self.params[m] * mult for m in members), combine(parts) if parts else None
 
 

@@ -196,11 +196,11 @@ def _assemble(entry: FeatureMemberEntry, cohort: Cohort, fold_vec: np.ndarray, r
     return preds
 
 
-def feature_member_latency(folder: Path, repeats: int,
-                           batch_sizes: tuple[int, ...] = (1, 64)) -> dict[int, Any]:
+def feature_member_latency(folder: Path, repeats: int, batch_sizes: tuple[int, ...] = (1, 64),
+                           features: bool = True) -> dict[int, Any]:
     """ms per ECG of fold ``folder``'s model: the feature computation's CPU time per ECG
-    (measured on the cohort when the features were computed) plus the learner's time,
-    measured here on a batch of that many rows."""
+    (measured on the cohort when the features were computed; left out when ``features`` is
+    False) plus the learner's time, measured here on a batch of that many rows."""
     from ensembler.evaluation import LatencyStats, measure_latency
 
     meta = json.loads((folder / "meta.json").read_text())
@@ -210,6 +210,6 @@ def feature_member_latency(folder: Path, repeats: int,
     x = np.zeros((max(batch_sizes), int(meta["n_columns"])))
     stats = measure_latency(lambda bs: model.predict(x[:bs]),
                             batch_sizes=batch_sizes, repeats=repeats, warmup=1)
-    extra = float(meta["feature_cpu_ms_per_ecg"])
+    extra = float(meta["feature_cpu_ms_per_ecg"]) if features else 0.0
     return {bs: LatencyStats(batch_size=bs, p50_ms=s.p50_ms + extra, p95_ms=s.p95_ms + extra,
                              repeats=s.repeats) for bs, s in stats.items()}  # fmt: skip

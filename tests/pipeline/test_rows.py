@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from toydata import make_cohort, make_split
 
 from ensembler.config import ReportConfig, RunConfig
@@ -31,6 +32,16 @@ def test_feature_member_one_model_row(tmp_path: Path) -> None:
     assert feature_ms > 0
     assert row.latency_ms is not None and row.latency_ms[1].p50_ms > feature_ms
     assert row.dev_auc_label is not None and "single model" in row.dev_auc_label
+
+    # a fold bag of K feature models computes the features once, not K times
+    learner = member_latency(tmp_path, "feat", 12, cohort.signals.shape[2], 1, cohort.fs, 2,
+                             features=False)
+    assert learner is not None and learner[1].p50_ms < lat[1].p50_ms
+    costs = RowCosts({"feat": 10}, {"feat": learner}, {"feat": feature_ms})
+    _, bag_lat = costs(["feat"], 2)
+    _, one_lat = costs(["feat"], 1)
+    assert bag_lat[1].p50_ms == pytest.approx(2 * learner[1].p50_ms + feature_ms)
+    assert one_lat[1].p50_ms == pytest.approx(learner[1].p50_ms + feature_ms)
 
     # the report accepts the kind and orders it with the one-model rows, before the bags
     test = split.fold == -1
