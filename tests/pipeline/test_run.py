@@ -65,7 +65,8 @@ def test_run_end_to_end_then_resume(tmp_path: Path) -> None:
     one = next(r for n, r in rows.items() if n.endswith(":one_network"))
     assert one["dev_oof_auc_label"].startswith("the fold bag's OOF")
     reads = [r["stage"] for r in metrics["test_set_reads"]["stages"]]
-    assert reads == ["comparison report", "data efficiency", "oracle AUC", "bundle export"]
+    assert reads == ["comparison report", "data efficiency", "oracle AUC", "attributions",
+                     "bundle export"]
     assert metrics["test_set_reads"]["informed_a_choice"] == []
     report_md = (run / "report/report.md").read_text()
     assert "Not tuned (0 trials, under-tuned; configured hyper-parameters): lstm_tab" in report_md
