@@ -31,6 +31,8 @@ from ensembler.report.diversity import (
     DropOneBlock,
     DropOneRow,
     GreedyBlock,
+    GreedyStep,
+    Num,
     gain_sentence,
 )
 from ensembler.report.metrics import json_ready
@@ -96,14 +98,16 @@ def _drop_one(data: Any, settings: dict[str, Any], n_trials: int, stacking_trial
 def _greedy(data: Any, spec: Any, seed: int) -> list[GreedyBlock]:
     from stacking import greedy_path
 
-    return [GreedyBlock(g.name, g.steps, g.best_step, g.weights, g.metric)
+    return [GreedyBlock(g.name, [GreedyStep(m, score) for m, score in g.steps], g.best_step,
+                        g.weights, g.metric)
             for g in greedy_path(data, spec, seed)]
 
 
 def _contributions(fitted: Any, data: Any) -> list[ContributionBlock]:
     from stacking import member_contributions
 
-    return [ContributionBlock(c.name, c.share, c.mean_abs, c.weights, c.scale, c.method)
+    return [ContributionBlock(c.name, dict[str, Num](c.share), dict[str, Num](c.mean_abs),
+                              c.weights, c.scale, c.method)
             for c in member_contributions(fitted, data)]
 
 

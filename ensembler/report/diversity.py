@@ -18,10 +18,14 @@ __all__ = [
     "DropOneBlock",
     "DropOneRow",
     "GreedyBlock",
+    "GreedyStep",
+    "Num",
     "gain_sentence",
 ]
 
-Matrix = list[list[float]]
+#: A number that could not be computed: NaN in memory, ``null`` on disk, None when read.
+Num = float | None
+Matrix = list[list[Num]]
 
 #: What the drop-one CI resamples (metrics.json ``diversity.drop_one.statistic``).
 DROP_ONE_STATISTIC = (
@@ -32,12 +36,9 @@ DROP_ONE_STATISTIC = (
     "stacks each study chose, not the randomness of rerunning the studies")
 
 
-def _nan(v: Any) -> float:
+def _f(v: Num) -> float:
+    """``v`` as a float (None as NaN), for comparisons."""
     return float("nan") if v is None else float(v)
-
-
-def _matrix(rows: Any) -> Matrix:
-    return [[_nan(v) for v in row] for row in rows]
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,8 @@ class CorrelationBlock:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CorrelationBlock:
-        return cls(d["class_name"], int(d["n_pos"]), int(d["n_neg"]), _matrix(d["positives"]),
-                   _matrix(d["negatives"]), _matrix(d["unconditional"]))
+        return cls(d["class_name"], int(d["n_pos"]), int(d["n_neg"]), d["positives"],
+                   d["negatives"], d["unconditional"])
 
 
 @dataclass(frozen=True)
@@ -62,22 +63,22 @@ class DropOneRow:
     """One member: the nested estimate without it and ``effect`` = with all - without."""
 
     member: str
-    nested_without: float
-    effect: float
-    lo: float
-    hi: float
-    p_value: float
+    nested_without: Num
+    effect: Num
+    lo: Num
+    hi: Num
+    p_value: Num
     seconds: float
 
     @property
     def carries(self) -> bool:
         """Dropping it lowers the nested estimate (its CI lies above 0)."""
-        return self.lo > 0
+        return _f(self.lo) > 0
 
     @property
     def hurts(self) -> bool:
         """Dropping it raises the nested estimate (its CI lies below 0)."""
-        return self.hi < 0
+        return _f(self.hi) < 0
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class DropOneBlock:
 
     n_trials: int
     stacking_trials: int
-    reference: float
+    reference: Num
     n_bootstrap: int
     rows: list[DropOneRow]
     seconds: float
@@ -99,26 +100,33 @@ class DropOneBlock:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DropOneBlock:
-        rows = [DropOneRow(r["member"], _nan(r["nested_without"]), _nan(r["effect"]),
-                           _nan(r["lo"]), _nan(r["hi"]), _nan(r["p_value"]), float(r["seconds"]))
-                for r in d["rows"]]
-        return cls(int(d["n_trials"]), int(d["stacking_trials"]), _nan(d["reference"]),
+        rows = [DropOneRow(r["member"], r["nested_without"], r["effect"], r["lo"], r["hi"],
+                           r["p_value"], float(r["seconds"])) for r in d["rows"]]
+        return cls(int(d["n_trials"]), int(d["stacking_trials"]), d["reference"],
                    int(d["n_bootstrap"]), rows, float(d["seconds"]), d["statistic"])
 
 
 @dataclass(frozen=True)
+class GreedyStep:
+    """One greedy addition: the member added and the score of the running mean after it."""
+
+    member: str
+    score: Num
+
+
+@dataclass(frozen=True)
 class GreedyBlock:
-    """One class's greedy selection path: (member, score after adding it) per step."""
+    """One class's greedy selection path; ``best_step`` (0-based) gave ``weights``."""
 
     class_name: str
-    steps: list[tuple[str, float]]
+    steps: list[GreedyStep]
     best_step: int
     weights: dict[str, float]
     metric: str
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GreedyBlock:
-        return cls(d["class_name"], [(str(m), _nan(s)) for m, s in d["steps"]],
+        return cls(d["class_name"], [GreedyStep(s["member"], s["score"]) for s in d["steps"]],
                    int(d["best_step"]), {k: float(v) for k, v in d["weights"].items()},
                    d["metric"])
 
@@ -128,8 +136,8 @@ class ContributionBlock:
     """One class of the shipped stack: each member's share of mean |contribution|."""
 
     class_name: str
-    share: dict[str, float]
-    mean_abs: dict[str, float]
+    share: dict[str, Num]
+    mean_abs: dict[str, Num]
     weights: dict[str, float] | None
     scale: str
     method: str
@@ -137,8 +145,7 @@ class ContributionBlock:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ContributionBlock:
         w = d.get("weights")
-        return cls(d["class_name"], {k: _nan(v) for k, v in d["share"].items()},
-                   {k: _nan(v) for k, v in d["mean_abs"].items()},
+        return cls(d["class_name"], dict(d["share"]), dict(d["mean_abs"]),
                    None if w is None else {k: float(v) for k, v in w.items()},
                    d["scale"], d["method"])
 
@@ -183,16 +190,16 @@ class DiversityPanel:
 
 def _change(r: DropOneRow, sign: float) -> str:
     """``|effect| [ci]`` oriented so the number is positive (lower / raise)."""
-    lo, hi = sorted((sign * r.lo, sign * r.hi))
-    return f"{fmt(sign * r.effect)} [{fmt(lo)}, {fmt(hi)}]"
+    lo, hi = sorted((sign * _f(r.lo), sign * _f(r.hi)))
+    return f"{fmt(sign * _f(r.effect))} [{fmt(lo)}, {fmt(hi)}]"
 
 
 def gain_sentence(block: DropOneBlock | None, skipped: str | None = None) -> str:
     """Which members carry the stack's nested estimate, from the drop-one numbers."""
     if block is None:
         return f"Drop-one effects were not computed ({skipped or 'disabled'})."
-    carry = sorted((r for r in block.rows if r.carries), key=lambda r: -r.effect)
-    hurt = sorted((r for r in block.rows if r.hurts), key=lambda r: r.effect)
+    carry = sorted((r for r in block.rows if r.carries), key=lambda r: -_f(r.effect))
+    hurt = sorted((r for r in block.rows if r.hurts), key=lambda r: _f(r.effect))
     parts = [f"dropping `{r.member}` lowers the nested estimate by {_change(r, 1.0)}"
              for r in carry]
     parts += [f"dropping `{r.member}` raises the nested estimate by {_change(r, -1.0)}"
@@ -204,11 +211,11 @@ def gain_sentence(block: DropOneBlock | None, skipped: str | None = None) -> str
         tail = f"; no {others}member's drop-one CI excludes 0." if others else "."
         text += tail
     else:
-        top = max(block.rows, key=lambda r: r.effect)
+        top = max(block.rows, key=lambda r: _f(r.effect))
         text = (f"No member's drop-one CI excludes 0, so no single member carries the stack's "
                 f"nested estimate (largest: dropping `{top.member}` changes it by "
-                f"{fmt(-top.effect, sign=True)} [{fmt(-top.hi, sign=True)}, "
-                f"{fmt(-top.lo, sign=True)}]).")
+                f"{fmt(-_f(top.effect), sign=True)} [{fmt(-_f(top.hi), sign=True)}, "
+                f"{fmt(-_f(top.lo), sign=True)}]).")
     if not block.same_procedure:
         text += (f" (Drop-one reruns used {block.n_trials} trials per inner study against "
                  f"{block.stacking_trials} for the nested estimate: a cheaper rerun.)")

@@ -56,15 +56,20 @@ def _cell(ax: Axes, m: np.ndarray, names: list[str], title: str) -> AxesImage:
 Row = tuple[str, np.ndarray, np.ndarray, int | None, int | None]
 
 
+def _arr(values: object) -> np.ndarray:
+    """Numbers (None read from JSON as NaN) as a float array."""
+    return np.asarray(values, dtype=float)
+
+
 def _panels(corr: list[CorrelationBlock]) -> list[Row]:
     """(label, positives, negatives, n_pos, n_neg) per drawn row: each class, or their mean."""
     if len(corr) <= MAX_CLASS_ROWS:
-        return [(c.class_name, np.asarray(c.positives), np.asarray(c.negatives), c.n_pos,
-                 c.n_neg) for c in corr]
+        return [(c.class_name, _arr(c.positives), _arr(c.negatives), c.n_pos, c.n_neg)
+                for c in corr]
     with warnings.catch_warnings():  # an all-NaN cell (a constant member) stays NaN
         warnings.simplefilter("ignore", RuntimeWarning)
-        pos = np.nanmean([np.asarray(c.positives) for c in corr], axis=0)
-        neg = np.nanmean([np.asarray(c.negatives) for c in corr], axis=0)
+        pos = np.nanmean([_arr(c.positives) for c in corr], axis=0)
+        neg = np.nanmean([_arr(c.negatives) for c in corr], axis=0)
     return [(f"mean over {len(corr)} classes", pos, neg, None, None)]
 
 
@@ -93,8 +98,8 @@ def _closest(panel: DiversityPanel, i: int) -> str:
     classes of the positives' and negatives' correlation): ``name pos / neg``."""
     with warnings.catch_warnings():  # a constant member: NaN, never the closest
         warnings.simplefilter("ignore", RuntimeWarning)
-        pos = np.nanmean([np.asarray(c.positives)[i] for c in panel.correlation], axis=0)
-        neg = np.nanmean([np.asarray(c.negatives)[i] for c in panel.correlation], axis=0)
+        pos = np.nanmean([_arr(c.positives)[i] for c in panel.correlation], axis=0)
+        neg = np.nanmean([_arr(c.negatives)[i] for c in panel.correlation], axis=0)
     both = np.where(np.arange(pos.size) == i, np.nan, (pos + neg) / 2)
     if not np.isfinite(both).any():
         return "n/a"
@@ -120,9 +125,9 @@ def _member_table(panel: DiversityPanel) -> Table:
             fmt(r.nested_without) if r else "n/a",
             f"{fmt(r.effect, sign=True)} [{fmt(r.lo, sign=True)}, {fmt(r.hi, sign=True)}]"
             if r else "n/a",
-            (f"{r.p_value:.3f}" if np.isfinite(r.p_value) else "n/a") if r else "n/a"])
+            fmt(r.p_value) if r else "n/a"])
     if any(c.share.get("tabular") is not None for c in panel.contributions) and not blend:
-        tab = float(np.mean([c.share["tabular"] for c in panel.contributions]))
+        tab = float(np.nanmean(_arr([c.share["tabular"] for c in panel.contributions])))
         rows.append(["tabular passthrough", "yes", fmt(tab), "", "", "", ""])
     cap = (f"Shipped stack `{panel.shipped_stack}`: {panel.shipped_label}. Closest member: "
            "the other member with the highest within-class correlation of log-odds (mean "
@@ -133,11 +138,11 @@ def _member_table(panel: DiversityPanel) -> Table:
 def _greedy_table(panel: DiversityPanel) -> Table:
     rows = []
     for g in panel.greedy:
-        kept = " → ".join(f"`{m}` ({fmt(s)})" for m, s in g.steps[: min(g.best_step + 1,
-                                                                          MAX_STEPS)])
+        kept = " → ".join(f"`{s.member}` ({fmt(s.score)})"
+                          for s in g.steps[: min(g.best_step + 1, MAX_STEPS)])
         if g.best_step + 1 > MAX_STEPS:
             kept += (f" → … {g.best_step + 1 - MAX_STEPS} more to the kept step "
-                     f"({fmt(g.steps[g.best_step][1])})")
+                     f"({fmt(g.steps[g.best_step].score)})")
         weights = ", ".join(f"`{m}` {w:.2f}" for m, w in g.weights.items() if w > 0)
         rows.append([g.class_name, kept or "constant", weights, str(len(g.steps))])
     return Table(["class", "additions up to the kept step (score after each)", "kept weights",

@@ -102,10 +102,29 @@ def test_report_has_the_section_and_metrics_parse_back(panel, tmp_path) -> None:
     assert back.sentence == panel.sentence and back.members == ["a", "a_copy", "b"]
     assert back.drop_one is not None and panel.drop_one is not None
     assert [r.effect for r in back.drop_one.rows] == [r.effect for r in panel.drop_one.rows]
-    assert np.allclose(back.correlation[0].positives, panel.correlation[0].positives)
+    assert np.allclose(np.asarray(back.correlation[0].positives, dtype=float),
+                       np.asarray(panel.correlation[0].positives, dtype=float))
     md = (tmp_path / "r" / "report.md").read_text()
     board = md.split("## Leaderboard", 1)[1].split("\n## ", 1)[0]
     assert f"**Which members carry the stack.** {panel.sentence}" in board
     assert set(_section_cells(md, panel.members)) == {"a", "a_copy", "b"}
     html = (tmp_path / "r" / "report.html").read_text()
     assert 'id="fig-diversity"' in html
+
+
+def test_a_constant_member_null_correlations_render(panel) -> None:  # type: ignore[no-untyped-def]
+    """A member constant within a class has no correlation: null in JSON, n/a in the report."""
+    from ensembler.report.metrics import json_ready
+
+    doc = json_ready(panel.to_dict())
+    for key in ("positives", "negatives"):
+        m = doc["correlation"][0][key]
+        for i in range(len(m)):
+            m[0][i] = m[i][0] = None if i else 1.0
+    doc["drop_one"]["rows"][0]["p_value"] = None
+    back = DiversityPanel.from_dict(json.loads(json.dumps(doc)))
+    md = Document("t")
+    md.add(*diversity_blocks(back))
+    cells = _section_cells(md.to_markdown(), back.members)
+    assert cells["a"][3] == "n/a" and cells["a"][6].startswith("n/a")
+    assert cells["b"][3].startswith("`a_copy` ")  # the others still find their closest one
