@@ -28,8 +28,10 @@ import numpy as np
 from _timing import cpu_seconds, make_result, monitor_load, write_result
 
 from ensembler.config import load_config
+from ensembler.report.schema import read_metrics
 from ensembler.training.metrics import macro_auc
 from ensembler.training.predictions import load_all
+from ensembler.utils.jsonclass import json_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,20 +51,20 @@ def summarise(config: str, run_dir: Path) -> dict:
             "best_epoch": p.meta["best_epoch"], "n_params": p.meta["n_params"],
             "inference_ms_per_ecg": p.meta["inference_ms_per_ecg"],
         }
-    metrics = json.loads((run_dir / "report" / "metrics.json").read_text())
-    board = [{"name": r["name"], "kind": r["kind"], "test_auc": r["test_auc"],
-              "delta_vs_best_single": r.get("delta_vs_baseline"),
-              "dev_oof_auc": r.get("dev_oof_auc"), "n_members": r.get("n_members"),
-              "latency_ms": r.get("latency_ms"), "n_params": r.get("n_params")}
-             for r in metrics["leaderboard"]]
+    metrics = read_metrics(run_dir / "report" / "metrics.json")
+    board = [json_ready({"name": r.name, "kind": r.kind, "test_auc": r.test_auc,
+                         "delta_vs_best_single": r.delta_vs_baseline,
+                         "dev_oof_auc": r.dev_oof_auc, "n_members": r.n_members,
+                         "latency_ms": r.latency_ms, "n_params": r.n_params})
+             for r in metrics.leaderboard]
     parity_file = run_dir / "bundle_parity.json"
     seconds_file = run_dir / "run_seconds.json"
     return {
         "config": config, "run_dir": str(run_dir), "classes": cohort.class_names,
         "n_dev": int((split.fold >= 0).sum()), "n_test": int((split.fold == -1).sum()),
         "n_folds": int(split.n_folds), "members": members, "leaderboard": board,
-        "primary": metrics.get("primary"),
-        "stack_study": metrics.get("stack_study"),
+        "primary": json_ready(metrics.primary),
+        "stack_study": metrics.stack_study,
         "stage_seconds": json.loads(seconds_file.read_text()) if seconds_file.is_file() else None,
         "bundle_parity": json.loads(parity_file.read_text()) if parity_file.is_file() else None,
     }

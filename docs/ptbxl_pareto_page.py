@@ -18,14 +18,17 @@ from pathlib import Path
 
 from ensembler.report.document import Document, Figure, Paragraph
 from ensembler.report.figures import pareto_figure
+from ensembler.report.schema import ParetoPoint
 from ensembler.report.tables import pareto_key_table
+from ensembler.utils.jsonclass import from_json_dict
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def page() -> str:
     saved = json.loads((REPO / "bench/results/ptbxl_superdiag.json").read_text())
-    rows = saved["leaderboard"]
+    rows = [from_json_dict(ParetoPoint, r, f"ptbxl_superdiag.json: leaderboard[{i}]")
+            for i, r in enumerate(saved["leaderboard"])]
     doc = Document("PTB-XL superdiagnostic (CPU profile) — Pareto plots")
     doc.add(
         Paragraph(f"Rebuilt from the saved numbers of the run ({len(rows)} leaderboard rows, "
@@ -34,7 +37,7 @@ def page() -> str:
                   "each other."),
         Figure("pareto", "Test AUC vs latency and size (Pareto front in red; numbered "
                "points, key beside the panels and below)", pareto_figure(rows)),
-        pareto_key_table({"leaderboard": rows}),
+        pareto_key_table(rows),
     )
     return doc.to_html()
 

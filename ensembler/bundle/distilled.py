@@ -19,6 +19,7 @@ import numpy as np
 from ensembler.bundle.run_inputs import MemberSource, RunInputs
 from ensembler.config import RunConfig
 from ensembler.errors import StageError
+from ensembler.report.schema import Metrics
 from ensembler.training.distill import (
     OPTIMISTIC,
     PREDICTIONS,
@@ -88,7 +89,7 @@ def _identity_stack(run_dir: Path, member: MemberSource, labels: np.ndarray,
     return out
 
 
-def read_distilled(run_dir: Path, cfg: RunConfig, name: str, metrics: dict | None,
+def read_distilled(run_dir: Path, cfg: RunConfig, name: str, metrics: Metrics | None,
                    split_fp: str | None) -> RunInputs:
     """RunInputs of the student ``name`` (``distilled:<student>``) as a one-member bundle."""
     from ensembler.data.load import load_cohort

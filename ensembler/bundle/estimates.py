@@ -23,9 +23,11 @@ from ensembler.evaluation import (
     weighted_auc,
 )
 from ensembler.evaluation._checks import evaluable_classes
+from ensembler.report.schema import Metrics
 from ensembler.training.distill import OPTIMISTIC, PREFIX
+from ensembler.utils.jsonclass import json_ready
 
-__all__ = ["INNER_LABEL", "development_estimate", "refit_full_headline"]
+__all__ = ["INNER_LABEL", "development_estimate", "leaderboard_summary", "refit_full_headline"]
 
 INNER_LABEL = "inner CV, optimistic (selected on these folds)"
 
@@ -103,7 +105,6 @@ def refit_full_headline(inp: RunInputs, y_test: np.ndarray, groups_test: np.ndar
              "test_auc_per_class": {n: _ci(auc.per_class[c], boot[:, c]) if ok[c] else None
                                     for c, n in enumerate(names)},
              "operating_point": op, "delta_vs_baseline": None}
-    base = (inp.metrics or {})
     return {"status": "evaluated", "mode": "refit-full",
             "source": "the refit-full models' own stacked test predictions, measured at "
                       "export (patient-cluster bootstrap, "
@@ -112,13 +113,17 @@ def refit_full_headline(inp: RunInputs, y_test: np.ndarray, groups_test: np.ndar
                                "predictions on development data (refit-full models have "
                                "no out-of-fold predictions); the calibrator likewise",
             "stack": stack, "baseline": None,
-            "leaderboard": [{"name": r.get("name"), "kind": r.get("kind"),
-                             "test_auc": r.get("test_auc"), "dev_oof_auc": r.get("dev_oof_auc"),
-                             "dev_oof_auc_label": r.get("dev_oof_auc_label")}
-                            for r in base.get("leaderboard", [])],
+            "leaderboard": leaderboard_summary(inp.metrics),
             "leaderboard_note": "the report's stack rows describe the fold models "
                                 "(fold-average), not the refit-full models shipped here; "
                                 "its `<member>:refit_full` rows are each member's single "
                                 "refit-full network on its own",
             "subgroups": None, "n_test": len(y_test),
             "n_test_patients": len(np.unique(groups_test))}
+
+
+def leaderboard_summary(metrics: Metrics | None) -> list[dict[str, Any]]:
+    """The report's rows as the card shows them: name, kind, test AUC, development AUC."""
+    return [{"name": r.name, "kind": r.kind, "test_auc": json_ready(r.test_auc),
+             "dev_oof_auc": r.dev_oof_auc, "dev_oof_auc_label": r.dev_oof_auc_label}
+            for r in (metrics.leaderboard if metrics else [])]

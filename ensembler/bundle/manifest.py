@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from ensembler.bundle.conformal_io import conformal_entry
-from ensembler.bundle.estimates import development_estimate
+from ensembler.bundle.estimates import development_estimate, leaderboard_summary
 from ensembler.bundle.feature_io import KIND as FEATURES
 from ensembler.bundle.imputation import development_means, tabular_missingness
 from ensembler.bundle.run_inputs import RunInputs
 from ensembler.data.cohort import Cohort
+from ensembler.utils.jsonclass import json_ready
 
 
 @dataclass
@@ -151,27 +152,24 @@ def _provenance(inp: RunInputs, mode_reason: str) -> dict[str, str]:
 
 
 def headline_from_report(inp: RunInputs) -> dict[str, Any]:
-    if inp.metrics is None:
+    """The manifest's ``metrics`` block from the run's report (fold-average mode)."""
+    m = inp.metrics
+    if m is None:
         return {"status": "not evaluated", "reason": "no report/metrics.json in the run"}
-    rows = {r.get("name"): r for r in inp.metrics.get("leaderboard", [])}
-    row = rows.get(inp.stack_name)
-    base = rows.get(inp.metrics.get("baseline"))
+    row, base = m.row(inp.stack_name), m.row(m.baseline)
     keep = ("test_auc", "test_auc_per_class", "operating_point", "calibration",
             "dev_oof_auc", "latency_ms", "n_params", "delta_vs_baseline")
     return {"status": "evaluated" if row else "stack not in the report", "mode": "fold-average",
             "source": "the run's report (report/metrics.json): the fold models' stacked test "
                       "predictions",
             "thresholds_from": "the stack's own meta-level out-of-fold predictions",
-            "stack": {k: row.get(k) for k in keep} if row else None,
-            "baseline": {"name": inp.metrics.get("baseline"),
-                         **{k: base.get(k) for k in keep}} if base else None,
-            "leaderboard": [{"name": r.get("name"), "kind": r.get("kind"),
-                             "test_auc": r.get("test_auc"), "dev_oof_auc": r.get("dev_oof_auc"),
-                             "dev_oof_auc_label": r.get("dev_oof_auc_label")}
-                            for r in inp.metrics.get("leaderboard", [])],
-            "subgroups": inp.metrics.get("subgroups"),
-            "n_test": inp.metrics.get("n_test"),
-            "n_test_patients": inp.metrics.get("n_test_patients")}
+            "stack": {k: json_ready(getattr(row, k)) for k in keep} if row else None,
+            "baseline": {"name": m.baseline, **{k: json_ready(getattr(base, k)) for k in keep}}
+            if base else None,
+            "leaderboard": leaderboard_summary(m),
+            "subgroups": json_ready(m.subgroups),
+            "n_test": m.n_test,
+            "n_test_patients": m.n_test_patients}
 
 
 def _data_summary(cohort: Cohort, dev: np.ndarray, test: np.ndarray, cfg: Any,

@@ -13,6 +13,7 @@ import yaml
 from ensembler.config import RunConfig, load_config
 from ensembler.config.report import MEMBER_MODES
 from ensembler.errors import StageError
+from ensembler.report.schema import Metrics, read_metrics
 from ensembler.training.predictions import MemberPredictions
 from ensembler.utils.hashing import file_sha256
 from stacking.model import FittedStack
@@ -43,7 +44,7 @@ class RunInputs:
     operating: dict[str, Any] | None
     selected: dict[str, Any]
     members: list[MemberSource]
-    metrics: dict[str, Any] | None
+    metrics: Metrics | None
     split_fingerprint: str | None
     provenance_extra: dict[str, str] = field(default_factory=dict)  # e.g. a student's targets
 
@@ -147,9 +148,9 @@ def read_run(target: str | Path, stack: str | None = None) -> RunInputs:
                      split_fingerprint=_split_fp(run_dir))
 
 
-def _metrics(run_dir: Path) -> dict[str, Any] | None:
+def _metrics(run_dir: Path) -> Metrics | None:
     path = run_dir / "report" / "metrics.json"
-    return dict(json.loads(path.read_text())) if path.is_file() else None
+    return read_metrics(path) if path.is_file() else None
 
 
 def _split_fp(run_dir: Path) -> str | None:

@@ -16,6 +16,7 @@ from ensembler.errors import StageError
 from ensembler.pipeline.context import RunContext
 from ensembler.pipeline.stack import PRIMARY, load_fitted, load_member_predictions
 from ensembler.pipeline.stage import Stage
+from ensembler.report.schema import Metrics, read_metrics
 from ensembler.training.metrics import macro_auc
 
 PROVENANCE = {
@@ -177,7 +178,7 @@ def _file_digest(path: Any) -> str | None:
     return file_sha256(path) if path.is_file() else None
 
 
-def compare_stage(ctx: RunContext) -> Stage[dict[str, Any]]:
+def compare_stage(ctx: RunContext) -> Stage[Metrics]:
     """The comparison stage: keyed by the stacking stage, the report config, the
     data-efficiency curve, the distillation stage's record and the diversity stage."""
     from ensembler.report import build_report
@@ -185,9 +186,8 @@ def compare_stage(ctx: RunContext) -> Stage[dict[str, Any]]:
     out = ctx.run_dir / "report"
     stack = Stage.read_key(ctx.run_dir / "stack" / "stage.json")
 
-    def run() -> tuple[dict[str, Any], dict[str, Any]]:
-        metrics = build_report(build_comparison(ctx), out, ctx.cfg.report, seed=ctx.cfg.seed)
-        return dict(metrics), {}
+    def run() -> tuple[Metrics, dict[str, Any]]:
+        return build_report(build_comparison(ctx), out, ctx.cfg.report, seed=ctx.cfg.seed), {}
 
     return Stage(
         "comparison", out / "stage.json",
@@ -197,11 +197,11 @@ def compare_stage(ctx: RunContext) -> Stage[dict[str, Any]]:
                 "distillation": _file_digest(ctx.run_dir / "distill" / "stage.json"),
                 "diversity": Stage.read_key(ctx.run_dir / "diversity" / "stage.json")
                 if ctx.cfg.report.diversity.enabled else None},
-        run=run, load=lambda _: dict(json.loads((out / "metrics.json").read_text())),
+        run=run, load=lambda _: read_metrics(out / "metrics.json"),
         outputs=[out / "metrics.json"], say=ctx.say)
 
 
-def run_compare(ctx: RunContext) -> dict[str, Any]:
+def run_compare(ctx: RunContext) -> Metrics:
     """Write report/ (metrics.json, report.md, report.html, figures); skip when unchanged.
 
     The diversity stage runs first (skipped when current), so the comparison is keyed by

@@ -18,13 +18,14 @@ from rich.console import Console
 
 from ensembler.pipeline.context import RunContext
 from ensembler.pipeline.stage import Stage
+from ensembler.report.schema import Metrics
 from ensembler.utils.atomic import write_json
 from ensembler.utils.progress import LogFile, StageRunner
 
 
 @dataclass
 class RunResult:
-    metrics: dict[str, Any]
+    metrics: Metrics
     bundle: Path | None
     parity: dict[str, Any] | None
     seconds: dict[str, float] = field(default_factory=dict)

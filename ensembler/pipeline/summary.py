@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from ensembler.report.schema import CI, DeltaCI, LeaderboardRow, Metrics
 
-def _ci(d: dict[str, Any] | None) -> str:
-    if not d or d.get("point") is None:
+
+def _ci(d: CI | None) -> str:
+    if d is None or d.point is None:
         return "n/a"
-    lo, hi = d.get("lo"), d.get("hi")
-    if lo is None or hi is None:
-        return f"{d['point']:.3f}"
-    return f"{d['point']:.3f} [{lo:.3f}, {hi:.3f}]"
+    if d.lo is None or d.hi is None:
+        return f"{d.point:.3f}"
+    return f"{d.point:.3f} [{d.lo:.3f}, {d.hi:.3f}]"
 
 
-def _lat(row: dict[str, Any]) -> str:
-    lat = row.get("latency_ms") or {}
-    one = lat.get("1")
-    return "n/a" if not one else f"{one['p50_ms']:.1f} ms"
+def _lat(row: LeaderboardRow) -> str:
+    one = row.latency(1)
+    return "n/a" if not one else f"{one.p50_ms:.1f} ms"
+
+
+def _delta(d: DeltaCI | None) -> str:
+    if d is None or d.delta is None or d.lo is None or d.hi is None:
+        return "—"
+    return f"{d.delta:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}]"
 
 
 def wide_console(quiet: bool = False) -> Console:
@@ -32,32 +37,33 @@ def wide_console(quiet: bool = False) -> Console:
     return Console(quiet=quiet) if sys.stdout.isatty() else Console(width=140, quiet=quiet)
 
 
-def print_summary(metrics: dict[str, Any], run_dir: Path, bundle: Path | None = None,
+def print_summary(metrics: Metrics, run_dir: Path, bundle: Path | None = None,
                   console: Console | None = None) -> None:
     """Leaderboard excerpt, the primary comparison and where the report/bundle are."""
     con = console if console is not None else wide_console()
-    rows = {r["name"]: r for r in metrics.get("leaderboard", [])}
     table = Table(title="Test set (read after every choice) — AUC with 95% patient-bootstrap CI")
     for col in ("model", "kind", "test AUC [95% CI]", "Δ vs best_single [CI]", "p",
                 "latency (batch 1)", "members"):
         table.add_column(col)
-    for name, r in rows.items():
-        d = r.get("delta_vs_baseline") or {}
-        delta = ("—" if name == metrics.get("baseline") or d.get("delta") is None
-                 else f"{d['delta']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]")
-        p = d.get("p_value")
-        table.add_row(name, r["kind"], _ci(r.get("test_auc")), delta,
-                      "" if p is None or name == metrics.get("baseline") else f"{p:.3f}",
-                      _lat(r), str(r.get("n_members", "")))
+    for r in metrics.leaderboard:
+        base = r.name == metrics.baseline
+        d = r.delta_vs_baseline
+        p = d.p_value if d else None
+        table.add_row(r.name, r.kind, _ci(r.test_auc), "—" if base else _delta(d),
+                      "" if p is None or base else f"{p:.3f}", _lat(r), str(r.n_members))
     con.print(table)
-    prim = metrics.get("primary")
+    prim = metrics.primary
     if prim:
         con.print(
-            f"Primary comparison (named in advance): {prim['a']} − {prim['b']} = "
-            f"{prim['delta']:+.3f} [95% CI {prim['lo']:+.3f}, {prim['hi']:+.3f}], "
-            f"p = {prim['p_value']:.3f} (paired patient-cluster bootstrap)")
-    if metrics.get("oracle_auc") is not None:
-        con.print(f"Oracle AUC of the planted risk on the test set: {metrics['oracle_auc']:.3f}")
+            f"Primary comparison (named in advance): {prim.a} − {prim.b} = "
+            f"{_n(prim.delta):+.3f} [95% CI {_n(prim.lo):+.3f}, {_n(prim.hi):+.3f}], "
+            f"p = {_n(prim.p_value):.3f} (paired patient-cluster bootstrap)")
+    if metrics.oracle_auc is not None:
+        con.print(f"Oracle AUC of the planted risk on the test set: {metrics.oracle_auc:.3f}")
     con.print(f"Report: {run_dir / 'report' / 'report.html'}")
     if bundle is not None:
         con.print(f"Bundle: {bundle}")
+
+
+def _n(x: float | None) -> float:
+    return float("nan") if x is None else x

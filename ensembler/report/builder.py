@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -16,7 +15,8 @@ from ensembler.report.diversity_blocks import diversity_blocks
 from ensembler.report.document import Document, Figure, Heading, Paragraph, Table
 from ensembler.report.importance import importance_blocks
 from ensembler.report.inputs import ComparisonInput, LeaderboardEntry
-from ensembler.report.metrics import compute_metrics, json_ready, ordered_entries
+from ensembler.report.metrics import compute_metrics, ordered_entries
+from ensembler.report.schema import Metrics
 from ensembler.report.selective import selective_blocks
 from ensembler.report.tables import (
     HOW_TO_READ,
@@ -32,11 +32,12 @@ from ensembler.report.tables import (
     test_reads_paragraph,
 )
 from ensembler.utils.atomic import atomic_dir, marked_by
+from ensembler.utils.jsonclass import json_ready
 
 __all__ = ["build_report", "write_report_dir"]
 
 
-def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Document:
+def _document(inp: ComparisonInput, m: Metrics, cfg: ReportConfig) -> Document:
     doc = Document(f"Single models vs ensembles — {inp.run_name}")
     entries = ordered_entries(inp)
     first = [n for n in (*(inp.primary or ()), inp.baseline)]
@@ -45,13 +46,13 @@ def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Doc
     )
     doc.add(
         Paragraph(
-            f"Test set: {m['n_test']} ECGs from {m['n_test_patients']} patients; development: "
-            f"{m['n_dev']} ECGs from {m['n_dev_patients']} patients (no patient in both). "
-            f"Classes: {', '.join(m['class_names'])}."
+            f"Test set: {m.n_test} ECGs from {m.n_test_patients} patients; development: "
+            f"{m.n_dev} ECGs from {m.n_dev_patients} patients (no patient in both). "
+            f"Classes: {', '.join(m.class_names)}."
             + (
                 " Left out of macro averages (one label only in test): "
-                f"{m['classes_skipped_in_macro']}."
-                if m["classes_skipped_in_macro"]
+                f"{m.classes_skipped_in_macro}."
+                if m.classes_skipped_in_macro
                 else ""
             )
         ),
@@ -59,12 +60,11 @@ def _document(inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig) -> Doc
         Heading("Leaderboard"),
         leaderboard_table(m),
         Paragraph(HOW_TO_READ.format(base=inp.baseline)),
-        *(Paragraph(f"{d['sentence']} {d['twin_sentence']}")
-          for d in m.get("distillation") or []),
+        *(Paragraph(f"{d.sentence} {d.twin_sentence}".rstrip()) for d in m.distillation),
         *([Paragraph(f"**Which members carry the stack.** {inp.diversity.sentence}")]
           if inp.diversity is not None else []),
     )
-    if any(r["seed_spread"] for r in m["leaderboard"]):
+    if any(r.seed_spread for r in m.leaderboard):
         doc.add(
             Paragraph(
                 "*seed SD* is the spread of test AUC across training seeds (training "
@@ -94,21 +94,21 @@ SYNTHETIC_NOTE = (
 )
 
 
-def _notes(doc: Document, inp: ComparisonInput, m: dict[str, Any]) -> None:
+def _notes(doc: Document, inp: ComparisonInput, m: Metrics) -> None:
     """Per-row notes, the oracle ceiling, a best-single consistency warning, bootstrap drops."""
-    notes = [f"`{r['name']}`: {r['notes']}" for r in m["leaderboard"] if r["notes"]]
-    if m["oracle_auc"] is not None:
-        notes.append(f"Oracle macro AUC of the generating risk (ceiling): {fmt(m['oracle_auc'])}. "
+    notes = [f"`{r.name}`: {r.notes}" for r in m.leaderboard if r.notes]
+    if m.oracle_auc is not None:
+        notes.append(f"Oracle macro AUC of the generating risk (ceiling): {fmt(m.oracle_auc)}. "
                      + SYNTHETIC_NOTE)
-    if not m["best_single_check"]["consistent"]:
+    if not m.best_single_check.consistent:
         notes.append(
             f"Warning: `{inp.baseline}` does not have the highest development OOF AUC "
-            f"among the fold bags (best: `{m['best_single_check']['best_fold_bag']}`)."
+            f"among the fold bags (best: `{m.best_single_check.best_fold_bag}`)."
         )
     doc.add(*(Paragraph(n) for n in notes), *bootstrap_warning(m))
 
 
-def _figures(doc: Document, inp: ComparisonInput, m: dict[str, Any], cfg: ReportConfig,
+def _figures(doc: Document, inp: ComparisonInput, m: Metrics, cfg: ReportConfig,
              plotted: list[LeaderboardEntry]) -> None:
     """ROC, reliability and Pareto figures (the test-set ones every report has)."""
     y = np.asarray(inp.y_test)
@@ -126,9 +126,9 @@ def _figures(doc: Document, inp: ComparisonInput, m: dict[str, Any], cfg: Report
             "pareto",
             "Test AUC vs latency and size (Pareto front in red; numbered points, key beside "
             "the panels and below)",
-            F.pareto_figure(m["leaderboard"]),
+            F.pareto_figure(m.leaderboard),
         ),
-        pareto_key_table(m),
+        pareto_key_table(m.leaderboard),
     )
 
 
@@ -164,16 +164,16 @@ def _run_figures(doc: Document, inp: ComparisonInput) -> None:
         )
 
 
-def _subgroups_study_provenance(doc: Document, m: dict[str, Any], cfg: ReportConfig) -> None:
+def _subgroups_study_provenance(doc: Document, m: Metrics, cfg: ReportConfig) -> None:
     """Subgroup table and figure, the stacking study, and which data each choice used."""
     doc.add(Heading("Subgroups"))
-    if m["subgroups"]["columns"]:
+    if m.subgroups.columns:
         doc.add(
             subgroup_table(m),
             Figure(
                 "subgroups",
                 "Subgroup AUCs (hollow: flagged small)",
-                F.subgroup_figure(m["subgroups"]),
+                F.subgroup_figure(m.subgroups),
             ),
         )
     else:
@@ -182,17 +182,17 @@ def _subgroups_study_provenance(doc: Document, m: dict[str, Any], cfg: ReportCon
                 f"No subgroup columns available (configured: {', '.join(cfg.subgroups) or 'none'})."
             )
         )
-    if m["stack_study"]:
+    if m.stack_study:
         doc.add(
             Heading("Stacking study"),
             Table(
                 ["item", "value"],
-                [[k, json.dumps(json_ready(v))] for k, v in m["stack_study"].items()],
+                [[k, json.dumps(json_ready(v))] for k, v in m.stack_study.items()],
             ),
         )
     doc.add(
         Heading("Which data each choice used"),
-        Table(["choice", "data used"], [[k, v] for k, v in m["provenance"].items()]),
+        Table(["choice", "data used"], [[k, v] for k, v in m.provenance.items()]),
         test_reads_paragraph(m),
     )  # fmt: skip
 
@@ -215,7 +215,7 @@ def write_report_dir(out_dir: Path, files: dict[str, bytes]) -> None:
 
 def build_report(
     inp: ComparisonInput, out_dir: str | Path, cfg: ReportConfig | None = None, seed: int = 0
-) -> dict[str, Any]:
+) -> Metrics:
     """Score every leaderboard row on the test set and write the report.
 
     Writes, atomically, ``out_dir/metrics.json``, ``report.md``,
@@ -231,15 +231,15 @@ def build_report(
 
     Returns
     -------
-    The ``metrics.json`` content (JSON-ready: NaN written as null).
+    The ``metrics.json`` content as read back from its JSON (NaN as None).
     """
     cfg = cfg or ReportConfig()
     metrics = compute_metrics(inp, cfg, seed)
     doc = _document(inp, metrics, cfg)
-    metrics["figures"] = [f"figures/{f.name}.png" for f in doc.figures]
+    metrics.figures = [f"figures/{f.name}.png" for f in doc.figures]
     if inp.attributions is not None:
-        metrics["attributions"] = inp.attributions.to_json()
-    clean = json_ready(metrics)
+        metrics.attributions = inp.attributions.to_json()
+    clean = metrics.to_json_dict()
     files = {
         "metrics.json": json.dumps(clean, indent=2, allow_nan=False).encode(),
         "report.md": doc.to_markdown().encode(),
@@ -247,4 +247,4 @@ def build_report(
         **{f"figures/{f.name}.png": f.png for f in doc.figures},
     }
     write_report_dir(Path(out_dir), files)
-    return clean
+    return Metrics.from_json_dict(clean)

@@ -6,7 +6,6 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +18,7 @@ from sklearn.metrics import roc_curve
 from ensembler.errors import PredictionsError
 from ensembler.evaluation import reliability_curve
 from ensembler.report.inputs import LeaderboardEntry
+from ensembler.report.schema import ParetoRow, Subgroups
 
 __all__ = [
     "CURVE_COLUMNS",
@@ -150,7 +150,7 @@ def place_labels(ax: Axes, x: np.ndarray, y: np.ndarray, labels: Sequence[str],
     return offsets
 
 
-def pareto_figure(rows: Sequence[Mapping[str, Any]]) -> bytes:
+def pareto_figure(rows: Sequence[ParetoRow]) -> bytes:
     """Test AUC (with CI) vs batch-1 latency and vs parameters; the Pareto front is drawn.
 
     Points carry a number (the row's position in ``rows``, the same in both panels),
@@ -168,16 +168,16 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]]) -> bytes:
     drawn = []
     for ax, label, get in (
         (axes[0], "latency per ECG, batch 1, p50 (ms)", _latency),
-        (axes[1], "parameters", lambda r: r.get("n_params")),
+        (axes[1], "parameters", lambda r: r.n_params),
     ):
         pts = [(float(v), n, r) for n, r in numbered if (v := get(r))]
         if not pts:
             ax.set_title(f"no {label} recorded")
             continue
         x = np.array([v for v, _, _ in pts])
-        a = np.array([r["test_auc"]["point"] for _, _, r in pts])
-        err = np.array([[r["test_auc"]["point"] - r["test_auc"]["lo"],
-                         r["test_auc"]["hi"] - r["test_auc"]["point"]] for _, _, r in pts]).T
+        a = np.array([_f(r.test_auc.point) for _, _, r in pts])
+        err = np.array([[_f(r.test_auc.point) - _f(r.test_auc.lo),
+                         _f(r.test_auc.hi) - _f(r.test_auc.point)] for _, _, r in pts]).T
         ax.errorbar(x, a, yerr=np.nan_to_num(err), fmt="o", ms=4, capsize=2, lw=0.8,
                     alpha=0.8)
         front = _pareto_mask(x, a)
@@ -200,7 +200,11 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]]) -> bytes:
     return _png(fig)
 
 
-def _pareto_key(ax: Axes, numbered: Sequence[tuple[int, Mapping[str, Any]]],
+def _f(x: float | None) -> float:
+    return float("nan") if x is None else float(x)
+
+
+def _pareto_key(ax: Axes, numbered: Sequence[tuple[int, ParetoRow]],
                 on_front: set[int]) -> None:
     """The legend table of the numbered points: number, model, test AUC, front mark."""
     ax.set_axis_off()
@@ -208,9 +212,9 @@ def _pareto_key(ax: Axes, numbered: Sequence[tuple[int, Mapping[str, Any]]],
     lines = [f" #  {'model':<24} {'AUC':>5} {'ms':>6} {'params':>6}"]
     for n, r in numbered:
         ms = _latency(r)
-        params = r.get("n_params")
-        lines.append(f"{n:>2}{'*' if n in on_front else ' '} {str(r['name'])[:24]:<24} "
-                     f"{r['test_auc']['point']:.3f} {'' if ms is None else f'{ms:.1f}':>6} "
+        params = r.n_params
+        lines.append(f"{n:>2}{'*' if n in on_front else ' '} {str(r.name)[:24]:<24} "
+                     f"{_f(r.test_auc.point):.3f} {'' if ms is None else f'{ms:.1f}':>6} "
                      f"{'' if not params else _short(int(params)):>6}")
     ax.text(0.0, 1.0, "\n".join(lines), family="monospace", fontsize=7.5, va="top",
             ha="left", transform=ax.transAxes)
@@ -220,10 +224,9 @@ def _short(n: int) -> str:
     return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.0f}k" if n >= 1e3 else str(n)
 
 
-def _latency(row: Mapping[str, Any]) -> float | None:
-    lat = row.get("latency_ms") or {}
-    one = lat.get("1")
-    return float(one["p50_ms"]) if one else None
+def _latency(row: ParetoRow) -> float | None:
+    one = row.latency(1)
+    return float(one.p50_ms) if one else None
 
 
 def read_curve(path: str | Path) -> pd.DataFrame:
@@ -286,10 +289,10 @@ def data_efficiency_figure(frame: pd.DataFrame) -> bytes:
     return _png(fig)
 
 
-def subgroup_figure(subgroups: Mapping[str, Any]) -> bytes:
+def subgroup_figure(subgroups: Subgroups) -> bytes:
     """Forest plot of subgroup macro AUCs with CIs (hollow markers: small subgroups)."""
-    cols = subgroups["columns"]
-    models = subgroups["models"]
+    cols = subgroups.columns
+    models = subgroups.models
     labels, ys = [], 0
     fig = Figure(figsize=(6, 0.35 * sum(len(next(iter(v.values()))) for v in cols.values()) + 1.5))
     FigureCanvasAgg(fig)
@@ -299,23 +302,23 @@ def subgroup_figure(subgroups: Mapping[str, Any]) -> bytes:
         for i in range(n_rows):
             for m, name in enumerate(models):
                 r = per_model[name][i]
-                if r["auc"] is None or not np.isfinite(r["auc"]):
+                if r.auc is None or not np.isfinite(r.auc):
                     continue
                 yv = ys + 0.25 * (m - (len(models) - 1) / 2)
                 ax.errorbar(
-                    r["auc"],
+                    r.auc,
                     yv,
-                    xerr=[[r["auc"] - r["lo"]], [r["hi"] - r["auc"]]],
+                    xerr=[[r.auc - _f(r.lo)], [_f(r.hi) - r.auc]],
                     fmt="o",
                     c=f"C{m}",
-                    mfc="white" if r["small"] else f"C{m}",
+                    mfc="white" if r.small else f"C{m}",
                     ms=4,
                     capsize=2,
                     lw=0.8,
                     label=name if (ys == 0 and i == 0) else None,
                 )
             labels.append(
-                f"{col}={per_model[models[0]][i]['value']} (n={per_model[models[0]][i]['n']})"
+                f"{col}={per_model[models[0]][i].value} (n={per_model[models[0]][i].n})"
             )
             ys += 1
     ax.set_yticks(range(len(labels)), labels=labels, fontsize=7)

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ensembler.report.document import Paragraph, Table
+from ensembler.report.schema import (
+    CI,
+    DeltaCI,
+    LeaderboardRow,
+    Metrics,
+    ParetoRow,
+    RateCI,
+    SeedSpread,
+)
 
 __all__ = [
     "HOW_TO_READ",
@@ -47,11 +57,11 @@ def fmt(x: Any, nd: int = 3, sign: bool = False) -> str:
     return f"{x:+.{nd}f}" if sign else f"{x:.{nd}f}"
 
 
-def _ci(d: dict[str, Any] | None, nd: int = 3, sign: bool = False) -> str:
-    if not d:
+def _ci(d: CI | RateCI | DeltaCI | None, nd: int = 3, sign: bool = False) -> str:
+    if d is None:
         return "n/a"
-    p = d.get("point", d.get("delta"))
-    return f"{fmt(p, nd, sign)} [{fmt(d['lo'], nd, sign)}, {fmt(d['hi'], nd, sign)}]"
+    p = d.delta if isinstance(d, DeltaCI) else d.point
+    return f"{fmt(p, nd, sign)} [{fmt(d.lo, nd, sign)}, {fmt(d.hi, nd, sign)}]"
 
 
 def _p(p: Any) -> str:
@@ -66,41 +76,39 @@ def _int(n: Any) -> str:
     return f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n / 1e3:.1f} k" if n >= 1e3 else str(n)
 
 
-def _lat(row: dict[str, Any], bs: str) -> str:
-    lat = (row.get("latency_ms") or {}).get(bs)
-    return f"{lat['p50_ms']:.2f} / {lat['p95_ms']:.2f}" if lat else "n/a"
+def _lat(row: ParetoRow, bs: int) -> str:
+    lat = row.latency(bs)
+    return f"{lat.p50_ms:.2f} / {lat.p95_ms:.2f}" if lat else "n/a"
 
 
-def _dev_auc(r: dict[str, Any]) -> str:
+def _dev_auc(r: LeaderboardRow) -> str:
     """Development AUC with what it is, and an honest estimate beside an optimistic one."""
-    if r["dev_oof_auc"] is None:
+    if r.dev_oof_auc is None:
         return "n/a"
-    text = f"{fmt(r['dev_oof_auc'])} ({r['dev_oof_auc_label']})"
-    est = r.get("dev_estimate")
+    text = f"{fmt(r.dev_oof_auc)} ({r.dev_oof_auc_label})"
+    est = r.dev_estimate
     if est:
-        text += f"; {est['label']} {fmt(est['mean'])} ± {fmt(est['sd'])}"
+        text += f"; {est.label} {fmt(est.mean)} ± {fmt(est.sd)}"
     return text
 
 
-def test_reads_paragraph(m: dict[str, Any]) -> Paragraph:
+def test_reads_paragraph(m: Metrics) -> Paragraph:
     """Which stages read the test labels, and whether any informed a choice."""
-    reads = m["test_set_reads"]
-    listed = "; ".join(
-        f"{r['stage']} ({r['when']}: {r['what']})" for r in reads["stages"]
-    )
-    if reads["informed_a_choice"]:
+    reads = m.test_set_reads
+    listed = "; ".join(f"{r.stage} ({r.when}: {r.what})" for r in reads.stages)
+    if reads.informed_a_choice:
         verdict = ("**Warning: test labels informed a choice in: "
-                   + ", ".join(reads["informed_a_choice"]) + ".**")
+                   + ", ".join(reads.informed_a_choice) + ".**")
     else:
         verdict = ("**Every choice above used development data only; none of these reads "
                    "informed a choice.**")
-    return Paragraph(f"Test labels were read by {reads['count']} stage(s) of this run: "
+    return Paragraph(f"Test labels were read by {reads.count} stage(s) of this run: "
                      f"{listed}. {verdict}")
 
 
-def bootstrap_warning(m: dict[str, Any]) -> list[Paragraph]:
+def bootstrap_warning(m: Metrics) -> list[Paragraph]:
     """A warning when more than 1 % of some CI's resamples were dropped."""
-    lines = m.get("bootstrap_warnings") or []
+    lines = m.bootstrap_warnings
     if not lines:
         return []
     return [Paragraph(
@@ -113,74 +121,78 @@ def bootstrap_warning(m: dict[str, Any]) -> list[Paragraph]:
     )]
 
 
-def leaderboard_table(m: dict[str, Any]) -> Table:
-    base = m["baseline"]
+def _sens_spec(r: LeaderboardRow) -> str:
+    op = r.operating_point.macro if r.operating_point else None
+    if not op:
+        return "n/a"
+    return f"{fmt(op['sensitivity'].point, 2)} / {fmt(op['specificity'].point, 2)}"
+
+
+def leaderboard_table(m: Metrics) -> Table:
     rows = []
-    for r in m["leaderboard"]:
-        op = (r["operating_point"] or {}).get("macro")
-        d = r["delta_vs_baseline"]
-        spread = r["seed_spread"]
+    for r in m.leaderboard:
+        d = r.delta_vs_baseline
+        spread = r.seed_spread
         rows.append(
             [
-                r["name"],
-                r["kind"],
-                _ci(r["test_auc"]),
+                r.name,
+                r.kind,
+                _ci(r.test_auc),
                 _ci(d, sign=True) if d else "(baseline)",
-                _p(d["p_value"]) if d else "",
-                f"{fmt(op['sensitivity']['point'], 2)} / {fmt(op['specificity']['point'], 2)}"
-                if op
-                else "n/a",
-                fmt(r["calibration"]["brier"]["macro"]),
-                fmt(r["calibration"]["ece"]["macro"]),
-                _lat(r, "1"),
-                _lat(r, "64"),
-                _int(r["n_params"]),
-                str(r["n_members"]),
+                _p(d.p_value) if d else "",
+                _sens_spec(r),
+                fmt(r.calibration.brier.macro),
+                fmt(r.calibration.ece.macro),
+                _lat(r, 1),
+                _lat(r, 64),
+                _int(r.n_params),
+                str(r.n_members),
                 _dev_auc(r),
-                f"±{fmt(spread['sd'])} (n={spread['n_seeds']})" if spread else "",
+                f"±{fmt(spread.sd)} (n={spread.n_seeds})" if spread else "",
             ]
         )
     header = [
-        "model", "kind", "test AUC [95% CI]", f"Δ vs {base} [95% CI]", "p",
+        "model", "kind", "test AUC [95% CI]", f"Δ vs {m.baseline} [95% CI]", "p",
         "sens / spec @ dev thr", "Brier", "ECE", "ms/ECG b1 p50/p95", "ms/ECG b64 p50/p95",
         "params", "members", "dev AUC", "seed SD",
     ]  # fmt: skip
     return Table(header, rows, "CIs: 95 % patient-cluster bootstrap on the test set.")
 
 
-def primary_blocks(m: dict[str, Any]) -> list[Any]:
-    pr = m["primary"]
+def _primary_seed_text(spread: SeedSpread | None) -> str:
+    if not spread:
+        return ""
+    return (
+        f" Across {spread.n_seeds} training seeds of the members (stack configuration "
+        f"fixed, refitted on each seed's out-of-fold predictions), Δ was "
+        f"{fmt(spread.mean, sign=True)} on average (SD {fmt(spread.sd)}, range "
+        f"{fmt(spread.min, sign=True)} to {fmt(spread.max, sign=True)}): the part of "
+        "Δ that is training noise, next to the test-sampling CI above."
+    )
+
+
+def primary_blocks(m: Metrics) -> list[Any]:
+    pr = m.primary
     if pr is None:
         return [Paragraph("No primary comparison was named for this run.")]
-    verdict = (
-        "The CI excludes 0."
-        if pr["lo"] is not None and (pr["lo"] > 0 or pr["hi"] < 0)
-        else "The CI includes 0: no evidence of a difference on this test set."
-    )
+    excludes = pr.lo is not None and pr.hi is not None and (pr.lo > 0 or pr.hi < 0)
+    verdict = ("The CI excludes 0." if excludes
+               else "The CI includes 0: no evidence of a difference on this test set.")
     text = (
-        f"**Primary comparison (named before the test set was read): `{pr['a']}` − `{pr['b']}`.** "
-        f"Δ macro AUC = {_ci(pr, sign=True)}, two-sided p = {_p(pr['p_value'])} "
-        f"({pr['statistic']}, {m['settings']['n_bootstrap']} resamples). {verdict}"
+        f"**Primary comparison (named before the test set was read): `{pr.a}` − `{pr.b}`.** "
+        f"Δ macro AUC = {_ci(DeltaCI(pr.delta, pr.lo, pr.hi, pr.p_value), sign=True)}, "
+        f"two-sided p = {_p(pr.p_value)} "
+        f"({pr.statistic}, {m.settings.n_bootstrap} resamples). {verdict}"
     )
     rows = [
-        [r["class"], fmt(r.get("auc_a")), fmt(r.get("auc_b")), fmt(r.get("z"), 2),
-         _p(r.get("p_value")), _p(r.get("p_holm"))]
-        if "p_value" in r else [r["class"], "n/a", "n/a", "n/a", "n/a", r["skipped"]]
-        for r in pr["delong"]
+        [r.class_, fmt(r.auc_a), fmt(r.auc_b), fmt(r.z, 2), _p(r.p_value), _p(r.p_holm)]
+        if r.skipped is None else [r.class_, "n/a", "n/a", "n/a", "n/a", r.skipped]
+        for r in pr.delong
     ]  # fmt: skip
-    spread = pr.get("seed_spread")
-    if spread:
-        text += (
-            f" Across {spread['n_seeds']} training seeds of the members (stack configuration "
-            f"fixed, refitted on each seed's out-of-fold predictions), Δ was "
-            f"{fmt(spread['mean'], sign=True)} on average (SD {fmt(spread['sd'])}, range "
-            f"{fmt(spread['min'], sign=True)} to {fmt(spread['max'], sign=True)}): the part of "
-            "Δ that is training noise, next to the test-sampling CI above."
-        )
     return [
-        Paragraph(text),
+        Paragraph(text + _primary_seed_text(pr.seed_spread)),
         Table(
-            ["class", f"AUC {pr['a']}", f"AUC {pr['b']}", "z", "p (DeLong)", "p (Holm)"],
+            ["class", f"AUC {pr.a}", f"AUC {pr.b}", "z", "p (DeLong)", "p (Holm)"],
             rows,
             "Secondary: per-class DeLong tests treat ECGs as independent (ignore patient "
             "clustering); Holm-corrected over classes.",
@@ -188,21 +200,20 @@ def primary_blocks(m: dict[str, Any]) -> list[Any]:
     ]
 
 
-def operating_blocks(m: dict[str, Any]) -> list[Any]:
+def operating_blocks(m: Metrics) -> list[Any]:
     rows = []
-    for r in m["leaderboard"]:
-        op = r["operating_point"]
-        if op is None:
+    for r in m.leaderboard:
+        if r.operating_point is None:
             continue
-        mac = op["macro"]
+        mac = r.operating_point.macro
         rows.append(
-            [r["name"], *(_ci(mac[k], 2) for k in ("sensitivity", "specificity", "ppv", "npv"))]
+            [r.name, *(_ci(mac[k], 2) for k in ("sensitivity", "specificity", "ppv", "npv"))]
         )
-    s = m["settings"]
+    s = m.settings
     how = (
         "Youden's J"
-        if s["threshold_method"] == "youden"
-        else f"sensitivity ≥ {s['target_sensitivity']:g}"
+        if s.threshold_method == "youden"
+        else f"sensitivity ≥ {s.target_sensitivity:g}"
     )
     return [
         Paragraph(
@@ -218,49 +229,46 @@ def operating_blocks(m: dict[str, Any]) -> list[Any]:
     ]
 
 
-def calibration_table(m: dict[str, Any]) -> Table:
-    rows = []
-    for r in m["leaderboard"]:
-        cal = r["calibration"]
-        slope = [v for v in cal["slope"].values() if v is not None and np.isfinite(v)]
-        inter = [v for v in cal["intercept"].values() if v is not None and np.isfinite(v)]
-        rows.append(
-            [
-                r["name"],
-                fmt(cal["brier"]["macro"]),
-                fmt(cal["ece"]["macro"]),
-                fmt(float(np.mean(slope)) if slope else None, 2),
-                fmt(float(np.mean(inter)) if inter else None, 2),
-            ]
-        )
+def _finite_mean(values: Iterable[float | None]) -> float | None:
+    v = [x for x in values if x is not None and np.isfinite(x)]
+    return float(np.mean(v)) if v else None
+
+
+def calibration_table(m: Metrics) -> Table:
+    rows = [
+        [r.name, fmt(r.calibration.brier.macro), fmt(r.calibration.ece.macro),
+         fmt(_finite_mean(r.calibration.slope.values()), 2),
+         fmt(_finite_mean(r.calibration.intercept.values()), 2)]
+        for r in m.leaderboard
+    ]
     return Table(
-        ["model", "Brier", f"ECE ({m['settings']['ece_bins']} bins)", "slope", "intercept"],
+        ["model", "Brier", f"ECE ({m.settings.ece_bins} bins)", "slope", "intercept"],
         rows,
         "Macro means over classes. Slope: logistic recalibration on the logit (1 ideal, <1 "
         "over-confident); intercept: calibration-in-the-large with slope fixed at 1 (0 ideal).",
     )
 
 
-def subgroup_table(m: dict[str, Any]) -> Table:
-    sg = m["subgroups"]
+def subgroup_table(m: Metrics) -> Table:
+    sg = m.subgroups
     rows = []
-    for col, per_model in sg["columns"].items():
-        first = per_model[sg["models"][0]]
+    for col, per_model in sg.columns.items():
+        first = per_model[sg.models[0]]
         for i, r0 in enumerate(first):
-            cells = [f"{col} = {r0['value']}", str(r0["n"]), str(r0["n_patients"])]
-            for name in sg["models"]:
+            cells = [f"{col} = {r0.value}", str(r0.n), str(r0.n_patients)]
+            for name in sg.models:
                 r = per_model[name][i]
-                cells.append(_ci({"point": r["auc"], "lo": r["lo"], "hi": r["hi"]}))
-            cells.append("too small" if r0["small"] else "")
+                cells.append(_ci(CI(r.auc, r.lo, r.hi)))
+            cells.append("too small" if r0.small else "")
             rows.append(cells)
     return Table(
-        ["subgroup", "n", "patients", *(f"AUC {n}" for n in sg["models"]), "flag"],
+        ["subgroup", "n", "patients", *(f"AUC {n}" for n in sg.models), "flag"],
         rows,
-        f"Flagged: fewer than {m['settings']['min_subgroup_n']} ECGs or a class without both "
+        f"Flagged: fewer than {m.settings.min_subgroup_n} ECGs or a class without both "
         "labels; read as anecdotal."
         + (
-            f" Not available in this cohort: {', '.join(sg['unavailable'])}."
-            if sg["unavailable"]
+            f" Not available in this cohort: {', '.join(sg.unavailable)}."
+            if sg.unavailable
             else ""
         ),
     )
@@ -291,11 +299,11 @@ def fairness_table(summary: pd.DataFrame) -> Table:
     )
 
 
-def pareto_key_table(m: dict[str, Any]) -> Table:
+def pareto_key_table(rows: Sequence[ParetoRow]) -> Table:
     """The numbers of the Pareto plot's points, as text (same order as the leaderboard)."""
-    rows = [
-        [str(i + 1), r["name"], _ci(r["test_auc"]), _lat(r, "1"), _int(r["n_params"])]
-        for i, r in enumerate(m["leaderboard"])
+    cells = [
+        [str(i + 1), r.name, _ci(r.test_auc), _lat(r, 1), _int(r.n_params)]
+        for i, r in enumerate(rows)
     ]
-    return Table(["#", "model", "test AUC [95% CI]", "ms/ECG b1 p50/p95", "params"], rows,
+    return Table(["#", "model", "test AUC [95% CI]", "ms/ECG b1 p50/p95", "params"], cells,
                  "Key of the numbered points in the Pareto plots above.")

@@ -39,7 +39,7 @@ def report(tiny_run, tmp_path_factory):  # type: ignore[no-untyped-def]
     inp = build_comparison(ctx)
     out = tmp_path_factory.mktemp("attr") / "report"
     metrics = build_report(inp, out, tiny_run.cfg.report, seed=tiny_run.cfg.seed)
-    return inp, metrics, out
+    return inp, metrics.to_json_dict(), out  # the metrics.json layout
 
 
 def test_drawn_ecgs_follow_the_configured_rule(report, tiny_run) -> None:  # type: ignore[no-untyped-def]

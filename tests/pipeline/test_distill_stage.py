@@ -79,13 +79,12 @@ def test_student_rows_are_optimistic_and_never_selected(stacked_run: Path,
     assert refit["cnn:refit_full"].n_params == load_member_predictions(ctx)["cnn"].meta[
         "n_params"]
     metrics = compute_metrics(inp, ctx.cfg.report, seed=0)
-    assert metrics["best_single_check"]["best_fold_bag"] in {"cnn", "cnn_b"}
-    board = {r["name"]: r for r in metrics["leaderboard"]}
-    assert board[res.label]["delta_vs_baseline"] is not None
-    assert board["cnn:refit_full"]["delta_vs_baseline"] is not None
-    summary = {d["name"]: d for d in metrics["distillation"]}
-    assert set(summary) == set(rows) and summary[res.label]["teacher"] == "joint_stack"
-    assert "delta" in summary[res.label]["delta_vs_stack"]
+    assert metrics.best_single_check.best_fold_bag in {"cnn", "cnn_b"}
+    assert metrics.rows[res.label].delta_vs_baseline is not None
+    assert metrics.rows["cnn:refit_full"].delta_vs_baseline is not None
+    summary = {d.name: d for d in metrics.distillation}
+    assert set(summary) == set(rows) and summary[res.label].teacher == "joint_stack"
+    assert summary[res.label].delta_vs_stack.delta is not None
     for e in inp.entries:
         if e.kind in ("stack", "best_single"):
             assert not any(m.startswith("distilled:") or m.endswith(":refit_full")
@@ -104,7 +103,7 @@ def test_member_twin_and_trained_twin(stacked_run: Path, tmp_path: Path) -> None
     assert res.twin is None and not (ctx.run_dir / "distill" / "hard_twins").exists()
     assert {k: v.row for k, v in res.twins.items()} == {
         "distilled:cnn": "cnn", "distilled:cnn:single": "cnn:refit_full"}
-    metrics = compute_metrics(build_comparison(ctx), ctx.cfg.report, seed=0)
+    metrics = compute_metrics(build_comparison(ctx), ctx.cfg.report, seed=0).to_json_dict()
     summary = {d["name"]: d for d in metrics["distillation"]}
     d = summary["distilled:cnn"]["delta_vs_hard_twin"]
     assert d["lo"] <= d["delta"] <= d["hi"]
@@ -119,7 +118,7 @@ def test_member_twin_and_trained_twin(stacked_run: Path, tmp_path: Path) -> None
     inp = build_comparison(ctx)
     kinds = {e.name: e.kind for e in inp.entries}
     assert kinds["hard_twin:cnn"] == kinds["hard_twin:cnn:single"] == "hard_twin"
-    metrics = compute_metrics(inp, ctx.cfg.report, seed=0)
+    metrics = compute_metrics(inp, ctx.cfg.report, seed=0).to_json_dict()
     board = {r["name"]: r for r in metrics["leaderboard"]}
     assert board["hard_twin:cnn"]["dev_oof_auc_label"] == "out-of-fold"
     summary = {d["name"]: d for d in metrics["distillation"]}

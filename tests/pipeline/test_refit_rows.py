@@ -12,6 +12,7 @@ from ensembler.evaluation import LatencyStats
 from ensembler.pipeline.rows import REFIT_FULL, RowCosts, fold_bag_rows, refit_full_rows
 from ensembler.report import ComparisonInput, LeaderboardEntry
 from ensembler.report.metrics import compute_metrics
+from ensembler.report.schema import BestSingleCheck
 from ensembler.training.predictions import MemberPredictions
 
 
@@ -61,9 +62,10 @@ def test_refit_full_rows_are_single_networks_and_never_best_single_candidates(
                           y_dev=y_dev, groups_dev=g_dev, entries=[*bags, best, *refit],
                           primary=None)
     m = compute_metrics(inp, ReportConfig(n_bootstrap=100, subgroups=[]), seed=0)
-    board = {r["name"]: r for r in m["leaderboard"]}
-    assert m["leaderboard"][0]["kind"] == "refit_full"  # first: one network
-    assert board["plain:refit_full"]["delta_vs_baseline"]["delta"] > 0
-    assert board["plain:refit_full"]["test_auc"]["lo"] is not None
-    assert m["best_single_check"] == {"dev_oof_auc": board["best_single"]["dev_oof_auc"],
-                                      "best_fold_bag": "cnn", "consistent": True}
+    board = m.rows
+    assert m.leaderboard[0].kind == "refit_full"  # first: one network
+    delta = board["plain:refit_full"].delta_vs_baseline
+    assert delta is not None and delta.delta is not None and delta.delta > 0
+    assert board["plain:refit_full"].test_auc.lo is not None
+    assert m.best_single_check == BestSingleCheck(
+        dev_oof_auc=board["best_single"].dev_oof_auc, best_fold_bag="cnn", consistent=True)

@@ -52,9 +52,10 @@ def test_feature_member_one_model_row(tmp_path: Path) -> None:
                           groups_dev=cohort.patient_id[~test], entries=[bag, row],
                           primary=("feat", "feat:one_model"), baseline="feat")
     metrics = compute_metrics(inp, ReportConfig(n_bootstrap=100), seed=0)
-    kinds = [(r["name"], r["kind"]) for r in metrics["leaderboard"]]
+    kinds = [(r.name, r.kind) for r in metrics.leaderboard]
     assert kinds == [("feat:one_model", "feature_model"), ("feat", "fold_bag")]
-    assert np.isfinite(metrics["leaderboard"][0]["latency_ms"]["1"]["p50_ms"])
+    one = metrics.leaderboard[0].latency(1)
+    assert one is not None and np.isfinite(one.p50_ms)
 
 
 def test_network_and_external_kinds() -> None:

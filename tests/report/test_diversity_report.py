@@ -96,7 +96,7 @@ def test_report_has_the_section_and_metrics_parse_back(panel, tmp_path) -> None:
     inp = make_input(tmp_path)
     inp.diversity = panel
     m = build_report(inp, tmp_path / "r", ReportConfig(n_bootstrap=200), seed=0)
-    assert "figures/diversity.png" in m["figures"]
+    assert "figures/diversity.png" in m.figures
     on_disk = json.loads((tmp_path / "r" / "metrics.json").read_text())["diversity"]
     back = DiversityPanel.from_dict(on_disk)
     assert back.sentence == panel.sentence and back.members == ["a", "a_copy", "b"]

@@ -18,6 +18,7 @@ from sklearn.metrics import (
 from ensembler.config import ReportConfig
 from ensembler.errors import PredictionsError, SplitError
 from ensembler.report import build_report
+from ensembler.report.schema import CI, LatencyRow, ParetoPoint
 
 from .conftest import make_input
 
@@ -90,7 +91,7 @@ def test_html_lists_every_model_and_embeds_every_figure(built):
         src = str(img["src"])
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
-    assert sorted(metrics["figures"]) == sorted(f"figures/{f}.png" for f in FIGURES)
+    assert sorted(metrics.figures) == sorted(f"figures/{f}.png" for f in FIGURES)
     for f in FIGURES:
         assert (out / "figures" / f"{f}.png").read_bytes()[:4] == b"\x89PNG"
     text = " ".join(parser.text)
@@ -104,7 +105,7 @@ def test_html_lists_every_model_and_embeds_every_figure(built):
 def test_metrics_json_agrees_with_sklearn(built):
     inp, out, metrics = built
     on_disk = json.loads((out / "metrics.json").read_text())
-    assert on_disk == metrics
+    assert on_disk == metrics.to_json_dict()
     y = inp.y_test
     rows = {r["name"]: r for r in on_disk["leaderboard"]}
     assert list(rows) == [
@@ -189,15 +190,15 @@ def test_minimal_input_without_optional_parts(comparison, tmp_path):
     comparison.subgroups_test = None
     comparison.primary = None
     m = build_report(comparison, tmp_path / "r", CFG)
-    assert sorted(m["figures"]) == [
+    assert sorted(m.figures) == [
         "figures/decision_curve.png",  # best single and the first stack have development OOF
         "figures/pareto.png",
         "figures/reliability.png",
         "figures/risk_coverage.png",
         "figures/roc.png",
     ]
-    assert m["leaderboard"][0]["operating_point"] is None and m["primary"] is None
-    assert m["diversity"] is None  # no panel given: no section, no figure
+    assert m.leaderboard[0].operating_point is None and m.primary is None
+    assert m.diversity is None  # no panel given: no section, no figure
     html = (tmp_path / "r" / "report.html").read_text()
     assert "No primary comparison" in html and "n/a" in html
 
@@ -210,11 +211,11 @@ def test_test_reads_are_counted_and_labelled(comparison, tmp_path):
         {"stage": "bundle export", "when": "after this report", "what": "member-mode test AUC"},
     ]
     m = build_report(comparison, tmp_path / "r", CFG, seed=0)
-    reads = m["test_set_reads"]
-    assert reads["count"] == 3
-    assert [r["stage"] for r in reads["stages"]] == [
+    reads = m.test_set_reads
+    assert reads.count == 3
+    assert [r.stage for r in reads.stages] == [
         "comparison report", "data efficiency", "bundle export"]
-    assert not any(r["informed_choice"] for r in reads["stages"])
+    assert not any(r.informed_choice for r in reads.stages)
     md = (tmp_path / "r" / "report.md").read_text()
     assert "read by 3 stage(s)" in md and "data efficiency (before this report" in md
 
@@ -228,12 +229,13 @@ def test_dev_auc_labels_and_nested_estimate(comparison, tmp_path):
                                       "n_folds": 4}
     comparison.tuned_members = {"joint_stack", "best_single"}
     m = build_report(comparison, tmp_path / "r", CFG, seed=0)
-    rows = {r["name"]: r for r in m["leaderboard"]}
-    assert rows["best_single"]["dev_oof_auc_label"] == "selected on (optimistic)"
-    assert rows["joint_stack"]["dev_oof_auc_label"] == "selected on (optimistic)"
-    assert rows["resnet"]["dev_oof_auc_label"] == "out-of-fold"
-    assert rows["resnet_fold1"]["dev_oof_auc_label"].startswith("fold bag's OOF")
-    assert rows["joint_stack"]["dev_estimate"]["mean"] == 0.71
+    rows = m.rows
+    assert rows["best_single"].dev_oof_auc_label == "selected on (optimistic)"
+    assert rows["joint_stack"].dev_oof_auc_label == "selected on (optimistic)"
+    assert rows["resnet"].dev_oof_auc_label == "out-of-fold"
+    assert str(rows["resnet_fold1"].dev_oof_auc_label).startswith("fold bag's OOF")
+    est = rows["joint_stack"].dev_estimate
+    assert est is not None and est.mean == 0.71
     md = (tmp_path / "r" / "report.md").read_text()
     assert "(selected on (optimistic)); nested CV 0.710 ± 0.020" in md
 
@@ -247,15 +249,15 @@ def test_degenerate_resamples_are_counted_and_warned(comparison, tmp_path):
     y[:2, 1] = 1  # one patient (two ECGs) carries every MI positive
     comparison.y_test = y
     m = build_report(comparison, tmp_path / "r", CFG, seed=0)
-    row = {r["name"]: r for r in m["leaderboard"]}["joint_stack"]
-    d = row["bootstrap_dropped"]
+    d = m.rows["joint_stack"].bootstrap_dropped
     # P(patient not drawn in 90 draws of 90) ~ 37 %: many of 200 resamples lose MI
-    assert 0.2 * CFG.n_bootstrap < d["auc_per_class"]["MI"] == d["auc_macro"]
-    assert d["auc_per_class"]["NORM"] == 0
-    assert d["operating_point"]["per_class"]["MI"]["sensitivity"] == d["auc_per_class"]["MI"]
-    sub = m["subgroups"]["columns"]["sex"]["joint_stack"]
+    assert 0.2 * CFG.n_bootstrap < d.auc_per_class["MI"] == d.auc_macro  # type: ignore[operator]
+    assert d.auc_per_class["NORM"] == 0
+    assert d.operating_point is not None
+    assert d.operating_point.per_class["MI"]["sensitivity"] == d.auc_per_class["MI"]
+    sub = m.to_json_dict()["subgroups"]["columns"]["sex"]["joint_stack"]
     assert all("n_dropped" in s for s in sub)
-    assert any("joint_stack: AUC of MI" in w for w in m["bootstrap_warnings"])
+    assert any("joint_stack: AUC of MI" in w for w in m.bootstrap_warnings)
     md = (tmp_path / "r" / "report.md").read_text()
     assert "degenerate bootstrap resamples" in md and "joint_stack: AUC of MI" in md
 
@@ -264,8 +266,9 @@ def test_degenerate_resamples_are_counted_and_warned(comparison, tmp_path):
 def test_primary_delta_seed_spread_is_shown(comparison, tmp_path):
     comparison.primary_seed_deltas = [0.004, 0.012, -0.002]
     m = build_report(comparison, tmp_path / "r", CFG, seed=0)
-    spread = m["primary"]["seed_spread"]
-    assert spread["n_seeds"] == 3 and spread["min"] == -0.002 and spread["max"] == 0.012
+    assert m.primary is not None and m.primary.seed_spread is not None
+    spread = m.primary.seed_spread
+    assert spread.n_seeds == 3 and spread.min == -0.002 and spread.max == 0.012
     md = (tmp_path / "r" / "report.md").read_text()
     assert "Across 3 training seeds of the members" in md and "-0.002 to +0.012" in md
 
@@ -320,7 +323,7 @@ def test_pareto_labels_never_overlap_with_eight_stacks_on_one_point():
             assert not b.overlaps(c)
     for t, xi, yi in zip(ax.texts, x, y, strict=True):
         assert t.xy == pytest.approx((xi, yi))  # type: ignore[attr-defined]
-    rows = [{"name": f"stack_{i}", "test_auc": {"point": yi, "lo": yi - 0.01, "hi": yi + 0.01},
-             "n_params": int(1e6 * xi), "latency_ms": {"1": {"p50_ms": xi}}}
+    rows = [ParetoPoint(f"stack_{i}", CI(float(yi), yi - 0.01, yi + 0.01), int(1e6 * xi),
+                        {"1": LatencyRow(1, float(xi), float(xi), 1)})
             for i, (xi, yi) in enumerate(zip(x, y, strict=True))]
     assert pareto_figure(rows)[:4] == b"\x89PNG"

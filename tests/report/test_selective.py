@@ -36,5 +36,5 @@ def test_section_and_figures_are_in_the_report(comparison, tmp_path) -> None:  #
     assert "measured on the test set, not guaranteed" in md
     for fig in ("risk_coverage", "decision_curve"):
         assert (out / "figures" / f"{fig}.png").read_bytes()[:4] == b"\x89PNG"
-        assert f"figures/{fig}.png" in metrics["figures"]
+        assert f"figures/{fig}.png" in metrics.figures
     assert np.isfinite(selective_rows(comparison)[comparison.baseline][1]["kept"])
