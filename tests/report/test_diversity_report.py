@@ -13,7 +13,7 @@ from ensembler.config import ReportConfig
 from ensembler.pipeline.diversity import diversity_panel, fold_mean_auc_samples
 from ensembler.report import build_report
 from ensembler.report.diversity import DiversityPanel, DropOneBlock, DropOneRow, gain_sentence
-from ensembler.report.diversity_blocks import diversity_blocks
+from ensembler.report.diversity_blocks import correlation_figure, diversity_blocks
 from ensembler.report.document import Document
 from stacking import StackSpec, fit_stack, nested_cv
 
@@ -128,3 +128,28 @@ def test_a_constant_member_null_correlations_render(panel) -> None:  # type: ign
     cells = _section_cells(md.to_markdown(), back.members)
     assert cells["a"][3] == "n/a" and cells["a"][6].startswith("n/a")
     assert cells["b"][3].startswith("`a_copy` ")  # the others still find their closest one
+
+
+def test_many_classes_draw_their_mean_and_keep_each_class_in_metrics() -> None:
+    """Over three classes the heat map shows the mean over classes; metrics keep each."""
+    from ensembler.pipeline.diversity import _correlation
+    from ensembler.report.diversity_blocks import _panels
+
+    rng = np.random.default_rng(0)
+    n, c = 400, 5
+    y = (rng.random((n, c)) < 0.4).astype(np.int64)
+    oof = {m: 1 / (1 + np.exp(-(2 * y + rng.normal(size=(n, c))))) for m in ("p", "q", "r")}
+    from stacking import Level1Data
+
+    d = Level1Data(members=list(oof), class_names=[f"k{j}" for j in range(c)], oof=oof,
+                   test_by_fold={m: np.full((2, 1, c), 0.5) for m in oof}, y=y,
+                   groups=np.arange(n), folds=np.arange(n) % 2)
+    corr = _correlation(d)
+    assert [b.class_name for b in corr] == [f"k{j}" for j in range(c)]
+    ((label, pos, _neg, n_pos, n_neg),) = _panels(corr)
+    assert label == "mean over 5 classes" and n_pos is None and n_neg is None
+    want = np.mean([np.asarray(b.positives, dtype=float) for b in corr], axis=0)
+    np.testing.assert_allclose(pos, want)
+    panel = DiversityPanel(list(oof), corr, None, "greedy", [], "mean", "mean(p+q+r)", [],
+                           "the run has a single member", gain_sentence(None, "test"))
+    assert correlation_figure(panel).startswith(b"\x89PNG")
