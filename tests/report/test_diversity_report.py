@@ -138,7 +138,8 @@ def test_many_classes_draw_their_mean_and_keep_each_class_in_metrics() -> None:
     rng = np.random.default_rng(0)
     n, c = 400, 5
     y = (rng.random((n, c)) < 0.4).astype(np.int64)
-    oof = {m: 1 / (1 + np.exp(-(2 * y + rng.normal(size=(n, c))))) for m in ("p", "q", "r")}
+    oof: dict[str, np.ndarray] = {m: 1 / (1 + np.exp(-(2 * y + rng.normal(size=(n, c)))))
+                                  for m in ("p", "q", "r")}
     from stacking import Level1Data
 
     d = Level1Data(members=list(oof), class_names=[f"k{j}" for j in range(c)], oof=oof,
