@@ -95,66 +95,91 @@ def build_cache(
     with atomic_dir(cache_dir, marked_by("info.json"), keep_existing=True) as tmp:
         # keep_existing: a cache built concurrently by another process is kept
         full = np.lib.format.open_memmap(tmp / "full.npy", "w+", np.float32, shape)
-        ok = np.zeros(len(table), bool)
-        skipped: list[tuple[str, str]] = []
-        i = 0
-        for res in _chunks(table, spec, progress):
-            for item in res:
-                if isinstance(item, str):
-                    if spec.on_bad_record == "error":
-                        raise BadRecordError(table.paths[i], item)
-                    skipped.append((table.paths[i], item))
-                else:
-                    full[i], ok[i] = item, True
-                i += 1
-        if not ok.any():
-            raise DataError(f"all {len(table)} records are bad; see the reasons, e.g. "
-                            f"{skipped[0][0]}: {skipped[0][1]}")
+        ok, skipped = _read_records(table, spec, progress, full)
         keep = np.flatnonzero(ok)
-        full.flush()
-        if len(keep) == len(table) and spec.dtype == "float32":
-            del full
-            os.replace(tmp / "full.npy", tmp / "signals.npy")
-        else:  # compact out skipped records and/or convert to float16
-            dtype = np.float16 if spec.dtype == "float16" else np.float32
-            sig = np.lib.format.open_memmap(tmp / "signals.npy", "w+", dtype,
-                                            (len(keep), *shape[1:]))
-            for s in range(0, len(keep), 1024):
-                sig[s:s + 1024] = full[keep[s:s + 1024]]
-            sig.flush()
-            del sig, full
-            (tmp / "full.npy").unlink()
+        _write_signals(tmp, full, keep, spec.dtype)
+        del full
         labels = table.labels[keep]
-        np.save(tmp / "labels.npy", labels)
-        np.save(tmp / "tabular.npy", table.tabular[keep].astype(np.float32))
-        fold = None if table.predefined_fold is None else table.predefined_fold[keep]
-        meta = pd.DataFrame({"record_id": table.record_id[keep],
-                             "patient_id": table.patient_id[keep],
-                             "path": [table.paths[k] for k in keep]})
-        if fold is not None:
-            meta["predefined_fold"] = fold
-        sub = table.subgroups.iloc[keep].reset_index(drop=True)
-        meta = pd.concat([meta, sub.add_prefix("subgroup:")], axis=1)
-        meta.to_csv(tmp / "metadata.csv", index=False)
-        pd.DataFrame(skipped, columns=["record", "reason"]).to_csv(tmp / "skipped.csv",
-                                                                   index=False)
-        info: dict[str, Any] = {
-            "fingerprint": cache_dir.name, "source": table.source, "n_records": len(keep),
-            "n_patients": len(np.unique(table.patient_id[keep])),
-            "n_skipped_bad": len(skipped), "class_names": table.class_names,
-            "positives": labels.sum(axis=0).astype(int).tolist(), "lead_names": leads,
-            "fs": spec.fs, "n_samples": shape[2], "dtype": spec.dtype,
-            "tabular_names": table.tabular_names,
-            "subgroup_names": list(table.subgroups.columns),
-            "preprocessing": spec.model_dump(mode="json"), **table.info,
-        }
-        if fold is not None:
-            info["n_test_records"] = int((fold == TEST_FOLD).sum())
+        _write_tables(tmp, table, keep, skipped)
+        info = _info(table, spec, cache_dir.name, keep, len(skipped), leads, shape[2])
         if table.oracle_risk is not None:
             risk = table.oracle_risk[keep]
             np.save(tmp / "oracle_risk.npy", risk)
+            fold = None if table.predefined_fold is None else table.predefined_fold[keep]
             info.update(_oracle_aucs(risk, labels, fold))
         (tmp / "info.json").write_text(json.dumps(info, indent=2))
+
+
+def _read_records(table: RecordTable, spec: PreprocessingConfig, progress: bool,
+                  full: np.ndarray) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """Preprocess every record into ``full`` (N, leads, samples); (ok (N,), skipped
+    (path, reason) pairs). A bad record raises or is skipped per ``spec.on_bad_record``."""
+    ok = np.zeros(len(table), bool)
+    skipped: list[tuple[str, str]] = []
+    i = 0
+    for res in _chunks(table, spec, progress):
+        for item in res:
+            if isinstance(item, str):
+                if spec.on_bad_record == "error":
+                    raise BadRecordError(table.paths[i], item)
+                skipped.append((table.paths[i], item))
+            else:
+                full[i], ok[i] = item, True
+            i += 1
+    if not ok.any():
+        raise DataError(f"all {len(table)} records are bad; see the reasons, e.g. "
+                        f"{skipped[0][0]}: {skipped[0][1]}")
+    return ok, skipped
+
+
+def _write_signals(tmp: Path, full: np.memmap, keep: np.ndarray, dtype: str) -> None:
+    """``signals.npy``: ``full.npy`` renamed, or compacted to the kept rows / float16."""
+    full.flush()
+    if len(keep) == full.shape[0] and dtype == "float32":
+        os.replace(tmp / "full.npy", tmp / "signals.npy")
+        return
+    out = np.float16 if dtype == "float16" else np.float32
+    sig = np.lib.format.open_memmap(tmp / "signals.npy", "w+", out, (len(keep), *full.shape[1:]))
+    for s in range(0, len(keep), 1024):
+        sig[s:s + 1024] = full[keep[s:s + 1024]]
+    sig.flush()
+    del sig
+    (tmp / "full.npy").unlink()
+
+
+def _write_tables(tmp: Path, table: RecordTable, keep: np.ndarray,
+                  skipped: list[tuple[str, str]]) -> None:
+    """Labels, tabular data, per-record metadata (ids, paths, fold, subgroups), skipped."""
+    np.save(tmp / "labels.npy", table.labels[keep])
+    np.save(tmp / "tabular.npy", table.tabular[keep].astype(np.float32))
+    meta = pd.DataFrame({"record_id": table.record_id[keep],
+                         "patient_id": table.patient_id[keep],
+                         "path": [table.paths[k] for k in keep]})
+    if table.predefined_fold is not None:
+        meta["predefined_fold"] = table.predefined_fold[keep]
+    sub = table.subgroups.iloc[keep].reset_index(drop=True)
+    meta = pd.concat([meta, sub.add_prefix("subgroup:")], axis=1)
+    meta.to_csv(tmp / "metadata.csv", index=False)
+    pd.DataFrame(skipped, columns=["record", "reason"]).to_csv(tmp / "skipped.csv", index=False)
+
+
+def _info(table: RecordTable, spec: PreprocessingConfig, fingerprint: str, keep: np.ndarray,
+          n_skipped: int, leads: list[str], samples: int) -> dict[str, Any]:
+    """The cache's ``info.json`` (without the oracle AUCs of a synthetic cohort)."""
+    labels = table.labels[keep]
+    info: dict[str, Any] = {
+        "fingerprint": fingerprint, "source": table.source, "n_records": len(keep),
+        "n_patients": len(np.unique(table.patient_id[keep])),
+        "n_skipped_bad": n_skipped, "class_names": table.class_names,
+        "positives": labels.sum(axis=0).astype(int).tolist(), "lead_names": leads,
+        "fs": spec.fs, "n_samples": samples, "dtype": spec.dtype,
+        "tabular_names": table.tabular_names,
+        "subgroup_names": list(table.subgroups.columns),
+        "preprocessing": spec.model_dump(mode="json"), **table.info,
+    }
+    if table.predefined_fold is not None:
+        info["n_test_records"] = int((table.predefined_fold[keep] == TEST_FOLD).sum())
+    return info
 
 
 def open_cache(cache_dir: Path) -> Cohort:
