@@ -245,6 +245,18 @@ def register_variant(
     return builder
 
 
+def family_ranges(family: str) -> dict[str, dict[str, Any]]:
+    """The tuning ranges of a built-in ``family`` (every variant of a family has the same)."""
+    found = [spec.ranges for spec in _REGISTRY.values() if spec.builtin and spec.family == family]
+    if not found:
+        families = sorted({s.family for s in _REGISTRY.values() if s.builtin})
+        raise UnknownModelError(f"no built-in family {family!r}; families: {families}")
+    if any(r != found[0] for r in found[1:]):
+        raise DuplicateModelError(f"the variants of family {family!r} disagree on their "
+                                  "tuning ranges; a family has one search space")
+    return {k: dict(v) for k, v in found[0].items()}
+
+
 def list_models(pattern: str | None = None) -> list[str]:
     """Sorted registered names, optionally filtered by a shell-style ``pattern`` ("*resnet*")."""
     names = sorted(_REGISTRY)
@@ -413,10 +425,14 @@ def _measured(name: str) -> tuple[int, int]:
 
 
 def get_model_info(name: str) -> dict[str, Any]:
-    """What a model is: family, paper, default hyper-parameters, sensible tuning ranges,
-    ``min_length`` (samples) and parameter count (12 leads, 5 classes, no tabular).
+    """What a model is: family, paper, default hyper-parameters, its family's tuning
+    ranges, ``min_length`` (samples) and parameter count (12 leads, 5 classes, no tabular).
 
-    ``ranges`` maps a hyper-parameter to ``{"low", "high"[, "log"]}`` or ``{"choices"}``.
+    ``ranges`` is the family's search space, the one source the built-in tuning spaces
+    sample (``ensembler.tuning.spaces``): a search parameter, in sampling order, to
+    ``{"low", "high"[, "log"]}`` (integer bounds: an integer parameter) or
+    ``{"choices"}``. A search parameter is a hyper-parameter or what the family's space
+    builds hyper-parameters from (``depth`` and ``width`` give cnn1d's ``filters``).
     """
     resolve_model_fn(name)  # raises UnknownModelError with the valid names
     spec = _REGISTRY.get(name)

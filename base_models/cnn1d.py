@@ -67,10 +67,15 @@ class Cnn1d(nn.Module):
 
 
 _PAPER = "Wang, Yan & Oates 2017 (FCN), as fcn_wang in Strodthoff et al. 2021 (PTB-XL benchmark)"
+#: The family's tuning search space (sampled in this order by ensembler.tuning.spaces;
+#: dropout and the optimiser come from the shared training space).
+#: ``depth`` blocks of ``width`` channels (2x in the middle), first kernel, then ``kernel``.
 _RANGES: dict[str, dict[str, Any]] = {
-    "filters": {"choices": [[64, 128, 64], [128, 256, 128]]},
+    "depth": {"low": 2, "high": 4},
+    "width": {"choices": [16, 32, 64]},
+    "first_kernel": {"choices": [5, 7, 9]},
+    "kernel": {"choices": [3, 5]},
     "pool": {"choices": ["avg", "concat"]},
-    "dropout": {"low": 0.0, "high": 0.5},
 }
 for _name in ("cnn1d", "fcn_wang"):
     register_variant(

@@ -76,11 +76,17 @@ register_variant(
     family="cnn_lstm",
     paper="Oh et al. 2018 (CNN + LSTM for arrhythmia); CNN-RNN hybrids for ECG",
     defaults={"dropout": 0.2},
+    # the family's tuning search space, sampled in this order by ensembler.tuning.spaces
+    # (dropout and the optimiser: the shared training space); conv_layers x conv_width
+    # give conv_channels
     ranges={
-        "hidden": {"choices": [32, 64, 128]},
+        "conv_layers": {"low": 2, "high": 3},
+        "conv_width": {"choices": [16, 32, 64]},
+        "kernel_size": {"choices": [5, 7, 9]},
+        "hidden": {"choices": [16, 32, 64]},
         "num_layers": {"low": 1, "high": 2},
+        "bidirectional": {"choices": [True, False]},
         "readout": {"choices": ["pool", "last"]},
-        "dropout": {"low": 0.0, "high": 0.5},
     },
     param_count=130_949,
 )

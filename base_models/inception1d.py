@@ -95,16 +95,24 @@ class Inception1d(nn.Module):
         return out
 
 
+#: Named kernel-size sets of the family's search space (``kernel_set`` -> ``kernel_sizes``).
+KERNEL_SETS: dict[str, list[int]] = {"long": [39, 19, 9], "medium": [19, 9, 5],
+                                     "short": [9, 5, 3]}
+
 register_variant(
     "inception1d",
     Inception1d,
     family="inception1d",
     paper="Ismail Fawaz et al. 2020 (InceptionTime), as inception1d in Strodthoff et al. 2021",
     defaults={"head_hidden": 128, "dropout": 0.5},
+    # the family's tuning search space, sampled in this order by ensembler.tuning.spaces
+    # (dropout and the optimiser: the shared training space); kernel_set names KERNEL_SETS
     ranges={
-        "depth": {"low": 3, "high": 9},
-        "filters": {"choices": [16, 32, 64]},
-        "dropout": {"low": 0.0, "high": 0.5},
+        "kernel_set": {"choices": sorted(KERNEL_SETS)},
+        "depth": {"choices": [3, 6]},
+        "filters": {"choices": [8, 16, 32]},
+        "bottleneck": {"choices": [8, 16, 32]},
+        "head_hidden": {"choices": [0, 64]},
     },
     param_count=507_653,
 )

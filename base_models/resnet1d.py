@@ -84,11 +84,16 @@ class ResNet1d(nn.Module):
 
 
 _PAPER = "Wang et al. 2017 ResNet, as resnet1d_wang in Strodthoff et al. 2021 (PTB-XL benchmark)"
+#: The family's tuning search space (sampled in this order by ensembler.tuning.spaces;
+#: dropout and the optimiser come from the shared training space).
+#: ``blocks_per_stage`` gives ``layers``; ``kernel_1``/``kernel_2`` the block kernels.
 _RANGES: dict[str, dict[str, Any]] = {
-    "width": {"choices": [32, 64, 128]},
-    "layers": {"choices": [[1, 1, 1], [2, 2, 2]]},
-    "dropout": {"low": 0.0, "high": 0.5},
-    "head_hidden": {"choices": [0, 64, 128]},
+    "blocks_per_stage": {"low": 1, "high": 2},
+    "width": {"choices": [16, 32, 64]},
+    "kernel_1": {"choices": [3, 5, 7]},
+    "kernel_2": {"choices": [3, 5]},
+    "stem_kernel": {"choices": [5, 7, 9]},
+    "head_hidden": {"choices": [0, 64]},
 }
 for _name in ("resnet1d", "resnet1d_wang"):
     register_variant(

@@ -243,13 +243,16 @@ _PAPER = (
     "Gu et al. 2022, S4D (diagonal state spaces, S4D-Lin/S4D-Inv init); S4 on PTB-XL: "
     "Mehari & Strodthoff 2023"
 )
+#: The family's tuning search space (sampled in this order by ensembler.tuning.spaces;
+#: dropout and the optimiser come from the shared training space).
 _RANGES: dict[str, dict[str, Any]] = {
     "d_model": {"choices": [32, 64, 128]},
-    "n_layers": {"low": 2, "high": 6},
+    "n_layers": {"low": 2, "high": 4},
     "d_state": {"choices": [16, 32, 64]},
     "init": {"choices": list(INITS)},
     "bidirectional": {"choices": [True, False]},
-    "dropout": {"low": 0.0, "high": 0.5},
+    "layer_dropout": {"low": 0.0, "high": 0.3},
+    "dt_max": {"choices": [0.01, 0.1]},
 }
 for _name, _init in (("s4d", "lin"), ("s4d_inv", "inv")):
     register_variant(

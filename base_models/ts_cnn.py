@@ -113,12 +113,15 @@ register_variant(
     paper="time-slicing CNN: shared per-slice CNN + mean / gated-attention (Ilse et al. 2018) "
     "/ GRU aggregation",
     defaults={"dropout": 0.2},
+    # the family's tuning search space, sampled in this order by ensembler.tuning.spaces
+    # (dropout and the optimiser: the shared training space)
     ranges={
-        "slice_length": {"choices": [50, 100, 200]},
+        "slice_length": {"choices": [25, 50, 100]},
         "overlap": {"low": 0.0, "high": 0.75},
-        "width": {"choices": [16, 32, 64]},
+        "width": {"choices": [16, 32]},
+        "depth": {"low": 2, "high": 3},
+        "kernel_size": {"choices": [5, 7]},
         "aggregate": {"choices": ["mean", "attention", "gru"]},
-        "dropout": {"low": 0.0, "high": 0.5},
     },
     param_count=63_238,
 )

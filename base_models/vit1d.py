@@ -157,14 +157,16 @@ class ViT1d(nn.Module):
 
 
 _PAPER = "Dosovitskiy et al. 2021 (ViT), 1-D patches over time"
+#: The family's tuning search space (sampled in this order by ensembler.tuning.spaces;
+#: dropout and the optimiser come from the shared training space).
 _RANGES: dict[str, dict[str, Any]] = {
-    "patch_size": {"choices": [5, 10, 25, 50]},
-    "dim": {"choices": [64, 128, 192]},
-    "depth": {"low": 2, "high": 8},
-    "heads": {"choices": [2, 4, 8]},
+    "patch_size": {"choices": [10, 25, 50]},
+    "dim": {"choices": [32, 64]},
+    "heads": {"choices": [2, 4]},
+    "depth": {"low": 1, "high": 4},
+    "mlp_ratio": {"choices": [2.0, 4.0]},
     "tokens": {"choices": ["all_leads", "per_lead"]},
     "pool": {"choices": ["cls", "mean"]},
-    "dropout": {"low": 0.0, "high": 0.5},
 }
 register_variant(
     "vit1d",

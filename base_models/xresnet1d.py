@@ -112,10 +112,14 @@ class XResNet1d(nn.Module):
 
 
 _PAPER = "He et al. 2019 (bag of tricks, ResNet-D), 1-D as xresnet1d in Strodthoff et al. 2021"
+#: The family's tuning search space (sampled in this order by ensembler.tuning.spaces;
+#: dropout and the optimiser come from the shared training space).
 _RANGES: dict[str, dict[str, Any]] = {
-    "widen": {"choices": [0.25, 0.5, 1.0]},
+    "depth": {"choices": [18, 34]},
+    "widen": {"choices": [0.125, 0.25, 0.5]},
     "kernel_size": {"choices": [3, 5, 7]},
-    "dropout": {"low": 0.0, "high": 0.5},
+    "stem_kernel": {"choices": [3, 5, 7]},
+    "head_hidden": {"choices": [0, 64]},
 }
 _COUNTS = {18: 6_436_229, 34: 12_055_173, 50: 19_019_653, 101: 33_555_333}
 for _depth, _count in _COUNTS.items():
@@ -134,6 +138,6 @@ register_variant(
     family="xresnet1d",
     paper=_PAPER,
     defaults={"depth": 50, "head_hidden": 128, "dropout": 0.5},
-    ranges={**_RANGES, "depth": {"choices": [18, 34, 50, 101]}},
+    ranges=_RANGES,
     param_count=_COUNTS[50],
 )

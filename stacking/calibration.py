@@ -21,6 +21,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from stacking.metrics import binary_log_loss
+from stacking.names import CALIBRATION_METHODS
 
 __all__ = [
     "CALIBRATION_METHODS",
@@ -30,7 +31,6 @@ __all__ = [
     "choose_calibration",
 ]
 
-CALIBRATION_METHODS: tuple[str, ...] = ("none", "platt", "isotonic", "temperature")
 _EPS = 1e-6
 
 

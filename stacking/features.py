@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import logit
 
+from stacking.names import TRANSFORMS
+
 __all__ = ["TRANSFORMS", "RankState", "build_meta_features", "column_names"]
 
-Transform = Literal["prob", "logit", "rank"]
-TRANSFORMS: tuple[str, ...] = ("prob", "logit", "rank")
 _EPS = 1e-6
 
 

@@ -14,6 +14,7 @@ import click
 
 from ensembler.cli.main import cli
 from ensembler.cli.options import apply_threads, threads_option
+from ensembler.config.report import MEMBER_MODES
 
 allow_arch_option = click.option(
     "--allow-arch", "--allow-feature-set", "allow_arch", multiple=True,
@@ -25,7 +26,7 @@ allow_arch_option = click.option(
 @cli.command("export")
 @click.argument("target", type=click.Path(exists=True, path_type=Path))
 @click.option("--stack", default=None, help="Stack to ship (default: stack/selected.json).")
-@click.option("--members", type=click.Choice(["auto", "fold-average", "refit-full"]),
+@click.option("--members", type=click.Choice(["auto", *MEMBER_MODES]),
               default=None, help="Member mode (default: export.members; auto = fold-average).")
 @click.option("--onnx/--no-onnx", default=None, help="Also export every member to ONNX.")
 @click.option("--zip/--no-zip", "as_zip", default=None, help="Also write <bundle>.zip.")

@@ -17,6 +17,7 @@ from stacking.learners._blend import (
 )
 from stacking.learners._gbm import LightGBMStacker
 from stacking.learners._linear import LogisticStacker
+from stacking.names import SEARCHABLE
 
 if TYPE_CHECKING:
     from optuna.trial import BaseTrial
@@ -46,7 +47,9 @@ LEARNERS: dict[str, type[_Blender | LogisticStacker | LightGBMStacker]] = {
 #: Learners that combine one column per member of the same class (no passthrough).
 BLENDERS: frozenset[str] = frozenset({"mean", "weighted", "greedy", "best_single"})
 #: The learners a stacking study may choose (best_single is a comparison row only).
-SEARCHABLE: tuple[str, ...] = tuple(n for n in LEARNERS if n != "best_single")
+if set(LEARNERS) != {*SEARCHABLE, "best_single"}:  # a learner added in one place only
+    raise RuntimeError(f"stacking.LEARNERS {sorted(LEARNERS)} and stacking.names.SEARCHABLE "
+                       f"{sorted(SEARCHABLE)} (+ best_single) disagree")
 
 
 def suggest_params(name: str, trial: BaseTrial) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import get_args
 from ensembler.config.report import MEMBER_MODES, ExportConfig
 from ensembler.config.stacking import Calibration, Learner, StackingConfig
 from stacking import CALIBRATION_METHODS, DEFAULT_LEARNERS, LEARNERS, TRANSFORMS
-from stacking.learners import SEARCHABLE
+from stacking.names import SEARCHABLE
 
 
 def test_config_learners_are_the_searchable_registry_learners() -> None:
@@ -38,3 +38,14 @@ def test_every_searchable_learner_owns_its_space() -> None:
         study = optuna.create_study()
         params = LEARNERS[name].suggest_params(study.ask())
         LEARNERS[name](**params)  # the sampled parameters are the learner's own
+
+
+def test_stacking_reads_each_list_from_one_module() -> None:
+    import stacking.calibration
+    import stacking.features
+    import stacking.learners
+    import stacking.names
+
+    assert stacking.features.TRANSFORMS is stacking.names.TRANSFORMS
+    assert stacking.calibration.CALIBRATION_METHODS is stacking.names.CALIBRATION_METHODS
+    assert stacking.learners.SEARCHABLE is stacking.names.SEARCHABLE

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import optuna
 import pytest
 import torch
 
-from base_models import create_model, get_model_info, list_models
+from base_models import create_model, family_ranges, get_model_info, list_models
 from ensembler.config import ModelEntry
 from ensembler.errors import ConfigError
 from ensembler.tuning.spaces import (
@@ -41,6 +43,28 @@ def test_samples_build_and_fixed_trial_rebuilds(family: str) -> None:
         assert out.shape == (2, 2)
         rebuilt = suggest_member(optuna.trial.FixedTrial(trial.params), entry, space)
         assert rebuilt == tuned
+
+
+def _distribution(r: dict[str, Any]) -> optuna.distributions.BaseDistribution:
+    if "choices" in r:
+        return optuna.distributions.CategoricalDistribution(r["choices"])
+    if isinstance(r["low"], int) and isinstance(r["high"], int):
+        return optuna.distributions.IntDistribution(r["low"], r["high"], log=r.get("log", False))
+    return optuna.distributions.FloatDistribution(r["low"], r["high"], log=r.get("log", False))
+
+
+@pytest.mark.parametrize("family", list_spaces())
+def test_each_space_samples_exactly_the_registry_ranges(family: str) -> None:
+    """One source of truth: the registry documents the ranges, the tuning samples them —
+    the same names, in the same order, with the same bounds and choices."""
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    get_space(family)(trial)
+    ranges = family_ranges(family)
+    assert list(trial.distributions) == list(ranges)
+    assert trial.distributions == {k: _distribution(r) for k, r in ranges.items()}
+    for name in list_models():  # every variant of the family documents these ranges
+        if get_model_info(name)["family"] == family:
+            assert get_model_info(name)["ranges"] == ranges
 
 
 def test_unfused_entry_does_not_search_fusion() -> None:

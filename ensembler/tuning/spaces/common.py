@@ -7,11 +7,36 @@ same code samples during the search and rebuilds the winner through
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import optuna
 
-FUSION_CHOICES = ("early", "intermediate", "late")
+from base_models import FUSION_MODES, family_ranges
+
+#: Where tabular data can join the signal in a fused member (every mode but "none").
+FUSION_CHOICES = tuple(m for m in FUSION_MODES if m != "none")
+
+
+def suggest_ranges(trial: optuna.trial.BaseTrial, ranges: Mapping[str, Mapping[str, Any]]
+                   ) -> dict[str, Any]:
+    """Sample ``ranges`` (the registry's format) in order: ``{"choices"}`` categorical,
+    ``{"low", "high"[, "log"]}`` an integer when both bounds are integers, else a float."""
+    out: dict[str, Any] = {}
+    for name, r in ranges.items():
+        if "choices" in r:
+            out[name] = trial.suggest_categorical(name, list(r["choices"]))
+        elif isinstance(r["low"], int) and isinstance(r["high"], int):
+            out[name] = trial.suggest_int(name, r["low"], r["high"], log=bool(r.get("log")))
+        else:
+            out[name] = trial.suggest_float(name, float(r["low"]), float(r["high"]),
+                                            log=bool(r.get("log")))
+    return out
+
+
+def suggest_family(trial: optuna.trial.BaseTrial, family: str) -> dict[str, Any]:
+    """The search parameters of a built-in ``family``, sampled from its registry ranges."""
+    return suggest_ranges(trial, family_ranges(family))
 
 
 def suggest_training(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
