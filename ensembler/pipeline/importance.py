@@ -11,7 +11,7 @@ import numpy as np
 
 from ensembler.config import FeatureMemberEntry
 from ensembler.pipeline.context import RunContext
-from ensembler.report.importance import FeatureImportance, FeatureRank
+from ensembler.report.schema import FeatureImportance, FeatureRank
 from ensembler.training.feature_learners import (
     BoosterModel,
     FeatureLearner,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,34 +22,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 
 from ensembler.report.document import Figure, Heading, Paragraph, Table
+from ensembler.report.schema import FeatureImportance, FeatureRank
 
 __all__ = ["FeatureImportance", "FeatureRank", "importance_blocks"]
-
-
-@dataclass(frozen=True)
-class FeatureRank:
-    """One feature of one class: its mean |contribution| and (LightGBM) gain."""
-
-    feature: str
-    mean_abs_contribution: float  # log-odds, mean over the rows
-    contribution_share: float = 0.0  # of the class's summed mean |contribution| (0-1)
-    gain: float | None = None  # total split gain, mean over the fold models
-    gain_share: float | None = None  # of the class's total gain (0-1)
-
-
-@dataclass(frozen=True)
-class FeatureImportance:
-    """A feature member's top features per class (ranked by mean |contribution|)."""
-
-    member: str
-    learner: str  # "lightgbm" or "logistic"
-    rows: str  # which rows the contributions are averaged over
-    n_rows: int
-    unit: str
-    per_class: dict[str, list[FeatureRank]] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def importance_figure(fi: FeatureImportance) -> bytes:

@@ -15,7 +15,7 @@ from ensembler.errors import PredictionsError, SplitError
 from ensembler.evaluation import LatencyStats
 from ensembler.evaluation._checks import as_labels, as_probabilities
 from ensembler.report.diversity import DiversityPanel
-from ensembler.report.importance import FeatureImportance
+from ensembler.report.schema import FeatureImportance
 
 __all__ = ["KINDS", "ComparisonInput", "EntryKind", "LeaderboardEntry", "TwinRef"]
 

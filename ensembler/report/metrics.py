@@ -253,7 +253,7 @@ def compute_metrics(inp: ComparisonInput, cfg: ReportConfig, seed: int) -> Metri
             for r in eff[["arch", "fraction", "test_auc"]].to_dict(orient="records")],
         provenance=provenance(inp, cfg),
         test_set_reads=test_reads(inp.test_reads),
-        feature_importance=[fi.to_dict() for fi in inp.feature_importance],
+        feature_importance=list(inp.feature_importance),
         diversity=inp.diversity.to_dict() if inp.diversity is not None else None,
     )
 

@@ -32,6 +32,8 @@ __all__ = [
     "DevEstimate",
     "DistillationRow",
     "EfficiencyPoint",
+    "FeatureImportance",
+    "FeatureRank",
     "HardTwin",
     "LatencyRow",
     "LeaderboardRow",
@@ -341,6 +343,29 @@ class Settings:
 
 
 @dataclass
+class FeatureRank:
+    """One feature of one class: its mean |contribution| and (LightGBM) gain."""
+
+    feature: str
+    mean_abs_contribution: float  # log-odds, mean over the rows
+    contribution_share: float = 0.0  # of the class's summed mean |contribution| (0-1)
+    gain: float | None = None  # total split gain, mean over the fold models
+    gain_share: float | None = None  # of the class's total gain (0-1)
+
+
+@dataclass
+class FeatureImportance:
+    """A feature member's top features per class (ranked by mean |contribution|)."""
+
+    member: str
+    learner: str  # "lightgbm" or "logistic"
+    rows: str  # which rows the contributions are averaged over
+    n_rows: int
+    unit: str
+    per_class: dict[str, list[FeatureRank]] = field(default_factory=dict)
+
+
+@dataclass
 class EfficiencyPoint:
     arch: str
     fraction: float
@@ -374,8 +399,8 @@ class Metrics:
     data_efficiency: list[EfficiencyPoint] | None
     provenance: dict[str, str]
     test_set_reads: TestReads
-    #: per feature member, FeatureImportance.to_dict() (ensembler.report.importance)
-    feature_importance: list[dict[str, Any]] = field(default_factory=list)
+    #: per feature member, its top features per class (ensembler.report.importance)
+    feature_importance: list[FeatureImportance] = field(default_factory=list)
     #: the members' diversity panel (ensembler.pipeline.diversity), None when off
     diversity: dict[str, Any] | None = None
     figures: list[str] = field(default_factory=list)

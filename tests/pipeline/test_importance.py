@@ -15,6 +15,7 @@ from toydata import make_cohort, make_split
 from ensembler.config import ReportConfig, RunConfig
 from ensembler.pipeline.importance import contributions, member_importance
 from ensembler.report import ComparisonInput, LeaderboardEntry, build_report
+from ensembler.report.schema import FeatureRank, read_metrics
 from ensembler.training.feature_learners import read_learner
 from ensembler.training.feature_member import member_inputs, train_feature_member
 
@@ -78,6 +79,8 @@ def test_top_features_over_development_oof(trained) -> None:  # type: ignore[no-
     out = ctx.run_dir / "report"
     build_report(inp, out, ReportConfig(n_bootstrap=100, subgroups=[]), seed=0)
     block = json.loads((out / "metrics.json").read_text())["feature_importance"]
+    typed = read_metrics(out / "metrics.json").feature_importance
+    assert typed == [fi] and isinstance(typed[0].per_class["COND"][0], FeatureRank)
     assert block[0]["member"] == "feat" and block[0]["learner"] == learner
     assert block[0]["per_class"]["COND"][0]["feature"] == ranks[0].feature
     png = out / "figures" / "top_features_feat.png"
