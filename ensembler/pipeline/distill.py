@@ -28,6 +28,7 @@ from ensembler.pipeline.distill_twin import (
     twin_rows,
 )
 from ensembler.pipeline.stack import PRIMARY, load_fitted
+from ensembler.pipeline.stage import Stage
 from ensembler.report.inputs import EntryKind, TwinRef
 from ensembler.training.distill import (
     OPTIMISTIC,
@@ -44,7 +45,6 @@ from ensembler.training.distill import (
     train_student,
 )
 from ensembler.training.predictions import MemberPredictions
-from ensembler.utils.atomic import write_json
 from ensembler.utils.hashing import array_digest
 from ensembler.utils.runlock import JobGuard
 
@@ -96,14 +96,17 @@ def choose_default_student(entries: list[ModelEntry], best: str,
     return entry_of[max(networks, key=lambda m: aucs[m])]
 
 
-def run_distill(ctx: RunContext, student: str | None = None,
-                stack: str | None = None) -> DistillStage:
-    """Train (or reuse) the student of ``distill:`` (``student``/``stack`` override it) and
-    its hard-label twin when no member is one (``distill.hard_twin``)."""
+def distill_stage(ctx: RunContext, student: str | None = None,
+                  stack: str | None = None) -> Stage[DistillStage]:
+    """The distillation stage of ``distill:`` (``student``/``stack`` override it): the
+    student and its hard-label twin when no member is one (``distill.hard_twin``). Keyed
+    by the stacking stage (the teacher's OOF), the student's spec and the distillation
+    settings; its fold jobs resume on their own when it reruns."""
     from ensembler.pipeline.train import tuned_parameters
 
     dcfg = ctx.cfg.distill or DistillConfig()
-    if not (ctx.run_dir / "stack" / "stage.json").is_file():
+    stack_record = ctx.run_dir / "stack" / "stage.json"
+    if not stack_record.is_file():
         raise StageError(f"{ctx.run_dir / 'stack'}: no stacks yet; run `ensembler stack` first")
     teacher = stack or dcfg.stack or ctx.cfg.export.stack or PRIMARY
     name = student or dcfg.student or default_student(ctx)
@@ -112,26 +115,55 @@ def run_distill(ctx: RunContext, student: str | None = None,
     member = matching_member(ctx, spec, tuned)
     epochs = single_epochs(dcfg, member)
     source = f"meta-level OOF of {teacher}"
-    targets = soft_targets(teacher_oof(ctx.run_dir, teacher), ctx.split.fold, dcfg.alpha,
-                           dcfg.temperature, source)
-    guard = JobGuard.for_run(ctx.run_dir, ctx.lock_token)
-    how: dict[str, Any] = dict(single=dcfg.single, verbose=ctx.progress, guard=guard,
-                               fold_students=dcfg.fold_students, epochs=epochs)
-    preds = train_student(ctx.cfg, ctx.cohort, ctx.split, ctx.run_dir, spec, targets, **how)
-    trained = train_twin(dcfg, member)
-    twin = train_student(ctx.cfg, ctx.cohort, ctx.split, ctx.run_dir, spec,
-                         hard_label_targets(ctx.cohort.labels, ctx.split.fold), **how,
-                         root=TWINS, out=TWIN_PREDICTIONS) if trained else None
-    twins = twin_rows(name, dcfg, member, trained)
-    write_json(ctx.run_dir / STAGE, {
-        "student": name, "stack": teacher, "targets": source, "alpha": dcfg.alpha,
-        "temperature": dcfg.temperature, "single": dcfg.single,
-        "fold_students": dcfg.fold_students, "epochs": epochs, "twin_trained": trained,
-        "twins": twins.record(),
-        # the comparison stage's key reads this file
-        "predictions": [_digest(preds), None if twin is None else _digest(twin)]})
-    return DistillStage(student=name, stack=teacher, predictions=preds, twin=twin,
-                        twins=twins.refs)
+
+    def run() -> tuple[DistillStage, dict[str, Any]]:
+        targets = soft_targets(teacher_oof(ctx.run_dir, teacher), ctx.split.fold, dcfg.alpha,
+                               dcfg.temperature, source)
+        guard = JobGuard.for_run(ctx.run_dir, ctx.lock_token)
+        how: dict[str, Any] = dict(single=dcfg.single, verbose=ctx.progress, guard=guard,
+                                   fold_students=dcfg.fold_students, epochs=epochs)
+        preds = train_student(ctx.cfg, ctx.cohort, ctx.split, ctx.run_dir, spec, targets,
+                              **how)
+        trained = train_twin(dcfg, member)
+        twin = train_student(ctx.cfg, ctx.cohort, ctx.split, ctx.run_dir, spec,
+                             hard_label_targets(ctx.cohort.labels, ctx.split.fold), **how,
+                             root=TWINS, out=TWIN_PREDICTIONS) if trained else None
+        twins = twin_rows(name, dcfg, member, trained)
+        record = {
+            "student": name, "stack": teacher, "targets": source, "alpha": dcfg.alpha,
+            "temperature": dcfg.temperature, "single": dcfg.single,
+            "fold_students": dcfg.fold_students, "epochs": epochs, "twin_trained": trained,
+            "twins": twins.record(),
+            # the comparison stage's key reads this file
+            "predictions": [_digest(preds), None if twin is None else _digest(twin)]}
+        return DistillStage(student=name, stack=teacher, predictions=preds, twin=twin,
+                            twins=twins.refs), record
+
+    def load(rec: dict[str, Any]) -> DistillStage:
+        folds = bool(rec.get("fold_students", True))
+        twin = _load(ctx.run_dir / TWIN_PREDICTIONS, rec["student"], folds) \
+            if rec.get("twin_trained") else None
+        return DistillStage(student=rec["student"], stack=rec["stack"],
+                            predictions=_load(ctx.run_dir / PREDICTIONS, rec["student"], folds),
+                            twin=twin, twins=TwinRows.from_record(rec.get("twins") or {}).refs)
+
+    npz = f"{name}.npz" if dcfg.fold_students else f"{name}.single.npz"
+    return Stage(
+        "distillation", ctx.run_dir / STAGE,
+        inputs={"stacking": Stage.read_key(stack_record), "teacher": teacher,
+                "student": spec.describe(),
+                "distill settings": dcfg.model_dump(mode="json", exclude={"student", "stack"}),
+                "hard-label twin member": None if member is None else member.name,
+                "single epochs": epochs, "cohort": ctx.cohort.fingerprint,
+                "split": ctx.split.fingerprint},
+        run=run, load=load, outputs=[ctx.run_dir / PREDICTIONS / npz], say=ctx.say)
+
+
+def run_distill(ctx: RunContext, student: str | None = None,
+                stack: str | None = None) -> DistillStage:
+    """Train (or reuse) the student of ``distill:`` (``student``/``stack`` override it) and
+    its hard-label twin when no member is one (``distill.hard_twin``)."""
+    return distill_stage(ctx, student, stack).execute()
 
 
 def _digest(p: Students) -> list[str]:

@@ -4,6 +4,7 @@ its hard-label twin; the single-only mode; the student's bundle (torch and ONNX)
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -61,8 +62,8 @@ def _ctx(stacked_run: Path, tmp_path: Path, **distill: Any) -> RunContext:
 
 
 @pytest.mark.slow
-def test_student_rows_are_optimistic_and_never_selected(stacked_run: Path,
-                                                        tmp_path: Path) -> None:
+def test_student_rows_are_optimistic_and_never_selected(
+        stacked_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ctx = _ctx(stacked_run, tmp_path)
     res = run_distill(ctx)  # default student: the best single member's entry
     assert res.stack == "joint_stack"
@@ -89,9 +90,21 @@ def test_student_rows_are_optimistic_and_never_selected(stacked_run: Path,
         if e.kind in ("stack", "best_single"):
             assert not any(m.startswith("distilled:") or m.endswith(":refit_full")
                            for m in e.members)
-    # resumable: a second call trains nothing and gives the same predictions
+    # resumable: a current stage is reloaded (nothing trained, nothing said)
+    said: list[str] = []
+    monkeypatch.setattr(ctx, "say", said.append)
     again = run_distill(ctx)
-    assert (again.predictions.test == res.predictions.test).all()
+    assert not said  # reloaded from the saved (float32) predictions
+    assert np.allclose(again.predictions.test, res.predictions.test, atol=1e-6)
+    assert again.twins == res.twins
+    record = json.loads((ctx.run_dir / "distill" / "stage.json").read_text())
+    assert record["stage"] == "distillation" and record["student"] == res.student
+    assert {"stacking", "student", "distill settings"} <= set(record["inputs"])
+    # one setting changed: the Stage says why it reruns
+    ctx.cfg = ctx.cfg.model_copy(update={"distill": ctx.cfg.distill.model_copy(  # type: ignore[union-attr]
+        update={"alpha": 0.5})})
+    run_distill(ctx)
+    assert said == ["distillation: rerunning (changed: distill settings)"]
 
 
 @pytest.mark.slow
