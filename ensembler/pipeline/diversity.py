@@ -33,9 +33,8 @@ from ensembler.report.diversity import (
     GreedyBlock,
     GreedyStep,
     Num,
-    gain_sentence,
 )
-from ensembler.report.metrics import json_ready
+from ensembler.report.diversity_blocks import gain_sentence
 from ensembler.utils.atomic import write_json
 
 __all__ = ["diversity_panel", "diversity_stage", "fold_mean_auc_samples", "run_diversity"]
@@ -174,7 +173,7 @@ def _compute(ctx: RunContext) -> tuple[DiversityPanel, dict[str, Any]]:
             stacking_trials=stacking_trials, seed=cfg.seed, n_boot=cfg.report.n_bootstrap,
             drop_one=cfg.report.diversity.drop_one,
             reference=_reference(ctx.run_dir, n_trials))
-    write_json(ctx.run_dir / "diversity" / "diversity.json", json_ready(panel.to_dict()))
+    write_json(ctx.run_dir / "diversity" / "diversity.json", panel.to_json_dict())
     return panel, {"sentence": panel.sentence}
 
 
@@ -187,7 +186,7 @@ def diversity_stage(ctx: RunContext) -> Stage[DiversityPanel]:
                 "diversity config": ctx.cfg.report.diversity,
                 "n_bootstrap": ctx.cfg.report.n_bootstrap, "seed": ctx.cfg.seed},
         run=lambda: _compute(ctx),
-        load=lambda _: DiversityPanel.from_dict(json.loads(out.read_text())),
+        load=lambda _: DiversityPanel.from_json_dict(json.loads(out.read_text()), str(out)),
         outputs=[out], say=ctx.say)
 
 

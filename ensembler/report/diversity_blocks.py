@@ -9,12 +9,18 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.image import AxesImage
 
-from ensembler.report.diversity import CorrelationBlock, DiversityPanel
+from ensembler.report.diversity import (
+    CorrelationBlock,
+    DiversityPanel,
+    DropOneBlock,
+    DropOneRow,
+    as_float,
+)
 from ensembler.report.document import Block, Figure, Heading, Paragraph, Table
 from ensembler.report.figures import _png
 from ensembler.report.tables import fmt
 
-__all__ = ["correlation_figure", "diversity_blocks"]
+__all__ = ["correlation_figure", "diversity_blocks", "gain_sentence"]
 
 #: Classes drawn one row each; with more, the figure shows the mean over classes.
 MAX_CLASS_ROWS = 3
@@ -180,3 +186,37 @@ def diversity_blocks(panel: DiversityPanel) -> list[Block]:
         _greedy_table(panel),
         Paragraph(WHAT_IT_MEANS),
     ]
+
+
+def _change(r: DropOneRow, sign: float) -> str:
+    """``|effect| [ci]`` oriented so the number is positive (lower / raise)."""
+    lo, hi = sorted((sign * as_float(r.lo), sign * as_float(r.hi)))
+    return f"{fmt(sign * as_float(r.effect))} [{fmt(lo)}, {fmt(hi)}]"
+
+
+def gain_sentence(block: DropOneBlock | None, skipped: str | None = None) -> str:
+    """Which members carry the stack's nested estimate, from the drop-one numbers."""
+    if block is None:
+        return f"Drop-one effects were not computed ({skipped or 'disabled'})."
+    carry = sorted((r for r in block.rows if r.carries), key=lambda r: -as_float(r.effect))
+    hurt = sorted((r for r in block.rows if r.hurts), key=lambda r: as_float(r.effect))
+    parts = [f"dropping `{r.member}` lowers the nested estimate by {_change(r, 1.0)}"
+             for r in carry]
+    parts += [f"dropping `{r.member}` raises the nested estimate by {_change(r, -1.0)}"
+              for r in hurt]
+    if parts:
+        text = "; ".join(parts)
+        text = text[0].upper() + text[1:]
+        others = "other " if len(parts) < len(block.rows) else ""
+        tail = f"; no {others}member's drop-one CI excludes 0." if others else "."
+        text += tail
+    else:
+        top = max(block.rows, key=lambda r: as_float(r.effect))
+        text = (f"No member's drop-one CI excludes 0, so no single member carries the stack's "
+                f"nested estimate (largest: dropping `{top.member}` changes it by "
+                f"{fmt(-as_float(top.effect), sign=True)} [{fmt(-as_float(top.hi), sign=True)}, "
+                f"{fmt(-as_float(top.lo), sign=True)}]).")
+    if not block.same_procedure:
+        text += (f" (Drop-one reruns used {block.n_trials} trials per inner study against "
+                 f"{block.stacking_trials} for the nested estimate: a cheaper rerun.)")
+    return text

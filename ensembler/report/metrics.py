@@ -254,7 +254,7 @@ def compute_metrics(inp: ComparisonInput, cfg: ReportConfig, seed: int) -> Metri
         provenance=provenance(inp, cfg),
         test_set_reads=test_reads(inp.test_reads),
         feature_importance=list(inp.feature_importance),
-        diversity=inp.diversity.to_dict() if inp.diversity is not None else None,
+        diversity=inp.diversity,
     )
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ensembler.report.diversity import DiversityPanel
 from ensembler.utils.jsonclass import SchemaError, from_json_dict, to_json_dict
 
 __all__ = [
@@ -402,7 +403,7 @@ class Metrics:
     #: per feature member, its top features per class (ensembler.report.importance)
     feature_importance: list[FeatureImportance] = field(default_factory=list)
     #: the members' diversity panel (ensembler.pipeline.diversity), None when off
-    diversity: dict[str, Any] | None = None
+    diversity: DiversityPanel | None = None
     figures: list[str] = field(default_factory=list)
     #: AttributionSection.to_json() (ensembler.explain.section); left out when not computed
     attributions: dict[str, Any] | None = None

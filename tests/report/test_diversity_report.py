@@ -12,8 +12,8 @@ from planted_members import planted
 from ensembler.config import ReportConfig
 from ensembler.pipeline.diversity import diversity_panel, fold_mean_auc_samples
 from ensembler.report import build_report
-from ensembler.report.diversity import DiversityPanel, DropOneBlock, DropOneRow, gain_sentence
-from ensembler.report.diversity_blocks import correlation_figure, diversity_blocks
+from ensembler.report.diversity import DiversityPanel, DropOneBlock, DropOneRow
+from ensembler.report.diversity_blocks import correlation_figure, diversity_blocks, gain_sentence
 from ensembler.report.document import Document
 from stacking import StackSpec, fit_stack, nested_cv
 
@@ -98,7 +98,8 @@ def test_report_has_the_section_and_metrics_parse_back(panel, tmp_path) -> None:
     m = build_report(inp, tmp_path / "r", ReportConfig(n_bootstrap=200), seed=0)
     assert "figures/diversity.png" in m.figures
     on_disk = json.loads((tmp_path / "r" / "metrics.json").read_text())["diversity"]
-    back = DiversityPanel.from_dict(on_disk)
+    back = DiversityPanel.from_json_dict(on_disk, "metrics.json diversity")
+    assert m.diversity == back  # the report's own read-back is typed too
     assert back.sentence == panel.sentence and back.members == ["a", "a_copy", "b"]
     assert back.drop_one is not None and panel.drop_one is not None
     assert [r.effect for r in back.drop_one.rows] == [r.effect for r in panel.drop_one.rows]
@@ -114,15 +115,13 @@ def test_report_has_the_section_and_metrics_parse_back(panel, tmp_path) -> None:
 
 def test_a_constant_member_null_correlations_render(panel) -> None:  # type: ignore[no-untyped-def]
     """A member constant within a class has no correlation: null in JSON, n/a in the report."""
-    from ensembler.report.metrics import json_ready
-
-    doc = json_ready(panel.to_dict())
+    doc = panel.to_json_dict()
     for key in ("positives", "negatives"):
         m = doc["correlation"][0][key]
         for i in range(len(m)):
             m[0][i] = m[i][0] = None if i else 1.0
     doc["drop_one"]["rows"][0]["p_value"] = None
-    back = DiversityPanel.from_dict(json.loads(json.dumps(doc)))
+    back = DiversityPanel.from_json_dict(json.loads(json.dumps(doc)), "test")
     md = Document("t")
     md.add(*diversity_blocks(back))
     cells = _section_cells(md.to_markdown(), back.members)
