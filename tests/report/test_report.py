@@ -280,15 +280,15 @@ def test_fairness_table_lists_every_entry(comparison, tmp_path):
     comparison.fairness_summary = pd.DataFrame([
         {"arch": "resnet", "tuned": True, "budget_kind": "trials", "budget": 4, "complete": 3,
          "pruned": 1, "failed": 0, "best_auc": 0.8, "compute_seconds": 36.0,
-         "budget_met": True},
+         "cpu_seconds": 61.0, "budget_met": True},
         {"arch": "inception", "tuned": False, "budget_kind": None, "budget": None,
          "complete": 0, "pruned": 0, "failed": 0, "best_auc": None, "compute_seconds": 0.0,
          "budget_met": False},
     ])
     build_report(comparison, tmp_path / "r", CFG, seed=0)
     md = (tmp_path / "r" / "report.md").read_text()
-    assert "| resnet | 4 trials | 3 | 1 | 0 | 0.800 | 36 |  |" in md
-    assert "| inception | not tuned | 0 | 0 | 0 | n/a | 0 | under-tuned |" in md
+    assert "| resnet | 4 trials | 3 | 1 | 0 | 0.800 | 36 | 61 |  |" in md
+    assert "| inception | not tuned | 0 | 0 | 0 | n/a | 0 | 0 | under-tuned |" in md
 
 
 def test_pareto_labels_never_overlap_with_eight_stacks_on_one_point():
