@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -274,6 +275,11 @@ def subgroup_table(m: Metrics) -> Table:
     )
 
 
+def _seconds(value: float | None) -> float:
+    """A fairness-table time: missing or NaN (an entry that was never tuned) reads 0."""
+    return 0.0 if value is None or math.isnan(value) else float(value)
+
+
 def fairness_table(summary: pd.DataFrame) -> Table:
     """Every model entry with the tuning it got (0 trials when untuned)."""
     rows = []
@@ -286,8 +292,8 @@ def fairness_table(summary: pd.DataFrame) -> Table:
             str(r["arch"]), budget, str(int(r.get("complete") or 0)),
             str(int(r.get("pruned") or 0)), str(int(r.get("failed") or 0)),
             fmt(None if best is None or pd.isna(best) else float(best)),
-            f"{float(r.get('compute_seconds') or 0.0):.0f}",
-            f"{float(r.get('cpu_seconds') or 0.0):.0f}",
+            f"{_seconds(r.get('compute_seconds')):.0f}",
+            f"{_seconds(r.get('cpu_seconds')):.0f}",
             "" if r.get("budget_met") else "under-tuned",
         ])
     return Table(
