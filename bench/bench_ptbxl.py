@@ -88,6 +88,12 @@ def main() -> None:
     ap.add_argument("--config", default="configs/ptbxl_superdiag.yaml")
     ap.add_argument("--run-dir", type=Path, default=ROOT / "runs" / "ptbxl_superdiag")
     ap.add_argument("--summarise-only", action="store_true")
+    ap.add_argument("--stage-seconds", default="",
+                    help="stage=seconds,... measured outside (stages run as separate "
+                         "commands, e.g. `ensembler train`, whose wall time the run's own "
+                         "record shows as a cached reload)")
+    ap.add_argument("--cpu-seconds", type=float, default=None,
+                    help="total user CPU seconds of those commands (e.g. /usr/bin/time)")
     args = ap.parse_args()
     if not os.environ.get("ENSEMBLER_PTBXL_DIR"):
         sys.exit("set ENSEMBLER_PTBXL_DIR to a PTB-XL copy")
@@ -100,6 +106,15 @@ def main() -> None:
                            check=True)
             wall = {"wall_s": time.perf_counter() - t0, "cpu_s": cpu_seconds() - c0}
         summary = summarise(args.config, args.run_dir)
+    if args.stage_seconds:
+        measured = {k: float(v) for k, v in
+                    (item.split("=", 1) for item in args.stage_seconds.split(","))}
+        summary["stage_seconds"] = {**(summary["stage_seconds"] or {}), **measured}
+        summary["stage_seconds_note"] = (
+            f"{', '.join(measured)}: wall seconds of separate commands (given with "
+            "--stage-seconds); the other stages from the run's last invocation")
+    if args.cpu_seconds is not None:
+        summary["cpu_seconds_all_commands"] = args.cpu_seconds
     threads = load_config(ROOT / args.config).training.n_jobs
     name = Path(args.config).stem
     result = make_result(
