@@ -23,7 +23,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -31,6 +30,12 @@ from ensembler.config import RunConfig
 from ensembler.data.cohort import Cohort
 from ensembler.explain.core import Attributions, Member, attribute
 from ensembler.explain.run_members import load_run_members
+from ensembler.report.attributions import (
+    AttributionsBlock,
+    ClassLeads,
+    DrawnRecord,
+    OutsideLeads,
+)
 from ensembler.training.predictions import MemberPredictions
 from ensembler.utils.seeds import derive_seed
 from stacking.model import FittedStack
@@ -79,24 +84,24 @@ class AttributionSection:
     seconds: float = 0.0
     unavailable: str = ""  # why there are no attributions (empty: there are)
 
-    def to_json(self) -> dict[str, Any]:
-        """The numbers (no maps) for metrics.json."""
+    def to_block(self) -> AttributionsBlock:
+        """The numbers (no maps) for metrics.json ``attributions``."""
         if self.unavailable:
-            return {"unavailable": self.unavailable}
-        return {
-            "stack": self.stack, "best_single": self.best_single, "lead_names": self.lead_names,
-            "drawn_rule": self.drawn_rule, "sample_rule": self.sample_rule,
-            "n_sample": len(self.sample_records), "sample_records": self.sample_records,
-            "drawn": {c: [{"record": d.record, "patient": d.patient,
-                           "stack_probability": d.stack_probability,
-                           "best_probability": d.best_probability,
-                           "stack_lead": d.stack_lead, "best_lead": d.best_lead}
-                          for d in ds] for c, ds in self.drawn.items()},
-            "per_lead": {s.class_name: {"rows": s.rows, "outside_leads": s.outside}
-                         for s in self.summaries},
-            "methods": {"drawn": f"Integrated Gradients ({self.ig_steps} steps)",
-                        "summary": "gradient x input (networks), pred_contrib (feature members)"},
-            "skipped_members": self.skipped, "seconds": round(self.seconds, 2)}
+            return AttributionsBlock(unavailable=self.unavailable)
+        return AttributionsBlock(
+            stack=self.stack, best_single=self.best_single, lead_names=self.lead_names,
+            drawn_rule=self.drawn_rule, sample_rule=self.sample_rule,
+            n_sample=len(self.sample_records), sample_records=self.sample_records,
+            drawn={c: [DrawnRecord(d.record, d.patient, d.stack_probability,
+                                   d.best_probability, d.stack_lead, d.best_lead)
+                       for d in ds] for c, ds in self.drawn.items()},
+            per_lead={s.class_name: ClassLeads(s.rows, {
+                k: OutsideLeads(v["global"], v["tabular"]) for k, v in s.outside.items()})
+                for s in self.summaries},
+            methods={"drawn": f"Integrated Gradients ({self.ig_steps} steps)",
+                     "summary": "gradient x input (networks), exact contributions (feature "
+                                "members: LightGBM pred_contrib, logistic coefficients)"},
+            skipped_members=self.skipped, seconds=round(self.seconds, 2))
 
 
 def _id_key(v: str) -> tuple[int, float, str]:

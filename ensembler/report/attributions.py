@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,7 +22,55 @@ from ensembler.report.document import Block, Figure, Heading, Paragraph, Table
 if TYPE_CHECKING:
     from ensembler.explain.section import AttributionSection, ClassSummary, DrawnECG
 
-__all__ = ["HEADING", "attribution_blocks"]
+__all__ = ["HEADING", "AttributionsBlock", "ClassLeads", "DrawnRecord", "OutsideLeads",
+           "attribution_blocks"]
+
+
+@dataclass
+class DrawnRecord:
+    """A drawn test ECG (metrics.json ``attributions.drawn.<class>[i]``)."""
+
+    record: str
+    patient: str
+    stack_probability: float | None
+    best_probability: float | None
+    stack_lead: list[float]  # apportioned |share| per lead
+    best_lead: list[float]  # network: mean |IG| per lead; feature member: signed contribution
+
+
+@dataclass
+class OutsideLeads:
+    """The part not measured on a lead, on the row's scale."""
+
+    global_: float | None = field(metadata={"key": "global"})
+    tabular: float | None
+
+
+@dataclass
+class ClassLeads:
+    """Mean per-lead importance of one class over the sample: rows ``stack`` and members."""
+
+    rows: dict[str, list[float]]
+    outside_leads: dict[str, OutsideLeads]
+
+
+@dataclass
+class AttributionsBlock:
+    """metrics.json ``attributions`` (see :mod:`ensembler.explain.section`)."""
+
+    unavailable: str = ""  # why there are no attributions (empty: there are)
+    stack: str = ""
+    best_single: str = ""
+    lead_names: list[str] = field(default_factory=list)
+    drawn_rule: str = ""
+    sample_rule: str = ""
+    n_sample: int = 0
+    sample_records: list[str] = field(default_factory=list)
+    drawn: dict[str, list[DrawnRecord]] = field(default_factory=dict)
+    per_lead: dict[str, ClassLeads] = field(default_factory=dict)
+    methods: dict[str, str] = field(default_factory=dict)
+    skipped_members: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
 
 HEADING = "Where the decisions come from (attributions)"
 

@@ -238,7 +238,7 @@ def build_report(
     doc = _document(inp, metrics, cfg)
     metrics.figures = [f"figures/{f.name}.png" for f in doc.figures]
     if inp.attributions is not None:
-        metrics.attributions = inp.attributions.to_json()
+        metrics.attributions = inp.attributions.to_block()
     clean = metrics.to_json_dict()
     files = {
         "metrics.json": json.dumps(clean, indent=2, allow_nan=False).encode(),

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ensembler.report.attributions import AttributionsBlock
 from ensembler.report.diversity import DiversityPanel
 from ensembler.utils.jsonclass import SchemaError, from_json_dict, to_json_dict
 
@@ -405,8 +406,8 @@ class Metrics:
     #: the members' diversity panel (ensembler.pipeline.diversity), None when off
     diversity: DiversityPanel | None = None
     figures: list[str] = field(default_factory=list)
-    #: AttributionSection.to_json() (ensembler.explain.section); left out when not computed
-    attributions: dict[str, Any] | None = None
+    #: the attribution section's numbers (ensembler.explain.section); left out when off
+    attributions: AttributionsBlock | None = None
     extra: Extra = field(default_factory=_extra)
     #: defaulted fields a file (from an older version) lacked: left out again on writing
     absent: set[str] = field(default_factory=set, compare=False)

@@ -39,7 +39,7 @@ def report(tiny_run, tmp_path_factory):  # type: ignore[no-untyped-def]
     inp = build_comparison(ctx)
     out = tmp_path_factory.mktemp("attr") / "report"
     metrics = build_report(inp, out, tiny_run.cfg.report, seed=tiny_run.cfg.seed)
-    return inp, metrics.to_json_dict(), out  # the metrics.json layout
+    return inp, metrics, out
 
 
 def test_drawn_ecgs_follow_the_configured_rule(report, tiny_run) -> None:  # type: ignore[no-untyped-def]
@@ -51,7 +51,7 @@ def test_drawn_ecgs_follow_the_configured_rule(report, tiny_run) -> None:  # typ
         first.setdefault(str(co.patient_id[r]), str(co.record_id[r]))
     key = (lambda p: float(p)) if all(p.isdigit() for p in first) else str
     want = [first[p] for p in sorted(first, key=key)[:tiny_run.cfg.report.explain.per_class]]
-    got = [d["record"] for d in metrics["attributions"]["drawn"]["condition"]]
+    got = [d.record for d in metrics.attributions.drawn["condition"]]
     assert got == want and len(got) == 2
 
 
@@ -59,9 +59,9 @@ def test_sample_is_fixed_by_the_seed_and_bounded(report, tiny_run) -> None:  # t
     from ensembler.explain.section import sample_rows
 
     _, metrics, _ = report
-    att = metrics["attributions"]
+    att = metrics.attributions
     n_test = len(tiny_run.test_rows)
-    assert att["n_sample"] == min(200, n_test) == len(set(att["sample_records"]))
+    assert att.n_sample == min(200, n_test) == len(set(att.sample_records))
     a, b = sample_rows(500, 200, 3), sample_rows(500, 200, 3)
     assert np.array_equal(a, b) and len(a) == 200
     assert not np.array_equal(a, sample_rows(500, 200, 4))
@@ -69,12 +69,16 @@ def test_sample_is_fixed_by_the_seed_and_bounded(report, tiny_run) -> None:  # t
 
 def test_per_lead_numbers_cover_the_stack_and_every_member(report, tiny_run) -> None:  # type: ignore[no-untyped-def]
     _, metrics, _ = report
-    per = metrics["attributions"]["per_lead"]["condition"]
-    assert set(per["rows"]) == {"stack", "cnn", "fused"}
-    assert all(len(v) == 12 and min(v) >= 0 for v in per["rows"].values())
-    assert sum(per["rows"]["stack"]) > 0
-    assert metrics["attributions"]["stack"] == "joint_stack"
-    assert metrics["attributions"]["seconds"] > 0
+    per = metrics.attributions.per_lead["condition"]
+    assert set(per.rows) == {"stack", "cnn", "fused"}
+    assert all(len(v) == 12 and min(v) >= 0 for v in per.rows.values())
+    assert sum(per.rows["stack"]) > 0
+    assert metrics.attributions.stack == "joint_stack"
+    assert metrics.attributions.seconds > 0
+    # the file holds the same block, read back through the schema
+    from ensembler.report.schema import read_metrics
+
+    assert read_metrics(report[2] / "metrics.json").attributions == metrics.attributions
 
 
 def test_report_md_has_the_section_figures_and_tables(report, tiny_run) -> None:  # type: ignore[no-untyped-def]
@@ -87,7 +91,7 @@ def test_report_md_has_the_section_figures_and_tables(report, tiny_run) -> None:
     figs = re.findall(r"\]\((figures/[^)]+\.png)\)", sec)
     assert figs == ["figures/attributions_condition.png", "figures/lead_importance.png"]
     for f in figs:
-        assert (out / f).read_bytes()[:4] == b"\x89PNG" and f in metrics["figures"]
+        assert (out / f).read_bytes()[:4] == b"\x89PNG" and f in metrics.figures
     (header, rows), = parse_tables(sec)
     assert header == ["map", *tiny_run.cohort.lead_names, "top lead", "global", "tabular"]
     names = [r[0] for r in rows]
@@ -97,5 +101,5 @@ def test_report_md_has_the_section_figures_and_tables(report, tiny_run) -> None:
         assert max(vals) == 1.0 and r[13] == header[1 + vals.index(1.0)]
     html = (out / "report.html").read_text()
     assert HEADING.replace("(", "").split()[0] in html and "fig-lead_importance" in html
-    reads = {r["stage"]: r for r in metrics["test_set_reads"]["stages"]}
-    assert reads["attributions"]["informed_choice"] is False
+    reads = {r.stage: r for r in metrics.test_set_reads.stages}
+    assert reads["attributions"].informed_choice is False

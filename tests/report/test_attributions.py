@@ -47,7 +47,8 @@ def test_unavailable_section_says_why() -> None:
                              unavailable="member(s) ['x'] cannot be rebuilt")
     (_, p) = attribution_blocks(sec)
     assert isinstance(p, Paragraph) and "cannot be rebuilt" in p.text
-    assert sec.to_json() == {"unavailable": "member(s) ['x'] cannot be rebuilt"}
+    assert sec.to_block().unavailable == "member(s) ['x'] cannot be rebuilt"
+    assert sec.to_block().per_lead == {}
     assert attribution_blocks(None) == []
 
 
