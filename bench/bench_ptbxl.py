@@ -47,9 +47,9 @@ def summarise(config: str, run_dir: Path) -> dict:
     for name, p in load_all(run_dir / "predictions").items():
         members[name] = {
             "oof_macro_auc": macro_auc(y_dev, p.oof), "test_macro_auc": macro_auc(y_test, p.test),
-            "train_seconds": float(np.sum(p.meta["train_seconds"])),
-            "best_epoch": p.meta["best_epoch"], "n_params": p.meta["n_params"],
-            "inference_ms_per_ecg": p.meta["inference_ms_per_ecg"],
+            "train_seconds": float(np.sum(p.meta.train_seconds)),
+            "best_epoch": p.meta.best_epoch, "n_params": p.meta.n_params,
+            "inference_ms_per_ecg": p.meta.inference_ms_per_ecg,
         }
     metrics = read_metrics(run_dir / "report" / "metrics.json")
     board = [json_ready({"name": r.name, "kind": r.kind, "test_auc": r.test_auc,

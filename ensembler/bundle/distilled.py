@@ -11,6 +11,7 @@ manifest says so, and no conformal sets are shipped (they would under-cover).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -60,10 +61,10 @@ def _student_source(run_dir: Path, student: str, teacher: np.ndarray | None,
         if not (d / "weights.safetensors").is_file():
             raise StageError(f"{d / 'weights.safetensors'}: missing; the student's job "
                              "did not finish")
-    meta = json.loads(((folds[0] if folds else full) / "meta.json").read_text())
-    return MemberSource(name=name, spec={**meta["spec"], "name": name}, fold_dirs=folds,
+    return MemberSource(name=name, kind="network",
+                        spec=dataclasses.replace(preds.meta.spec, name=name), fold_dirs=folds,
                         full_dir=full if (full / "weights.safetensors").is_file() else None,
-                        predictions=preds, n_params=int(meta.get("n_params", 0)))
+                        predictions=preds, n_params=preds.meta.n_params)
 
 
 def _class_names(run_dir: Path) -> list[str]:

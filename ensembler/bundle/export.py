@@ -35,7 +35,6 @@ from ensembler.bundle.parity import (
 )
 from ensembler.bundle.run_inputs import (
     MEMBER_MODES,
-    MemberSource,
     RunInputs,
     pipeline_test_predictions,
     read_run,
@@ -44,7 +43,6 @@ from ensembler.data.cohort import Cohort
 from ensembler.errors import ConfigError, StageError
 from ensembler.evaluation import measure_latency, roc_auc
 from ensembler.training.loop import window_lengths
-from ensembler.training.members import spec_from_description
 from ensembler.utils.atomic import FolderExistsError, atomic_dir, check_target
 
 
@@ -87,7 +85,7 @@ def choose_member_mode(requested: str, inp: RunInputs) -> tuple[str, str]:
 
 
 def _tabular_inputs(inp: RunInputs, cohort: Cohort) -> list[str]:
-    wanted = {n for m in inp.members for n in m.spec.get("tabular_names", [])}
+    wanted = {n for m in inp.members for n in m.tabular_names}
     wanted |= set(inp.stack.spec.passthrough)
     missing = sorted(wanted - set(cohort.tabular_names))
     if missing:
@@ -99,14 +97,9 @@ def _tabular_inputs(inp: RunInputs, cohort: Cohort) -> list[str]:
 def user_archs(inp: RunInputs) -> list[str]:
     """The run's own ``module:callable`` architectures and feature sets: the exporter
     trained them."""
-    archs = {str(m.spec["arch"]) for m in inp.members
-             if not _is_features(m) and ":" in str(m.spec["arch"])}
-    return sorted(archs | set(own_feature_sets([m.predictions.meta for m in inp.members
-                                                 if _is_features(m)])))
-
-
-def _is_features(m: MemberSource) -> bool:
-    return m.spec.get("kind") == FEATURES
+    archs = {m.spec.arch for m in inp.members if m.spec is not None and ":" in m.spec.arch}
+    return sorted(archs | set(own_feature_sets([m.meta for m in inp.members
+                                                 if m.kind == FEATURES])))
 
 
 def _run_cohort(inp: RunInputs) -> Cohort:
@@ -117,7 +110,7 @@ def _run_cohort(inp: RunInputs) -> Cohort:
     """
     from ensembler.data.cache import open_cache
 
-    fp = inp.members[0].predictions.meta.get("cohort_fingerprint")
+    fp = inp.members[0].meta.cohort_fingerprint
     cache = inp.run_dir / "cohort" / str(fp)
     if fp and (cache / "info.json").is_file():
         return open_cache(cache)
@@ -146,11 +139,11 @@ def _copy_members(inp: RunInputs, mode: str, tmp: Path, fs: float, n_samples: in
                   n_classes: int) -> list[dict[str, Any]]:
     out = []
     for m in inp.members:
-        if _is_features(m):
-            out.append(feature_member_entry(m.name, m.predictions.meta, m.fold_dirs,
+        if m.spec is None:
+            out.append(feature_member_entry(m.name, m.meta, m.fold_dirs,
                                             m.n_params, tmp, n_classes))
             continue
-        spec = spec_from_description(m.spec)
+        spec = m.spec
         win, stride = window_lengths(spec, fs, n_samples)
         dirs = [(d.name, d) for d in m.fold_dirs] if mode == "fold-average" \
             else [("full", m.full_dir)]
@@ -166,10 +159,9 @@ def _copy_members(inp: RunInputs, mode: str, tmp: Path, fs: float, n_samples: in
                            "state": f"{rel}/state.json",
                            "state_fitted_on": "the fold's training part" if label != "full"
                            else "all development records"})
-        out.append({"name": m.name, "arch": m.spec["arch"], "params": m.spec.get("params", {}),
-                    "fusion": m.spec.get("fusion", "none"),
-                    "tabular_names": m.spec.get("tabular_names", []),
-                    "spec": m.spec, "window": win, "stride": stride,
+        out.append({"name": m.name, "arch": spec.arch, "params": spec.params,
+                    "fusion": spec.fusion, "tabular_names": list(spec.tabular_names),
+                    "spec": spec.describe(), "window": win, "stride": stride,
                     "aggregate": spec.training.eval_aggregate, "n_params": m.n_params,
                     "models": models})
     return out

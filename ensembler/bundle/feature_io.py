@@ -30,7 +30,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,6 +45,9 @@ from ensembler.training.feature_learners import (
     parse_learner,
 )
 from ensembler.training.feature_member import learner_input
+
+if TYPE_CHECKING:
+    from ensembler.training.member_meta import MemberMeta
 
 KIND = "features"
 SPEC_FILE = "feature_set.json"
@@ -68,7 +71,7 @@ def model_files(model: Mapping[str, Any]) -> list[str]:
 # --------------------------------------------------------------------------- export
 
 
-def feature_member_entry(name: str, meta: Mapping[str, Any], fold_dirs: Sequence[Path],
+def feature_member_entry(name: str, meta: MemberMeta, fold_dirs: Sequence[Path],
                          n_params: int, tmp: Path, n_classes: int) -> dict[str, Any]:
     """Copy member ``name``'s fold learners into bundle folder ``tmp``; its manifest entry.
 
@@ -76,12 +79,12 @@ def feature_member_entry(name: str, meta: Mapping[str, Any], fold_dirs: Sequence
     ``feature_versions``, ``feature_columns``, ``tabular_names``: the tabular columns the
     boosters read after the feature set's own).
     """
-    cfg = meta["config"]
-    columns = list(meta["feature_columns"])
-    n_feat = len(columns) - len(meta["tabular_names"])
+    cfg = meta.config
+    columns = list(meta.feature_columns or [])
+    n_feat = len(columns) - len(meta.tabular_names or [])
     doc = {"feature_set": cfg["feature_set"], "params": cfg.get("feature_params", {}),
-           "spec": meta["feature_set"], "columns": columns[:n_feat],
-           "tabular_names": columns[n_feat:], "versions": meta["feature_versions"]}
+           "spec": meta.feature_set, "columns": columns[:n_feat],
+           "tabular_names": columns[n_feat:], "versions": meta.feature_versions}
     rel = f"members/{name}"
     (tmp / rel).mkdir(parents=True)
     (tmp / rel / SPEC_FILE).write_text(json.dumps(doc, indent=1))
@@ -99,17 +102,17 @@ def feature_member_entry(name: str, meta: Mapping[str, Any], fold_dirs: Sequence
         models.append({"label": d.name, "boosters": copied} if learner == "lightgbm"
                       else {"label": d.name, "logistic": copied[0]})
     return {"name": name, "kind": KIND, "learner": learner, "arch": None, "fusion": "none",
-            "feature_set_name": cfg["feature_set"], "feature_set": meta["feature_set"],
+            "feature_set_name": cfg["feature_set"], "feature_set": meta.feature_set,
             "feature_set_file": f"{rel}/{SPEC_FILE}",
-            "feature_versions": meta["feature_versions"], "tabular_names": doc["tabular_names"],
+            "feature_versions": meta.feature_versions, "tabular_names": doc["tabular_names"],
             "window": None, "stride": None, "aggregate": None, "n_params": n_params,
             "models": models}
 
 
-def own_feature_sets(metas: Sequence[Mapping[str, Any]]) -> list[str]:
+def own_feature_sets(metas: Sequence[MemberMeta]) -> list[str]:
     """The run's own ``module:callable`` feature sets (the exporter computed them)."""
-    return sorted({str(m["config"]["feature_set"]) for m in metas
-                   if ":" in str(m["config"]["feature_set"])})
+    return sorted({str(m.config["feature_set"]) for m in metas
+                   if ":" in str(m.config["feature_set"])})
 
 
 # --------------------------------------------------------------------------- load

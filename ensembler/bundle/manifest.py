@@ -62,7 +62,7 @@ def build_manifest(plan: ExportPlan, member_entries: list[dict[str, Any]],
     prep = cfg.data.preprocessing
     return {
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "versions": _versions(use_onnx, any(m.spec.get("kind") == FEATURES
+        "versions": _versions(use_onnx, any(m.kind == FEATURES
                                             for m in inp.members)),
         "run": {"name": cfg.name, "seed": cfg.seed, "run_dir": str(inp.run_dir)},
         "intended_use": cfg.export.intended_use,
@@ -90,8 +90,8 @@ def build_manifest(plan: ExportPlan, member_entries: list[dict[str, Any]],
         "member_mode_test_auc": {"values": plan.mode_auc, "note": "information only; the mode "
                                  "was chosen on development data"},
         "data": _data_summary(cohort, plan.dev_rows, plan.test_rows, cfg, first.fold),
-        "fingerprints": {"cohort": first.meta.get("cohort_fingerprint", cohort.fingerprint),
-                         "split": inp.split_fingerprint or first.meta.get("split_fingerprint")},
+        "fingerprints": {"cohort": first.meta.cohort_fingerprint or cohort.fingerprint,
+                         "split": inp.split_fingerprint or first.meta.split_fingerprint},
         "provenance": _provenance(inp, plan.mode_reason),
         "subgroup_columns": list(dict.fromkeys(
             [*cfg.report.subgroups, *map(str, cohort.subgroups.columns)])),

@@ -14,6 +14,8 @@ from ensembler.config import RunConfig, load_config
 from ensembler.config.report import MEMBER_MODES
 from ensembler.errors import StageError
 from ensembler.report.schema import Metrics, read_metrics
+from ensembler.training.member_meta import MemberMeta
+from ensembler.training.members import MemberSpec
 from ensembler.training.predictions import MemberPredictions
 from ensembler.utils.hashing import file_sha256
 from stacking.model import FittedStack
@@ -24,14 +26,29 @@ __all__ = ["MEMBER_MODES", "MemberSource", "RunInputs", "member_source",
 
 @dataclass
 class MemberSource:
-    """One member's folders in the run and its predictions contract."""
+    """One member's folders in the run and its predictions contract.
+
+    ``spec``: a network member's spec (read from its predictions' meta, where it is
+    stored once); None for a feature member, whose entry is ``meta.config``."""
 
     name: str
-    spec: dict[str, Any]  # MemberSpec.describe()
+    kind: str  # "network" or "features" (MemberMeta.kind; distilled students: "network")
+    spec: MemberSpec | None
     fold_dirs: list[Path]  # base/<m>/fold_<k>, k = 0..K-1
     full_dir: Path | None  # base/<m>/full when a refit-full model exists
     predictions: MemberPredictions
     n_params: int
+
+    @property
+    def meta(self) -> MemberMeta:
+        return self.predictions.meta
+
+    @property
+    def tabular_names(self) -> list[str]:
+        """The cohort's tabular columns the member reads."""
+        if self.spec is not None:
+            return list(self.spec.tabular_names)
+        return list(self.meta.tabular_names or [])
 
 
 @dataclass
@@ -79,9 +96,9 @@ def member_source(run_dir: Path, name: str) -> MemberSource:
     preds = MemberPredictions.load(pred_path)
     base = run_dir / "base" / name
     k = int(preds.fold.max()) + 1
-    if preds.meta.get("kind") == "features":
+    if preds.meta.kind == "features":
         return _feature_member(name, base, k, preds)
-    if preds.meta.get("external") or not base.is_dir():
+    if preds.meta.kind == "external" or not base.is_dir():
         raise StageError(f"member {name!r} has predictions but no trained weights under {base} "
                          "(an external member?); a bundle can only ship members it can run")
     folds = [base / f"fold_{i}" for i in range(k)]
@@ -89,12 +106,11 @@ def member_source(run_dir: Path, name: str) -> MemberSource:
         for f in ("weights.safetensors", "state.json", "meta.json"):
             if not (d / f).is_file():
                 raise StageError(f"{d / f}: missing; the fold job of {name!r} did not finish")
-    meta = json.loads((folds[0] / "meta.json").read_text())
     full = base / "full"
     full_ok = all((full / f).is_file() for f in ("weights.safetensors", "state.json"))
-    return MemberSource(name=name, spec=meta["spec"], fold_dirs=folds,
+    return MemberSource(name=name, kind="network", spec=preds.meta.spec, fold_dirs=folds,
                         full_dir=full if full_ok else None, predictions=preds,
-                        n_params=int(meta.get("n_params", 0)))
+                        n_params=preds.meta.n_params)
 
 
 def _feature_member(name: str, base: Path, k: int, preds: MemberPredictions) -> MemberSource:
@@ -103,19 +119,18 @@ def _feature_member(name: str, base: Path, k: int, preds: MemberPredictions) -> 
     from ensembler.training.feature_learners import learner_files
 
     meta = preds.meta
-    learner = str(meta.get("learner", "lightgbm"))
+    learner = str(meta.learner or "lightgbm")
     folds = [base / f"fold_{i}" for i in range(k)]
     for d in folds:
         needed = [d / "meta.json", *learner_files(d, learner, preds.oof.shape[1])]
         if not all(f.is_file() for f in needed):
             raise StageError(f"{d}: {learner} model missing; the fold job of {name!r} did not "
                              "finish")
-    if "tabular_names" not in meta:
+    if meta.tabular_names is None:
         raise StageError(f"predictions/{name}.json: written by an older ensembler (no "
                          "tabular_names); re-run `ensembler train` to refresh it")
-    spec = {**meta["config"], "tabular_names": list(meta["tabular_names"])}
-    return MemberSource(name=name, spec=spec, fold_dirs=folds, full_dir=None,
-                        predictions=preds, n_params=int(meta.get("n_params", 0)))
+    return MemberSource(name=name, kind="features", spec=None, fold_dirs=folds, full_dir=None,
+                        predictions=preds, n_params=meta.n_params)
 
 
 def read_run(target: str | Path, stack: str | None = None) -> RunInputs:

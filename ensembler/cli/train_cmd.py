@@ -36,8 +36,8 @@ def train_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir:
     for col in ("member", "fold AUCs", "OOF AUC", "train s", "params"):
         table.add_column(col)
     for name, p in summary.predictions.items():
-        fold_aucs = " ".join(f"{a:.3f}" for a in p.meta["fold_oof_auc"] if a is not None)
-        tuned = " (after tuning)" if p.meta.get("tuned") else ""
+        fold_aucs = " ".join(f"{a:.3f}" for a in p.meta.fold_oof_auc if a is not None)
+        tuned = " (after tuning)" if p.meta.tuned else ""
         table.add_row(name, fold_aucs, f"{macro_auc(y_dev, p.oof):.3f}{tuned}",
-                      f"{np.sum(p.meta['train_seconds']):.0f}", f"{p.meta['n_params']:,}")
+                      f"{np.sum(p.meta.train_seconds):.0f}", f"{p.meta.n_params:,}")
     Console().print(table)

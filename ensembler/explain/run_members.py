@@ -20,14 +20,13 @@ from ensembler.errors import StageError
 from ensembler.explain.core import Member
 from ensembler.features import create_feature_set
 from ensembler.training.loop import window_lengths
-from ensembler.training.members import spec_from_description
 
 __all__ = ["load_run_members"]
 
 
 def _network(src: MemberSource, n_leads: int, n_classes: int, fs: float,
              n_samples: int) -> BundleMember:
-    spec = spec_from_description(src.spec)
+    spec = src.meta.spec
     win, stride = window_lengths(spec, fs, n_samples)
     own = [spec.arch] if ":" in spec.arch else []  # the run trained its own architecture
     member = BundleMember(spec=spec, window=win, stride=stride)
@@ -43,15 +42,15 @@ def _features(src: MemberSource, lead_names: Sequence[str], fs: float,
               n_classes: int) -> FeatureBundleMember:
     from ensembler.training.feature_learners import read_learner
 
-    meta = src.predictions.meta
-    cfg = meta["config"]
+    meta = src.meta
+    cfg = meta.config
     name = str(cfg["feature_set"])
     fset = create_feature_set(name, allow_import=":" in name, **dict(cfg.get("feature_params")
                                                                      or {}))
     member = FeatureBundleMember(name=src.name, feature_set=fset, lead_names=list(lead_names),
-                                 fs=float(fs), tabular_names=list(src.spec["tabular_names"]))
-    learner = str(meta.get("learner", cfg.get("learner", "lightgbm")))
-    n_cols = len(meta["feature_columns"])
+                                 fs=float(fs), tabular_names=src.tabular_names)
+    learner = str(meta.learner or cfg.get("learner", "lightgbm"))
+    n_cols = len(meta.feature_columns or [])
     for d in src.fold_dirs:
         member.models.append(FeatureFoldModel(d.name, read_learner(d, learner, n_cols,
                                                                    n_classes)))
@@ -70,7 +69,7 @@ def load_run_members(run_dir: Path, names: Sequence[str], lead_names: Sequence[s
         except StageError as exc:
             skipped[name] = str(exc)
             continue
-        if src.spec.get("kind") == "features":
+        if src.kind == "features":
             members.append(_features(src, lead_names, fs, n_classes))
         else:
             members.append(_network(src, len(lead_names), n_classes, fs, n_samples))

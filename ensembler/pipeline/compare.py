@@ -92,7 +92,7 @@ def build_comparison(ctx: RunContext) -> Any:
     if cohort.oracle_risk is not None:
         risk = np.asarray(cohort.oracle_risk)[test]
         oracle = macro_auc(y_test, risk.reshape(len(test), -1))
-    tuned = {m for m, p in preds.items() if p.meta.get("tuned")}
+    tuned = {m for m, p in preds.items() if p.meta.tuned}
     seed_deltas = _seed_deltas(ctx, preds, y_test)
     return ComparisonInput(
         class_names=list(cohort.class_names), y_test=y_test, groups_test=cohort.patient_id[test],

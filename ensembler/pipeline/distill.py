@@ -231,17 +231,17 @@ def _rows(ctx: RunContext, label: str, kind: EntryKind, p: Students, root: Path,
 
     c = ctx.cohort
     single_only = isinstance(p, SingleStudent)
-    lat = member_latency(ctx.run_dir, p.name, c.signals.shape[1], c.signals.shape[2],
+    lat = member_latency(ctx.run_dir, p.meta, c.signals.shape[1], c.signals.shape[2],
                          c.n_classes, c.fs, repeats, root=str(root),
                          leaf="full" if single_only else "fold_0")
-    n_params = int(p.meta.get("n_params", 0))
+    n_params = int(p.meta.n_params)
     one = combine([(lat, 1.0)]) if lat else None
     if isinstance(p, SingleStudent):
         return [LeaderboardEntry(
             name=f"{label}:single", kind=kind, test_proba=p.test,
             dev_oof_proba=teacher, members=[label], n_params=n_params, latency_ms=one,
             dev_auc_label=TEACHER_OOF if teacher is not None else None,
-            notes=f"one network on all development data for {p.meta['epochs']} epochs "
+            notes=f"one network on all development data for {p.meta.epochs} epochs "
                   f"(no fold students); {note}"
                   + ("; threshold from the teacher's meta-level OOF" if teacher is not None
                      else "; no development predictions, hence no operating point"))]

@@ -57,7 +57,7 @@ def single_epochs(dcfg: DistillConfig, member: MemberPredictions | None) -> int 
     if dcfg.epochs is not None:
         return dcfg.epochs
     if member is not None:
-        return max(1, int(np.median(member.meta["best_epoch"])))
+        return max(1, int(np.median(member.meta.best_epoch)))
     raise ConfigError("distill.epochs: required with distill.fold_students: false when no "
                       "models[] member has the student's spec (whose fold models' median "
                       "best epoch would be used); expected a positive integer")

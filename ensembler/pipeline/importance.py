@@ -38,8 +38,8 @@ def member_importance(ctx: RunContext, entry: FeatureMemberEntry, preds: MemberP
                       top_k: int) -> FeatureImportance:
     """Top ``top_k`` features per class of feature member ``entry`` (see module doc)."""
     meta = preds.meta
-    learner = str(meta.get("learner", "lightgbm"))
-    _, x, names = member_inputs(entry, ctx.cohort, ctx.run_dir, list(meta["tabular_names"]))
+    learner = str(meta.learner or "lightgbm")
+    _, x, names = member_inputs(entry, ctx.cohort, ctx.run_dir, list(meta.tabular_names or []))
     n_classes = preds.oof.shape[1]
     k = preds.test_by_fold.shape[0]
     abs_sum = np.zeros((n_classes, x.shape[1]))

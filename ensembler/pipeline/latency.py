@@ -10,7 +10,6 @@ figures measure the machine's load rather than the model.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,31 +17,31 @@ from typing import Any
 import numpy as np
 
 from ensembler.evaluation import LatencyStats, measure_latency
+from ensembler.training.member_meta import MemberMeta
 
 
-def member_latency(run_dir: Path, member: str, n_leads: int, n_samples: int, n_classes: int,
-                   fs: float,
+def member_latency(run_dir: Path, meta: MemberMeta, n_leads: int, n_samples: int,
+                   n_classes: int, fs: float,
                    repeats: int, batch_sizes: tuple[int, ...] = (1, 64),
                    root: str = "base", leaf: str = "fold_0",
                    features: bool = True) -> dict[int, LatencyStats] | None:
-    """ms per ECG of ONE fold model of ``member`` (windowing included); None if absent.
+    """ms per ECG of ONE fold model of the member ``meta`` describes (windowing included);
+    None if absent (an external member has no model here).
     ``root``: the folder of the fold models under the run (students: distill/students);
     ``leaf``: which model (``fold_0``, or ``full`` for a single-only student);
     ``features``: for a feature member, include the feature computation (False: the
     learner alone, for rows that compute the features once for all fold models)."""
     from ensembler.bundle.members import BundleMember, load_fold_model
     from ensembler.training.loop import window_lengths
-    from ensembler.training.members import spec_from_description
 
-    folder = run_dir / root / member / leaf
-    if not (folder / "meta.json").is_file():
+    folder = run_dir / root / meta.member / leaf
+    if meta.kind == "external" or not (folder / "meta.json").is_file():
         return None
-    fold_meta = json.loads((folder / "meta.json").read_text())
-    if fold_meta.get("kind") == "features":
+    if meta.kind == "features":
         from ensembler.training.feature_member import feature_member_latency
 
         return feature_member_latency(folder, repeats, batch_sizes, features)
-    spec = spec_from_description(fold_meta["spec"])
+    spec = meta.spec
     fm = load_fold_model(spec, leaf, (folder / "weights.safetensors").read_bytes(),
                          (folder / "state.json").read_text(), n_leads, n_classes, str(folder))
     win, stride = window_lengths(spec, fs, n_samples)

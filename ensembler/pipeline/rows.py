@@ -21,6 +21,7 @@ from ensembler.pipeline.latency import combine, member_latency, stack_meta_laten
 from ensembler.pipeline.stack import PRIMARY, TUNED, load_fitted
 from ensembler.report import LeaderboardEntry
 from ensembler.report.inputs import EntryKind
+from ensembler.training.member_meta import MemberMeta
 from ensembler.training.metrics import macro_auc
 from ensembler.training.predictions import MemberPredictions
 
@@ -49,11 +50,11 @@ class RowCosts:
         cohort = ctx.cohort
         n_leads, n_samples = cohort.signals.shape[1], cohort.signals.shape[2]
         reps = ctx.cfg.report.latency_repeats
-        lat = {m: member_latency(ctx.run_dir, m, n_leads, n_samples, cohort.n_classes,
-                                 cohort.fs, reps, features=False) for m in preds}
-        shared = {m: float(p.meta["feature_cpu_ms_per_ecg"]) for m, p in preds.items()
-                  if p.meta.get("kind") == "features"}
-        return cls({m: int(p.meta.get("n_params", 0)) for m, p in preds.items()}, lat, shared)
+        lat = {m: member_latency(ctx.run_dir, p.meta, n_leads, n_samples, cohort.n_classes,
+                                 cohort.fs, reps, features=False) for m, p in preds.items()}
+        shared = {m: float(p.meta.feature_cpu_ms_per_ecg or 0.0) for m, p in preds.items()
+                  if p.meta.kind == "features"}
+        return cls({m: int(p.meta.n_params) for m, p in preds.items()}, lat, shared)
 
     def __call__(self, members: list[str], mult: int) -> tuple[int, Any]:
         """(parameters, latency) of ``members`` with ``mult`` fold models each; a feature
@@ -66,13 +67,13 @@ class RowCosts:
         return sum(self.params[m] * mult for m in members), combine(parts) if parts else None
 
 
-def one_model_kind(meta: dict[str, Any]) -> tuple[str, EntryKind]:
+def one_model_kind(meta: MemberMeta) -> tuple[str, EntryKind]:
     """``(row-name suffix, leaderboard kind)`` of one fold model of a member with predictions
     meta ``meta``: a network, a feature member's model (feature set + learner) or an
     external member's fold-1 predictions."""
-    if meta.get("kind") == "features":
+    if meta.kind == "features":
         return "one_model", "feature_model"
-    if meta.get("external"):
+    if meta.kind == "external":
         return "one_model", "external_model"
     return "one_network", "network"
 
@@ -129,7 +130,7 @@ def fold_bag_rows(preds: dict[str, MemberPredictions], cost: RowCosts, k: int
         rows.append(LeaderboardEntry(
             name=m, kind="fold_bag", test_proba=p.test, dev_oof_proba=p.oof, members=[m],
             n_params=n_m, latency_ms=l_m,
-            dev_auc_label=TUNED_MEMBER if p.meta.get("tuned") else None))
+            dev_auc_label=TUNED_MEMBER if p.meta.tuned else None))
     return rows
 
 
@@ -137,9 +138,8 @@ def seed_groups(preds: dict[str, MemberPredictions]) -> dict[str, list[str]]:
     """Model entry -> its seed replicas' member names."""
     by_entry: dict[str, list[str]] = defaultdict(list)
     for m, p in preds.items():
-        entry = p.meta.get("config", {}).get("entry", m)
-        if p.meta.get("config", {}).get("replica", ["none"])[0] == "seed":
-            by_entry[entry].append(m)
+        if p.meta.replica[0] == "seed":
+            by_entry[p.meta.entry].append(m)
     return by_entry
 
 

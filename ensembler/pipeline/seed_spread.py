@@ -26,10 +26,9 @@ def seed_replicas(preds: dict[str, MemberPredictions]) -> dict[str, tuple[str, i
     """``{member: (entry, seed index)}`` of every seed replica among the members."""
     out = {}
     for m, p in preds.items():
-        conf = p.meta.get("config", {})
-        rep = conf.get("replica") or ["none", 0]
-        if rep[0] == "seed":
-            out[m] = (str(conf.get("entry", m)), int(rep[1]))
+        kind, index = p.meta.replica
+        if kind == "seed":
+            out[m] = (p.meta.entry, index)
     return out
 
 

@@ -75,7 +75,7 @@ def level1_data(ctx: RunContext, preds: dict[str, MemberPredictions]) -> Any:
         tabular_dev=None if tab is None else tab[dev],
         tabular_test=None if tab is None else tab[test],
         tabular_names=list(names),
-        member_cost_ms={m: float(p.meta.get("inference_ms_per_ecg", 0.0))
+        member_cost_ms={m: float(p.meta.inference_ms_per_ecg)
                         for m, p in preds.items()},
     )
 

@@ -29,6 +29,7 @@ from ensembler.config import RunConfig
 from ensembler.data.cohort import Cohort
 from ensembler.errors import ConfigError, StageError
 from ensembler.training.jobs import FULL, FoldJob, job_is_done
+from ensembler.training.member_meta import MemberMeta
 from ensembler.training.members import MemberSpec
 from ensembler.training.predictions import MemberPredictions
 from ensembler.training.runner import SplitLike, assemble_member, run_jobs
@@ -60,13 +61,13 @@ class SingleStudent:
     name: str
     test: np.ndarray
     test_record_id: np.ndarray
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: MemberMeta = field(default_factory=lambda: MemberMeta(member=""))
 
     def save(self, folder: Path) -> Path:
         path = folder / f"{self.name}.single.npz"
         save_npz(path, test=self.test.astype(np.float32),
                  test_record_id=self.test_record_id.astype(str))
-        write_json(path.with_suffix(".json"), self.meta)
+        write_json(path.with_suffix(".json"), self.meta.to_json_dict())
         return path
 
     @classmethod
@@ -77,8 +78,9 @@ class SingleStudent:
                              "`ensembler distill` again")
         with np.load(path, allow_pickle=False) as z:
             test, ids = np.asarray(z["test"], np.float64), z["test_record_id"].astype(str)
-        return cls(name=name, test=test, test_record_id=ids,
-                   meta=json.loads(path.with_suffix(".json").read_text()))
+        meta_path = path.with_suffix(".json")
+        return cls(name=name, test=test, test_record_id=ids, meta=MemberMeta.from_json_dict(
+            json.loads(meta_path.read_text()), str(meta_path)))
 
 
 def teacher_oof(run_dir: Path, stack: str) -> np.ndarray:
@@ -203,9 +205,10 @@ def _single_only(cfg: RunConfig, cohort: Cohort, fold_vec: np.ndarray, run_dir: 
     result = SingleStudent(
         name=job.member.name, test=test,
         test_record_id=cohort.record_id[fold_vec == -1].astype(str),
-        meta={**extra, "member": job.member.name, "config": job.member.describe(),
-              "fold_students": False, "epochs": job.epochs, "n_params": meta["n_params"],
-              "train_seconds": meta["train_seconds"],
-              "inference_ms_per_ecg": meta["inference_ms_per_ecg"]})
+        meta=MemberMeta(**{**extra, "member": job.member.name,
+                           "config": job.member.describe(), "fold_students": False,
+                           "epochs": job.epochs, "n_params": meta["n_params"],
+                           "train_seconds": [meta["train_seconds"]],
+                           "inference_ms_per_ecg": meta["inference_ms_per_ecg"]}))
     result.save(out)
     return result

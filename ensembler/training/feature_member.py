@@ -28,6 +28,7 @@ from ensembler.features.compute import FeatureTable, compute_features
 from ensembler.pipeline.stage import Stage
 from ensembler.training.feature_learners import fit_learner, read_learner, write_learner
 from ensembler.training.inner import inner_split
+from ensembler.training.member_meta import MemberMeta
 from ensembler.training.metrics import macro_auc
 from ensembler.training.predictions import MemberPredictions, assemble_oof
 from ensembler.utils.atomic import atomic_dir, marked_by, save_npz, write_json
@@ -170,7 +171,7 @@ def _assemble(entry: FeatureMemberEntry, cohort: Cohort, fold_vec: np.ndarray, r
     dev_rows = np.flatnonzero(fold_vec >= 0)
     test_rows = np.flatnonzero(fold_vec == -1)
     oof = assemble_oof(entry.name, len(dev_rows), fold_rows, fold_preds)
-    meta = {
+    fields: dict[str, Any] = {
         "member": entry.name, "kind": KIND,
         "config": {"name": entry.name, "entry": entry.name, "kind": KIND,
                    "replica": ["none", 0], **entry.model_dump(mode="json")},
@@ -187,6 +188,7 @@ def _assemble(entry: FeatureMemberEntry, cohort: Cohort, fold_vec: np.ndarray, r
         "seeds": [m["seed"] for m in metas], "refit_full": None, "tuned": tuned,
         "learner": entry.learner,
     }  # fmt: skip
+    meta = MemberMeta(**fields)
     preds = MemberPredictions(
         name=entry.name, oof=oof, test_by_fold=np.stack(tests),
         dev_record_id=cohort.record_id[dev_rows], test_record_id=cohort.record_id[test_rows],

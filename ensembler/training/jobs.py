@@ -153,8 +153,7 @@ def run_fold_job(
         "n_val": 0 if val_idx is None else len(val_idx),
         "oof_auc": macro_auc(cohort.labels[oof_rows], oof_pred) if len(oof_rows) else None,
         "device": str(device),
-        "spec": spec.describe(),
-    }
+    }  # the member's spec is stored once, in predictions/<member>.json
     with atomic_dir(job.folder(run_dir), marked_by("meta.json")) as tmp:
         sd = result.model.state_dict()
         state_dict = {k: v.detach().cpu().contiguous() for k, v in sd.items()}

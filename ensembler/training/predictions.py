@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ensembler.errors import PredictionsError
+from ensembler.training.member_meta import MemberMeta
 from ensembler.utils.atomic import save_npz, write_json
 
 REQUIRED = ("oof", "test", "test_by_fold", "dev_record_id", "test_record_id", "fold",
@@ -35,7 +35,11 @@ class MemberPredictions:
     fold: np.ndarray
     class_names: list[str]
     test_refit: np.ndarray | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: MemberMeta = field(default_factory=lambda: MemberMeta(member=""))
+
+    def __post_init__(self) -> None:
+        if not self.meta.member:
+            self.meta.member = self.name
 
     @property
     def test(self) -> np.ndarray:
@@ -77,7 +81,7 @@ class MemberPredictions:
         if self.test_refit is not None:
             arrays["test_refit"] = self.test_refit.astype(np.float32)
         save_npz(folder / f"{self.name}.npz", **arrays)
-        write_json(folder / f"{self.name}.json", self.meta)
+        write_json(folder / f"{self.name}.json", self.meta.to_json_dict())
         return folder / f"{self.name}.npz"
 
     @classmethod
@@ -96,7 +100,8 @@ class MemberPredictions:
                 raise
             raise PredictionsError(f"{p}: not a readable .npz predictions file ({exc})") from None
         meta_path = p.with_suffix(".json")
-        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        meta = (MemberMeta.from_json_dict(json.loads(meta_path.read_text()), str(meta_path))
+                if meta_path.is_file() else MemberMeta(member=name or p.stem))
         preds = cls(
             name=name or p.stem,
             oof=data["oof"].astype(np.float64),

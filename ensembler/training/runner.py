@@ -9,6 +9,7 @@ parallel, sequential and resumed runs give identical predictions.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from ensembler.data.cohort import Cohort
 from ensembler.errors import ConfigError, PredictionsError
 from ensembler.pipeline.stage import FIRST_RUN
 from ensembler.training.jobs import FULL, FoldJob, job_is_done, run_fold_job
+from ensembler.training.member_meta import MemberMeta
 from ensembler.training.members import MemberSpec, expand_entry
 from ensembler.training.predictions import MemberPredictions, assemble_oof
 from ensembler.utils.progress import LogFile, job_progress
@@ -191,26 +193,22 @@ def assemble_member(
     if full_job is not None:
         arrays, meta_full = _fold_outputs(full_job, run_dir)
         refit = arrays["test"]
-    meta = {
-        "member": spec.name,
-        "config": spec.describe(),
-        "cohort_fingerprint": jobs[0].cohort_fingerprint,
-        "split_fingerprint": jobs[0].split_fingerprint,
-        "best_epoch": [m["best_epoch"] for m in metas],
-        "train_seconds": [m["train_seconds"] for m in metas],
-        "fold_oof_auc": [m["oof_auc"] for m in metas],
-        "n_params": metas[0]["n_params"],
-        "inference_ms_per_ecg": float(np.median([m["inference_ms_per_ecg"] for m in metas])),
-        "seeds": [m["seed"] for m in metas],
-        "refit_full": meta_full,
-        "tuned": spec.tuned,
-        **(extra_meta or {}),
-    }
+    fields: dict[str, Any] = {"kind": "network", **(extra_meta or {})}
+    member_meta = MemberMeta(
+        member=spec.name, config=spec.describe(),
+        cohort_fingerprint=jobs[0].cohort_fingerprint,
+        split_fingerprint=jobs[0].split_fingerprint,
+        best_epoch=[m["best_epoch"] for m in metas],
+        train_seconds=[m["train_seconds"] for m in metas],
+        fold_oof_auc=[m["oof_auc"] for m in metas],
+        n_params=metas[0]["n_params"],
+        inference_ms_per_ecg=float(np.median([m["inference_ms_per_ecg"] for m in metas])),
+        seeds=[m["seed"] for m in metas], refit_full=meta_full, tuned=spec.tuned, **fields)
     preds = MemberPredictions(
         name=spec.name, oof=oof, test_by_fold=np.stack(tests),
         dev_record_id=cohort.record_id[dev_rows], test_record_id=cohort.record_id[test_rows],
         fold=fold_vec[dev_rows], class_names=list(cohort.class_names),
-        test_refit=refit, meta=meta,
+        test_refit=refit, meta=member_meta,
     )
     preds.save(out_dir or run_dir / "predictions")
     return preds
@@ -284,7 +282,7 @@ def register_external(
         name=name, oof=ext.oof[order_dev], test_by_fold=ext.test_by_fold[:, order_test],
         dev_record_id=dev_ids, test_record_id=test_ids, fold=fold_vec[fold_vec >= 0],
         class_names=list(cohort.class_names),
-        meta={**ext.meta, "external": str(path), "member": name},
+        meta=dataclasses.replace(ext.meta, member=name, kind="external", external=str(path)),
     )
     aligned.save(run_dir / "predictions")
     return aligned

@@ -110,7 +110,7 @@ def test_cli_verify_predict_and_evaluate_match_the_run(exported, feature_run, tm
 
     inp = read_run(feature_run, "mean")
     first = inp.members[0].predictions
-    cache = feature_run / "cohort" / str(first.meta["cohort_fingerprint"])
+    cache = feature_run / "cohort" / str(first.meta.cohort_fingerprint)
     cohort = open_cache(cache)
     meta = pd.read_csv(cache / "metadata.csv", dtype=str, keep_default_na=False)
     where = dict(zip(meta["record_id"], meta["path"], strict=True))
@@ -190,7 +190,7 @@ def _test_manifest(feature_run: Path, names: list[str], out: Path, k: int) -> tu
     from ensembler.data.cache import open_cache
 
     first = read_run(feature_run, "mean").members[0].predictions
-    cache = feature_run / "cohort" / str(first.meta["cohort_fingerprint"])
+    cache = feature_run / "cohort" / str(first.meta.cohort_fingerprint)
     cohort = open_cache(cache)
     meta = pd.read_csv(cache / "metadata.csv", dtype=str, keep_default_na=False)
     where = dict(zip(meta["record_id"], meta["path"], strict=True))

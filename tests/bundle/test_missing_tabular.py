@@ -98,7 +98,8 @@ def _fold_states(tiny_run, member: str) -> list[FoldState]:  # type: ignore[no-u
         meta = json.loads((tiny_run.run_dir / "base" / member / f"fold_{k}" / "meta.json")
                           .read_text())
         train_part = np.flatnonzero((fold >= 0) & (fold != k))
-        spec = meta["spec"]
+        spec = json.loads((tiny_run.run_dir / "predictions" / f"{member}.json").read_text()
+                          )["config"]
         frac = spec["training"]["inner_val_fraction"]
         tr, _ = inner_split(train_part, c.labels, c.patient_id, frac,
                             derive_seed(meta["seed"], "inner"))

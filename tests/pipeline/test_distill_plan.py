@@ -12,6 +12,7 @@ from ensembler.config import DistillConfig, RunConfig, TrainingConfig
 from ensembler.errors import ConfigError, StageError
 from ensembler.pipeline.distill import choose_default_student
 from ensembler.pipeline.distill_twin import same_network, single_epochs, twin_rows
+from ensembler.training.member_meta import MemberMeta
 from ensembler.training.members import MemberSpec
 from ensembler.training.predictions import MemberPredictions
 
@@ -24,7 +25,7 @@ def _preds(name: str, oof: np.ndarray, refit: bool = False,
         dev_record_id=np.array([f"d{i}" for i in range(n)]),
         test_record_id=np.array(["t0", "t1", "t2"]), fold=np.arange(n) % 2,
         class_names=["COND"], test_refit=np.full((3, 1), 0.5) if refit else None,
-        meta={"best_epoch": best_epoch or [3, 5]})
+        meta=MemberMeta(member=name, best_epoch=best_epoch or [3, 5]))
 
 
 def test_feature_best_single_falls_back_to_the_best_network_entry() -> None:

@@ -68,7 +68,7 @@ def test_student_rows_are_optimistic_and_never_selected(
     res = run_distill(ctx)  # default student: the best single member's entry
     assert res.stack == "joint_stack"
     assert isinstance(res.predictions, SingleStudent) is False
-    assert res.predictions.meta["targets"] == "meta-level OOF of joint_stack"
+    assert res.predictions.meta.targets == "meta-level OOF of joint_stack"
     assert set(load_member_predictions(ctx)) == {"cnn", "cnn_b"}  # stacking never sees it
     inp = build_comparison(ctx)
     rows = {e.name: e for e in inp.entries if e.kind == "distilled"}
@@ -77,8 +77,7 @@ def test_student_rows_are_optimistic_and_never_selected(
     # refit-full rows: cnn has one (its own kind, one network), cnn_b has none
     refit = {e.name: e for e in inp.entries if e.kind == "refit_full"}
     assert set(refit) == {"cnn:refit_full"}
-    assert refit["cnn:refit_full"].n_params == load_member_predictions(ctx)["cnn"].meta[
-        "n_params"]
+    assert refit["cnn:refit_full"].n_params == load_member_predictions(ctx)["cnn"].meta.n_params
     metrics = compute_metrics(inp, ctx.cfg.report, seed=0)
     assert metrics.best_single_check.best_fold_bag in {"cnn", "cnn_b"}
     assert metrics.rows[res.label].delta_vs_baseline is not None
@@ -125,8 +124,8 @@ def test_member_twin_and_trained_twin(stacked_run: Path, tmp_path: Path) -> None
 
     ctx = _ctx(stacked_run, tmp_path / "always", student="cnn", hard_twin="always")
     res = run_distill(ctx)
-    assert res.twin is not None and res.twin.meta["targets"] == "hard labels only (alpha 0)"
-    assert res.twin.meta["seeds"] == res.predictions.meta["seeds"]  # only targets differ
+    assert res.twin is not None and res.twin.meta.targets == "hard labels only (alpha 0)"
+    assert res.twin.meta.seeds == res.predictions.meta.seeds  # only targets differ
     assert res.twins["distilled:cnn"].row == "hard_twin:cnn"
     inp = build_comparison(ctx)
     kinds = {e.name: e.kind for e in inp.entries}
@@ -159,7 +158,7 @@ def test_single_only_student_trains_one_network_and_ships(stacked_run: Path,
     students = ctx.run_dir / "distill" / "students" / "cnn"
     assert sorted(p.name for p in students.iterdir()) == ["full"]
     member = load_member_predictions(ctx)["cnn"]
-    assert res.predictions.meta["epochs"] == max(1, int(np.median(member.meta["best_epoch"])))
+    assert res.predictions.meta.epochs == max(1, int(np.median(member.meta.best_epoch)))
     inp = build_comparison(ctx)
     assert [e.name for e in inp.entries if e.kind == "distilled"] == ["distilled:cnn:single"]
     exp = export_bundle(ctx.run_dir, tmp_path / "bundle", stack="distilled:cnn",

@@ -53,7 +53,7 @@ def test_feature_member_is_stacked_and_compared(tmp_path: Path) -> None:
     mean = json.loads((run / "stack" / "mean" / "stack.json").read_text())
     assert "feat" in mean["spec"]["members"]
     feat = next(m for m in read_run(run, "mean").members if m.name == "feat")
-    assert feat.spec["kind"] == "features" and feat.full_dir is None  # exportable
+    assert feat.kind == "features" and feat.spec is None and feat.full_dir is None  # exportable
     # the report's attribution section: the feature member's pred_contrib by lead, and its
     # whole-ECG / tabular parts apart
     att = metrics["attributions"]["per_lead"]["condition"]

@@ -13,6 +13,7 @@ from ensembler.pipeline.rows import REFIT_FULL, RowCosts, fold_bag_rows, refit_f
 from ensembler.report import ComparisonInput, LeaderboardEntry
 from ensembler.report.metrics import compute_metrics
 from ensembler.report.schema import BestSingleCheck
+from ensembler.training.member_meta import MemberMeta
 from ensembler.training.predictions import MemberPredictions
 
 
@@ -27,7 +28,8 @@ def _preds(name: str, rng: np.random.Generator, y_dev: np.ndarray, y_test: np.nd
         dev_record_id=np.array([f"d{i}" for i in range(len(y_dev))]),
         test_record_id=np.array([f"t{i}" for i in range(len(y_test))]),
         fold=np.arange(len(y_dev)) % k, class_names=["COND"],
-        test_refit=None if refit is None else p(y_test, refit), meta={"n_params": 100})
+        test_refit=None if refit is None else p(y_test, refit),
+        meta=MemberMeta(member=name, n_params=100))
 
 
 def _lat(ms: float) -> dict[int, LatencyStats]:

@@ -24,17 +24,17 @@ def test_feature_member_one_model_row(tmp_path: Path) -> None:
         {"name": "feat", "lightgbm": {"max_rounds": 20, "min_child_samples": 5}}]})
     preds = train_feature_member(cfg.feature_members[0], cfg, cohort, split.fold,
                                  split.fingerprint, tmp_path, [])
-    lat = member_latency(tmp_path, "feat", 12, cohort.signals.shape[2], 1, cohort.fs, 2)
+    lat = member_latency(tmp_path, preds.meta, 12, cohort.signals.shape[2], 1, cohort.fs, 2)
     assert lat is not None
     row = single_model_row("feat", preds, RowCosts({"feat": 10}, {"feat": lat}))
     assert (row.name, row.kind) == ("feat:one_model", "feature_model")
-    feature_ms = preds.meta["feature_cpu_ms_per_ecg"]
+    feature_ms = preds.meta.feature_cpu_ms_per_ecg or 0.0
     assert feature_ms > 0
     assert row.latency_ms is not None and row.latency_ms[1].p50_ms > feature_ms
     assert row.dev_auc_label is not None and "single model" in row.dev_auc_label
 
     # a fold bag of K feature models computes the features once, not K times
-    learner = member_latency(tmp_path, "feat", 12, cohort.signals.shape[2], 1, cohort.fs, 2,
+    learner = member_latency(tmp_path, preds.meta, 12, cohort.signals.shape[2], 1, cohort.fs, 2,
                              features=False)
     assert learner is not None and learner[1].p50_ms < lat[1].p50_ms
     costs = RowCosts({"feat": 10}, {"feat": learner}, {"feat": feature_ms})
@@ -60,7 +60,11 @@ def test_feature_member_one_model_row(tmp_path: Path) -> None:
 
 def test_network_and_external_kinds() -> None:
     from ensembler.pipeline.rows import one_model_kind
+    from ensembler.training.member_meta import MemberMeta
 
-    assert one_model_kind({"kind": "network"}) == ("one_network", "network")
-    assert one_model_kind({}) == ("one_network", "network")
-    assert one_model_kind({"external": "preds.npz"}) == ("one_model", "external_model")
+    def meta(**doc: str) -> MemberMeta:
+        return MemberMeta.from_json_dict({"member": "m", **doc}, "m.json")
+
+    assert one_model_kind(meta(kind="network")) == ("one_network", "network")
+    assert one_model_kind(meta()) == ("one_network", "network")
+    assert one_model_kind(meta(external="preds.npz")) == ("one_model", "external_model")

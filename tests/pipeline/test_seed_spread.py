@@ -57,10 +57,11 @@ def test_seed_replicas_read_from_the_members_config() -> None:
     from typing import Any, cast
 
     from ensembler.pipeline.seed_spread import seed_replicas
+    from ensembler.training.member_meta import MemberMeta
 
     def member(replica: list[Any] | None, entry: str) -> Any:
         conf = {"entry": entry, **({"replica": replica} if replica else {})}
-        return SimpleNamespace(meta={"config": conf})
+        return SimpleNamespace(meta=MemberMeta(member=entry, config=conf))
 
     preds = {"a-s0": member(["seed", 0], "a"), "a-s1": member(["seed", 1], "a"),
              "a-b0": member(["bootstrap", 0], "a"), "b": member(None, "b")}

@@ -87,7 +87,7 @@ def test_logistic_member_uses_the_whole_training_part(tmp_path: Path) -> None:
     fold0 = tmp_path / "base" / "lr" / "fold_0"
     assert sorted(p.name for p in fold0.iterdir()) == ["logistic.json", "meta.json",
                                                        "preds.npz", "stage.json"]
-    assert preds.meta["learner"] == "logistic" and preds.meta["n_params"] > 0
+    assert preds.meta.learner == "logistic" and preds.meta.n_params > 0
     # imputation state fitted on fold 0's whole training part (no early stopping, so the
     # inner validation rows are used too), never on its OOF or test rows
     from ensembler.features import create_feature_set

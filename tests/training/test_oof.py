@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +34,13 @@ def test_oof_contract_and_files(tmp_path: Path, cohort, split) -> None:
             assert (folder / name).is_file(), name
         curve = (folder / "curve.csv").read_text().splitlines()[0]
         assert curve.split(",") == ["epoch", "train_loss", "val_loss", "val_auc", "lr", "seconds"]
+        assert "spec" not in json.loads((folder / "meta.json").read_text())  # stored once
     loaded = MemberPredictions.load(tmp_path / "predictions" / "cnn.npz")
     np.testing.assert_array_equal(loaded.dev_record_id, cohort.record_id[split.fold >= 0])
-    assert loaded.meta["n_params"] > 0 and len(loaded.meta["best_epoch"]) == 3
-    assert loaded.meta["inference_ms_per_ecg"] > 0
+    assert loaded.meta.n_params > 0 and len(loaded.meta.best_epoch) == 3
+    assert loaded.meta.inference_ms_per_ecg > 0
+    assert loaded.meta.kind == "network"
+    assert loaded.meta.spec.describe() == specs[0].describe()
     # the toy signal is easy: OOF must carry real signal, not noise
     from sklearn.metrics import roc_auc_score
 
@@ -134,7 +138,7 @@ def test_refit_full_and_multilabel(tmp_path: Path) -> None:
     assert p.oof.shape[1] == 3 and p.test_refit is not None
     assert p.test_refit.shape == p.test.shape
     assert (tmp_path / "base" / "cnn" / "full" / "weights.safetensors").is_file()
-    assert p.meta["refit_full"]["n_val"] == 0
+    assert p.meta.refit_full is not None and p.meta.refit_full["n_val"] == 0
 
 
 @pytest.mark.slow

@@ -66,14 +66,14 @@ def test_feature_member_study_budget_fairness_and_training(tmp_path: Path, cohor
                      if t.value == best]
     preds = train_feature_member(cfg.feature_members[0], cfg, cohort, split.fold,
                                  split.fingerprint, tmp_path, [], tuned=tuned)
-    assert preds.meta["tuned"] is True
-    assert preds.meta["config"]["lightgbm"]["num_leaves"] == tuned["lightgbm"]["num_leaves"]
+    assert preds.meta.tuned is True
+    assert preds.meta.config["lightgbm"]["num_leaves"] == tuned["lightgbm"]["num_leaves"]
     booster = (tmp_path / "base" / "feat" / "fold_0" / "booster_0.txt").read_text()
     assert f"[num_leaves: {tuned['lightgbm']['num_leaves']}]" in booster
     untuned = _cfg(use_tuned=False)
     again = train_feature_member(untuned.feature_members[0], untuned, cohort, split.fold,
                                  split.fingerprint, tmp_path, [], tuned=tuned)
-    assert again.meta["tuned"] is False and again.meta["config"]["lightgbm"]["num_leaves"] == 15
+    assert again.meta.tuned is False and again.meta.config["lightgbm"]["num_leaves"] == 15
 
 
 def test_logistic_member_tunes_C(tmp_path: Path, cohort, split) -> None:
