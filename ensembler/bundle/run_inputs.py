@@ -11,8 +11,8 @@ import numpy as np
 import yaml
 
 from ensembler.config import RunConfig, load_config
-from ensembler.config.report import MEMBER_MODES
 from ensembler.errors import StageError
+from ensembler.member_modes import MEMBER_MODES
 from ensembler.report.schema import Metrics, read_metrics
 from ensembler.training.member_meta import MemberMeta
 from ensembler.training.members import MemberSpec

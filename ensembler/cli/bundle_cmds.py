@@ -14,7 +14,7 @@ import click
 
 from ensembler.cli.main import cli
 from ensembler.cli.options import apply_threads, threads_option
-from ensembler.config.report import MEMBER_MODES
+from ensembler.member_modes import MEMBER_MODES
 
 allow_arch_option = click.option(
     "--allow-arch", "--allow-feature-set", "allow_arch", multiple=True,

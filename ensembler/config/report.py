@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic import Field
 
 from ensembler.config.base import Section
 from ensembler.config.data import BUILTIN_SUBGROUPS
-
-#: How a bundle's members predict: the K fold models averaged, or the refit-full model.
-MemberMode = Literal["fold-average", "refit-full"]
-MEMBER_MODES: tuple[str, ...] = get_args(MemberMode)
+from ensembler.member_modes import MemberMode
 
 
 class ExplainSectionConfig(Section):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import get_args
 
-from ensembler.config.report import MEMBER_MODES, ExportConfig
+from ensembler.config.report import ExportConfig
 from ensembler.config.stacking import Calibration, Learner, StackingConfig
+from ensembler.member_modes import MEMBER_MODES
 from stacking import CALIBRATION_METHODS, DEFAULT_LEARNERS, LEARNERS, TRANSFORMS
 from stacking.names import SEARCHABLE
 
