@@ -1,4 +1,5 @@
-"""The two validation metrics the trainer needs per epoch (scikit-learn based)."""
+"""The two validation metrics the trainer needs per epoch (the project's one ROC AUC and
+scikit-learn's log-loss)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from ensembler.evaluation.ranking import roc_auc
 
 def macro_auc(y: np.ndarray, p: np.ndarray) -> float:
     """Macro ROC AUC of (N, C) labels and scores over classes that have both labels; NaN
-    when none has (the one ROC AUC of :mod:`ensembler.evaluation.ranking`)."""
+    when none has (:func:`ensembler.evaluation.roc_auc`, i.e. ``stacking.binary_auc``)."""
     return roc_auc(y, p).macro
 
 

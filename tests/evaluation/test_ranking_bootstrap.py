@@ -134,3 +134,26 @@ def test_bad_inputs_name_the_argument():
         roc_auc(y, p_nan)
     with pytest.raises(ValueError, match="metric"):
         cluster_bootstrap(y, p, g, metric="accuracy")
+
+
+def test_one_roc_auc_everywhere_bit_for_bit():
+    """The report, the trainer and the stacker score AUC with one function: equal AUCs
+    are equal bit for bit (scikit-learn's trapezoid sum can differ in the last bits, which
+    could flip a choice between two equally good models), and the bootstrap's weighted AUC
+    with unit weights is the same number."""
+    from pathlib import Path
+
+    from ensembler.training.metrics import macro_auc
+    from stacking.metrics import binary_auc
+    from stacking.metrics import macro_auc as stacking_macro_auc
+
+    y, p, _ = _data(n=700, c=3, seed=4, ties=False)
+    exact = [binary_auc(y[:, c], p[:, c]) for c in range(3)]
+    assert any(e != roc_auc_score(y[:, c], p[:, c]) for c, e in enumerate(exact))  # last bits
+    assert roc_auc(y, p).per_class.tolist() == exact
+    assert macro_auc(y, p) == stacking_macro_auc(y, p) == roc_auc(y, p).macro
+    assert weighted_auc(y, p, np.ones((1, len(y))))[0].tolist() == exact
+    root = Path(__file__).resolve().parents[2]
+    users = [f for pkg in ("ensembler", "stacking", "base_models")
+             for f in (root / pkg).rglob("*.py") if "import roc_auc_score" in f.read_text()]
+    assert users == []  # no second implementation behind the one above

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from ensembler.config import ManifestConfig, SyntheticConfig
 from ensembler.config.data import SYNTHETIC_TABULAR
@@ -27,6 +26,7 @@ from ensembler.data.table import TEST_FOLD
 from ensembler.data.wfdb_io import write_record
 from ensembler.errors import DataError
 from ensembler.utils.atomic import atomic_dir, marked_by
+from stacking.metrics import binary_auc
 
 GENERATOR_VERSION = "1"
 MANIFEST = "manifest.csv"
@@ -52,7 +52,7 @@ def oracle_auc(risk: np.ndarray, labels: np.ndarray) -> list[float | None]:
     out: list[float | None] = []
     for c in range(labels.shape[1]):
         ok = 0 < labels[:, c].sum() < len(labels)
-        out.append(float(roc_auc_score(labels[:, c], risk[:, c])) if ok else None)
+        out.append(binary_auc(labels[:, c], risk[:, c]) if ok else None)
     return out
 
 
