@@ -8,6 +8,7 @@ and a copy with re-initialised weights must give clearly different maps.
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import numpy as np
 import pytest
@@ -110,6 +111,17 @@ def test_windowed_member_attribution_covers_the_whole_record(trained) -> None:  
     assert attr.shape == x.shape and np.abs(attr[:, :, -10:]).sum() > 0
 
 
+def _randomised_copy(trained: Any, seed: int) -> Any:
+    """``trained`` with every layer re-initialised (seeded), renamed ``noise``."""
+    rand = copy.deepcopy(trained)
+    rand.spec = spec_from_description({**trained.spec.describe(), "name": "noise"})
+    torch.manual_seed(seed)
+    for mod in rand.models[0].model.modules():
+        if hasattr(mod, "reset_parameters") and mod is not rand.models[0].model:
+            mod.reset_parameters()
+    return rand
+
+
 def test_unknown_method_is_named(trained) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="method: expected one of"):
         member_attribution(trained, np.zeros((1, 12, 200), np.float32), None, 0, method="shap")
@@ -123,12 +135,7 @@ def test_stack_map_ranks_the_planted_leads_first(trained) -> None:  # type: igno
     from stacking import Level1Data, StackSpec, fit_stack
     from stacking.explain import member_shares, stack_contributions
 
-    rand = copy.deepcopy(trained)
-    rand.spec = spec_from_description({**trained.spec.describe(), "name": "noise"})
-    torch.manual_seed(2)
-    for mod in rand.models[0].model.modules():
-        if hasattr(mod, "reset_parameters") and mod is not rand.models[0].model:
-            mod.reset_parameters()
+    rand = _randomised_copy(trained, seed=2)
     x, y = _cohort(240, 6)
     probs = {"planted": trained.predict(0, x, None), "noise": rand.predict(0, x, None)}
     x_te, y_te = _cohort(40, 7)
@@ -193,12 +200,7 @@ def test_stack_with_a_feature_member_ranks_the_planted_leads_first(trained) -> N
     from ensembler.explain.core import attribute
     from stacking import Level1Data, StackSpec, fit_stack
 
-    rand = copy.deepcopy(trained)
-    rand.spec = spec_from_description({**trained.spec.describe(), "name": "noise"})
-    torch.manual_seed(3)
-    for mod in rand.models[0].model.modules():
-        if hasattr(mod, "reset_parameters") and mod is not rand.models[0].model:
-            mod.reset_parameters()
+    rand = _randomised_copy(trained, seed=3)
     x_tr, y_tr = _cohort(300, 8)
     feat = _feature_member(x_tr, y_tr)
     members = {"planted": trained, "noise": rand, "feat": feat}
