@@ -40,6 +40,7 @@ from ensembler.pipeline.context import RunContext
 from ensembler.training.inner import inner_split
 from ensembler.training.jobs import FoldJob, member_tabular
 from ensembler.training.loop import fit_model, window_lengths
+from ensembler.training.members import MemberSpec
 from ensembler.training.metrics import macro_auc
 from ensembler.training.runner import member_specs
 from ensembler.training.windows import predict_windows
@@ -48,10 +49,9 @@ from ensembler.utils.seeds import derive_seed
 PROFILE = ROOT / "configs" / "ptbxl_superdiag.yaml"
 
 
-def train_inner(ctx: RunContext, name: str, fold: int, epochs: int) -> dict[str, Any]:
-    """Train member ``name`` for ``epochs`` on fold ``fold``'s inner-training part; score
+def train_inner(ctx: RunContext, spec: MemberSpec, fold: int, epochs: int) -> dict[str, Any]:
+    """Train member ``spec`` for ``epochs`` on fold ``fold``'s inner-training part; score
     its best-epoch model on the inner holdout."""
-    spec = next(s for s in member_specs(ctx.cfg, ctx.cohort) if s.name == name)
     cohort, fold_vec = ctx.cohort, np.asarray(ctx.split.fold)
     seed = FoldJob(member=spec, fold=fold, run_seed=ctx.cfg.seed,
                    cohort_fingerprint=cohort.fingerprint,
@@ -89,17 +89,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     ctx = RunContext.create(cfg, Path(args.work or tempfile.mkdtemp(prefix="conv-")),
                             progress=False)
-    names = [s.name for s in member_specs(cfg, ctx.cohort)]
-    if args.members:
-        names = [n for n in names if n in args.members.split(",")]
+    specs = {s.name: s for s in member_specs(cfg, ctx.cohort)}
+    names = [n for n in specs if not args.members or n in args.members.split(",")]
     per: dict[str, Any] = {}
     medians: dict[str, Any] = {}
     with monitor_load(interval=5.0) as mon:
         for name in names:
-            spec = next(s for s in member_specs(cfg, ctx.cohort) if s.name == name)
+            spec = specs[name]
             e = spec.training.epochs
-            a = train_inner(ctx, name, args.fold, e)
-            b = train_inner(ctx, name, args.fold, round(args.factor * e))
+            a = train_inner(ctx, spec, args.fold, e)
+            b = train_inner(ctx, spec, args.fold, round(args.factor * e))
             y = ctx.cohort.labels[a["val_idx"]]
             d = paired_bootstrap_delta(y, b["proba"], a["proba"],
                                        ctx.cohort.patient_id[a["val_idx"]], n_boot=1000, seed=0)
