@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import os
 import sys
 import tempfile
 import time
@@ -42,7 +43,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from base_models import create_model
-from ensembler.training.precision import cpu_has_bf16
+from ensembler.training.precision import choose_autocast, cpu_has_bf16
 from ensembler.training.state import FoldState
 from ensembler.training.windows import crop_batch, predict_windows, random_crop
 
@@ -170,15 +171,19 @@ def crop_cases(n_records: int, repeats: int) -> tuple[dict[str, Any], dict[str, 
 
 
 def compile_case(arch: str, threads: int, repeats: int) -> dict[str, Any]:
-    eager = train_step(make_model(arch), False, threads)
+    """Compiled vs eager training step, both at the precision ``training.precision: auto``
+    picks for ``arch`` here (bf16 autocast for the convolutional families on a bf16 CPU)."""
+    model = make_model(arch)
+    bf16 = choose_autocast("auto", torch.device("cpu"), model, LEADS, CROP, 0) is not None
+    eager = train_step(model, bf16, threads)
     compiled_model = torch.compile(make_model(arch))
-    step = train_step(compiled_model, False, threads)  # type: ignore[arg-type]
+    step = train_step(compiled_model, bf16, threads)  # type: ignore[arg-type]
     t0 = time.perf_counter()
     step()
     compile_s = time.perf_counter() - t0
     med = interleaved({"eager": eager, "compiled": step}, repeats)
     return {"compile_s": compile_s, "compiled_over_eager": ratio(med, "eager", "compiled"),
-            "medians": med}
+            "precision": "bf16 autocast" if bf16 else "fp32", "medians": med}
 
 
 def main() -> None:
@@ -195,6 +200,10 @@ def main() -> None:
     if args.quick:
         args.repeats, args.eval_records = 3, 16
     torch.set_num_threads(args.threads)
+    if args.compile:
+        # time a cold compile, as on a fresh machine: inductor's on-disk graph cache from an
+        # earlier run would otherwise hide the compilation a first run pays
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench_inductor_")
     bf16 = cpu_has_bf16()
     families = [f for f in args.families.split(",") if f]
     unknown = sorted(set(families) - set(FAMILIES))
@@ -233,6 +242,8 @@ def main() -> None:
                          medians=medians, load=mon.summary(args.threads),
                          details={"per_family": per_family, "crop": crop_info,
                                   "compile": compiled, "cpu_bf16": bf16,
+                                  "compile_cache": "cold (fresh TORCHINDUCTOR_CACHE_DIR)"
+                                  if compiled else None,
                                   "settings": {"batch": BATCH, "leads": LEADS, "crop": CROP,
                                                "eval_record": RECORD, "stride": CROP // 2,
                                                "eval_records": args.eval_records,
