@@ -102,8 +102,12 @@ def main() -> None:
     work = Path(args.work or tempfile.mkdtemp(prefix="speed-auc-"))
     ctx = RunContext.create(cfg, work, progress=False)
     names = [m.name for m in cfg.models]
-    if args.members:
-        names = [n for n in names if n in args.members.split(",")]
+    if args.members:  # in the order given (the costliest first, while the machine is idlest)
+        wanted = [n for n in args.members.split(",") if n]
+        unknown = sorted(set(wanted) - set(names))
+        if unknown:
+            sys.exit(f"--members: unknown {unknown}; members of {args.config}: {names}")
+        names = wanted
     per_member: dict[str, Any] = {}
     medians: dict[str, Any] = {}
     with monitor_load(interval=5.0) as mon:
