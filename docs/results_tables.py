@@ -347,10 +347,38 @@ def _run_summary(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _delta_ci(delta: Any, ci: Any) -> str:
+    lo, hi = ci if isinstance(ci, list) and len(ci) == 2 else (None, None)
+    return f"{_signed(delta, '+.4f')} [{_signed(lo, '+.4f')}, {_signed(hi, '+.4f')}]"
+
+
+def speed_auc() -> str:
+    """bench_speed_auc: per member fit seconds fp32 -> auto and the dev OOF AUC check."""
+    d = load("speed_auc")
+    members = get(d, "details", "members") or {}
+    if not members:
+        return "not measured (`bench/bench_speed_auc.py`)"
+    rows = [[f"`{m}`", str(r.get("auto_chose", "n/a")),
+             f"{num(r.get('fit_s_before'), '.0f')} → {num(r.get('fit_s_after'), '.0f')}",
+             f"{num(r.get('speedup'), '.2f')}×",
+             f"{num(r.get('oof_auc_before'), '.4f')} → {num(r.get('oof_auc_after'), '.4f')}",
+             _delta_ci(r.get("delta_auc"), r.get("delta_ci")),
+             "yes" if r.get("within_noise") else "**no**"]
+            for m, r in members.items()]
+    h = d.get("headline") or {}
+    mark = CONTENDED if d.get("contended") else ""
+    return "\n\n".join([
+        table(["member", "auto chose", "fit s (fp32 → auto)", "speed-up",
+               "fold OOF macro-AUC (fp32 → auto)", "Δ AUC [95% CI]", "within noise"], rows),
+        f"Training stage (sum of the members' fit seconds): **{num(h.get('ratio'), '.2f')}×** "
+        f"(goal {h.get('target', 'n/a')}){mark}. Fold {get(d, 'details', 'fold')}, one run, "
+        f"load {_load_text(d)}, commit {d.get('commit', 'n/a')}; `{d.get('command', '')}`."])
+
+
 def context() -> dict[str, str]:
     out = {"benchmarks": benchmarks(), "train_speed": train_speed(),
            "inference": inference(), "inference_summary": inference_summary(),
-           "compile": compile_summary(),
+           "compile": compile_summary(), "speed_auc": speed_auc(),
            "ensemble": ensemble(), "gpu": gpu(), "explain_conformal": explain_conformal()}
     out.update(ptbxl_context("sd", _run_summary(load("ptbxl_superdiag"))))
     out.update(ptbxl_context("mi", _run_summary(load("ptbxl_mi_binary"))))
