@@ -13,6 +13,9 @@ keys it does not know. Rules:
   back after its own fields (so a block added by a newer writer survives an older
   reader); a class without one refuses unknown keys;
 - a missing field without a default is an error naming the dotted path;
+- ``strict=True`` also checks each scalar against its annotation (``int``, ``float`` — an
+  integer is a number too —, ``str``, ``bool``; ``Any`` and unions of scalars are not
+  checked), for files a user hands over (a bundle's manifest) whose readers format them;
 - writing turns numpy scalars/arrays into Python values and NaN/inf into ``null``
   (strict JSON has no NaN); nested dataclasses, lists and mappings are followed.
 """
@@ -78,8 +81,9 @@ def _hints(cls: Any) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def from_json_dict(cls: type[T], data: Any, where: str) -> T:
-    """Read ``data`` (a parsed JSON object) as ``cls``; ``where`` prefixes error paths."""
+def from_json_dict(cls: type[T], data: Any, where: str, *, strict: bool = False) -> T:
+    """Read ``data`` (a parsed JSON object) as ``cls``; ``where`` prefixes error paths;
+    ``strict``: check scalars against their annotations too."""
     if not isinstance(data, Mapping):
         raise SchemaError(f"{where}: expected an object, got {_kind(data)}")
     hints = _hints(cast(Any, cls))
@@ -95,7 +99,7 @@ def from_json_dict(cls: type[T], data: Any, where: str) -> T:
         key = _key(f)
         known.add(key)
         if key in data:
-            kwargs[f.name] = _read(hints[f.name], data[key], f"{where}.{key}")
+            kwargs[f.name] = _read(hints[f.name], data[key], f"{where}.{key}", strict)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise SchemaError(f"{where}.{key}: missing (expected by {cls.__name__})")
         else:
@@ -115,33 +119,49 @@ def _kind(v: Any) -> str:
     return "null" if v is None else type(v).__name__
 
 
-def _read(tp: Any, value: Any, where: str) -> Any:
-    """``value`` as type ``tp``: dataclasses and containers followed, scalars kept as-is."""
+def _read(tp: Any, value: Any, where: str, strict: bool) -> Any:
+    """``value`` as type ``tp``: dataclasses and containers followed, scalars kept as-is
+    (and, when ``strict``, checked)."""
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
-        return _read_union(tp, value, where)
+        return _read_union(tp, value, where, strict)
     if tp is Any:
         return value
     if dataclasses.is_dataclass(tp):
-        return from_json_dict(tp, value, where)  # type: ignore[arg-type]
+        return from_json_dict(tp, value, where, strict=strict)  # type: ignore[arg-type]
     if origin is list:
         if not isinstance(value, list):
             raise SchemaError(f"{where}: expected a list, got {_kind(value)}")
         (item,) = typing.get_args(tp)
-        return [_read(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_read(item, v, f"{where}[{i}]", strict) for i, v in enumerate(value)]
     if origin in (dict, Mapping):
         if not isinstance(value, Mapping):
             raise SchemaError(f"{where}: expected an object, got {_kind(value)}")
         _, item = typing.get_args(tp)
-        return {str(k): _read(item, v, f"{where}.{k}") for k, v in value.items()}
+        return {str(k): _read(item, v, f"{where}.{k}", strict) for k, v in value.items()}
+    return _scalar(tp, value, where) if strict else value
+
+
+#: scalar annotation -> (what a message calls it, the JSON values it accepts)
+_SCALARS: dict[Any, tuple[str, tuple[type, ...]]] = {
+    bool: ("true or false", (bool,)), int: ("an integer", (int,)),
+    float: ("a number", (int, float)), str: ("a string", (str,))}
+
+
+def _scalar(tp: Any, value: Any, where: str) -> Any:
+    if tp not in _SCALARS:
+        return value
+    what, accepted = _SCALARS[tp]
+    if not isinstance(value, accepted) or (isinstance(value, bool) and tp is not bool):
+        raise SchemaError(f"{where}: expected {what}, got {_kind(value)}")
     return value
 
 
-def _read_union(tp: Any, value: Any, where: str) -> Any:
+def _read_union(tp: Any, value: Any, where: str, strict: bool) -> Any:
     """``X | None`` (null allowed, else read as X); a union of scalars is kept as written."""
     args = [a for a in typing.get_args(tp) if a is not type(None)]
     if value is None:
         if len(args) < len(typing.get_args(tp)):
             return None
         raise SchemaError(f"{where}: null, expected {tp}")
-    return _read(args[0], value, where) if len(args) == 1 else value
+    return _read(args[0], value, where, strict) if len(args) == 1 else value
