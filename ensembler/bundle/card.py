@@ -6,50 +6,58 @@ from typing import Any
 
 from ensembler.bundle.card_inputs import input_rules
 from ensembler.bundle.conformal_io import card_lines
+from ensembler.bundle.manifest_metrics import ManifestMetrics, manifest_metrics
+from ensembler.report.schema import CI, RateCI
+from ensembler.utils.jsonclass import SchemaError
 
 
 def _f(v: Any, nd: int = 3) -> str:
     return "n/a" if v is None else f"{float(v):.{nd}f}"
 
 
-def _ci(d: dict[str, Any] | None) -> str:
-    if not d:
+def _ci(ci: CI | RateCI | None) -> str:
+    if ci is None:
         return "n/a"
-    return f"{_f(d.get('point'))} (95% CI {_f(d.get('lo'))}–{_f(d.get('hi'))})"
+    return f"{_f(ci.point)} (95% CI {_f(ci.lo)}–{_f(ci.hi)})"
 
 
-def _metrics(m: dict[str, Any], classes: list[str]) -> list[str]:
-    if m.get("status") != "evaluated":
-        hint = ("" if m.get("mode") == "refit-full" else " Run `ensembler compare` before "
+def _metrics(m: ManifestMetrics, classes: list[str]) -> list[str]:
+    if not m.evaluated or m.stack is None:
+        hint = ("" if m.mode == "refit-full" else " Run `ensembler compare` before "
                 "exporting to put held-out metrics with confidence intervals here.")
-        return [f"Not evaluated for this mode: {m.get('reason', m.get('status'))}.{hint}"]
-    st = m["stack"]
-    lines = [f"Held-out test set: {m.get('n_test')} ECGs of {m.get('n_test_patients')} patients "
+        why = m.reason if "reason" not in m.absent else m.status
+        return [f"Not evaluated for this mode: {why}.{hint}"]
+    st = m.stack
+    lines = [f"Held-out test set: {m.n_test} ECGs of {m.n_test_patients} patients "
              "(confidence intervals: patient-cluster bootstrap).", "",
-             f"Measured on: {m.get('source', 'the run report')}. Thresholds and calibrator: "
-             f"{m.get('thresholds_from', 'the stack meta-level out-of-fold predictions')}.", "",
-             f"- Macro ROC AUC: {_ci(st.get('test_auc'))}"]
-    for c, v in (st.get("test_auc_per_class") or {}).items():
+             f"Measured on: {_or(m, 'source', 'the run report')}. Thresholds and calibrator: "
+             f"{_or(m, 'thresholds_from', 'the stack meta-level out-of-fold predictions')}.",
+             "", f"- Macro ROC AUC: {_ci(st.test_auc)}"]
+    for c, v in (st.test_auc_per_class or {}).items():
         lines.append(f"  - {c}: {_ci(v)}")
-    op = st.get("operating_point") or {}
-    for c, pc in zip(classes, op.get("per_class", []), strict=False):
-        lines.append(f"- {c} at threshold {_f(pc.get('threshold'))}: sensitivity "
-                     f"{_ci(pc.get('sensitivity'))}, specificity {_ci(pc.get('specificity'))}, "
-                     f"PPV {_ci(pc.get('ppv'))}, NPV {_ci(pc.get('npv'))}")
+    per_class = st.operating_point.per_class if st.operating_point else []
+    for c, pc in zip(classes, per_class, strict=False):
+        lines.append(f"- {c} at threshold {_f(pc.threshold)}: sensitivity "
+                     f"{_ci(pc.sensitivity)}, specificity {_ci(pc.specificity)}, "
+                     f"PPV {_ci(pc.ppv)}, NPV {_ci(pc.npv)}")
     return lines
 
 
-def _comparison(m: dict[str, Any]) -> list[str]:
-    rows = m.get("leaderboard") or []
-    if not rows:
+def _or(m: ManifestMetrics, name: str, default: str) -> str:
+    """Field ``name`` of ``m``, or ``default`` when the block (an older one) lacks it."""
+    return default if name in m.absent else str(getattr(m, name))
+
+
+def _comparison(m: ManifestMetrics) -> list[str]:
+    if not m.leaderboard:
         return ["Not available (no report)."]
     out = ["| model | kind | dev AUC (what it is) | test AUC (95% CI) |", "|---|---|---|---|"]
-    for r in rows:
-        label = f" ({r['dev_oof_auc_label']})" if r.get("dev_oof_auc_label") else ""
-        out.append(f"| {r['name']} | {r.get('kind')} | {_f(r.get('dev_oof_auc'))}{label} | "
-                   f"{_ci(r.get('test_auc'))} |")
-    if m.get("leaderboard_note"):
-        out += ["", f"Note: {m['leaderboard_note']}."]
+    for r in m.leaderboard:
+        label = f" ({r.dev_oof_auc_label})" if r.dev_oof_auc_label else ""
+        out.append(f"| {r.name} | {r.kind} | {_f(r.dev_oof_auc)}{label} | "
+                   f"{_ci(r.test_auc)} |")
+    if m.leaderboard_note:
+        out += ["", f"Note: {m.leaderboard_note}."]
     return out
 
 
@@ -67,18 +75,17 @@ def _dev_estimate(est: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _subgroups(m: dict[str, Any]) -> list[str]:
-    sg = m.get("subgroups") or {}
-    cols = sg.get("columns") or {}
+def _subgroups(m: ManifestMetrics) -> list[str]:
+    cols = m.subgroups.columns if m.subgroups else {}
     if not cols:
         return ["Not available (no subgroup report)."]
     out = ["| column | value | model | n | AUC (95% CI) |", "|---|---|---|---|---|"]
     for col, by_model in cols.items():
         for model, rows in by_model.items():
             for r in rows:
-                flag = " (small)" if r.get("small") else ""
-                out.append(f"| {col} | {r['value']} | {model} | {r['n']} | "
-                           f"{_f(r.get('auc'))} ({_f(r.get('lo'))}–{_f(r.get('hi'))}){flag} |")
+                flag = " (small)" if r.small else ""
+                out.append(f"| {col} | {r.value} | {model} | {r.n} | "
+                           f"{_f(r.auc)} ({_f(r.lo)}–{_f(r.hi)}){flag} |")
     return out
 
 
@@ -87,12 +94,14 @@ def model_card(man: dict[str, Any]) -> str:
     classes = man["task"]["class_names"]
     data = man["data"]
     dev, test = data["development"], data["test"]
-    mem = man["members"]
     stack = man["stack"]
-    cal = stack["calibration_scores"] or {}
     lat = man.get("latency_ms", {}).get("batch_1", {})
     modes = man["member_mode_test_auc"]["values"]
     inp_spec = man["input"]
+    metrics = manifest_metrics(man)
+    if metrics is None:
+        raise SchemaError("manifest.json: metrics: missing (expected the headline metrics "
+                          "block)")
     lines = [
         f"# Model card — {man['run']['name']} / {stack['name']}", "",
         "## Intended use", "", man["intended_use"], "",
@@ -112,6 +121,29 @@ def model_card(man: dict[str, Any]) -> str:
         f"Split: {data['n_folds']} patient-grouped cross-validation folds on the development "
         f"set; the test patients were held out (`split` = {data['split']}). Every patient's "
         "ECGs lie in one fold only.", "",
+        *_model_lines(man, classes),
+        "## Test metrics", "", *_metrics(metrics, classes), "",
+        "## Single models vs the ensemble", "", *_comparison(metrics), "",
+        "Member mode, test macro AUC (information only; the mode was chosen on development "
+        "data): " + ", ".join(f"{k} {_f(v)}" for k, v in modes.items()) + ".", "",
+        "## Subgroups", "", *_subgroups(metrics), "",
+        "## Latency", "",
+        f"{_f(lat.get('p50_ms'), 1)} ms per ECG at batch 1 (median; p95 "
+        f"{_f(lat.get('p95_ms'), 1)} ms) on CPU with {man.get('latency_ms', {}).get('threads')} "
+        "thread(s), measured at export.", "",
+        *card_lines(man),
+        "## How each choice was made", "",
+        *[f"- **{k}**: {v}" for k, v in man["provenance"].items()], "",
+        *_closing_lines(man),
+    ]
+    return "\n".join(lines)
+
+
+def _model_lines(man: dict[str, Any], classes: list[str]) -> list[str]:
+    """The "Model" section: members, calibration, thresholds, development estimate."""
+    mem, stack = man["members"], man["stack"]
+    cal = stack["calibration_scores"] or {}
+    return [
         "## Model", "",
         f"Stacked ensemble `{stack['label']}`; members ({mem['mode']}): "
         + ", ".join(_member_text(m) for m in mem["list"]) + ".", "",
@@ -122,18 +154,12 @@ def model_card(man: dict[str, Any]) -> str:
         + f" ({man['operating'].get('method')}).", "",
         *_dev_estimate(stack["development_estimate"]),
         "",
-        "## Test metrics", "", *_metrics(man["metrics"], classes), "",
-        "## Single models vs the ensemble", "", *_comparison(man["metrics"]), "",
-        "Member mode, test macro AUC (information only; the mode was chosen on development "
-        "data): " + ", ".join(f"{k} {_f(v)}" for k, v in modes.items()) + ".", "",
-        "## Subgroups", "", *_subgroups(man["metrics"]), "",
-        "## Latency", "",
-        f"{_f(lat.get('p50_ms'), 1)} ms per ECG at batch 1 (median; p95 "
-        f"{_f(lat.get('p95_ms'), 1)} ms) on CPU with {man.get('latency_ms', {}).get('threads')} "
-        "thread(s), measured at export.", "",
-        *card_lines(man),
-        "## How each choice was made", "",
-        *[f"- **{k}**: {v}" for k, v in man["provenance"].items()], "",
+    ]
+
+
+def _closing_lines(man: dict[str, Any]) -> list[str]:
+    """Limitations and how to verify the bundle (with the parity measured at export)."""
+    return [
         "## Limitations", "",
         "- Validated only on the data described above; performance on other populations, "
         "devices, sampling rates or lead placements is unknown until checked with "
@@ -151,7 +177,6 @@ def model_card(man: dict[str, Any]) -> str:
         " on the cached preprocessed signals; " + _raw_parity(man) + ".",
         "",
     ]
-    return "\n".join(lines)
 
 
 def _raw_parity(man: dict[str, Any]) -> str:

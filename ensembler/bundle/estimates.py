@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ensembler.bundle.manifest_metrics import ManifestMetrics, ManifestRow, leaderboard_summary
 from ensembler.bundle.run_inputs import RunInputs
 from ensembler.evaluation import (
     operating_point,
@@ -23,11 +24,11 @@ from ensembler.evaluation import (
     weighted_auc,
 )
 from ensembler.evaluation._checks import evaluable_classes
-from ensembler.report.schema import Metrics
+from ensembler.report.schema import CI, OperatingPoints
 from ensembler.training.distill import OPTIMISTIC, PREFIX
-from ensembler.utils.jsonclass import json_ready
+from ensembler.utils.jsonclass import from_json_dict
 
-__all__ = ["INNER_LABEL", "development_estimate", "leaderboard_summary", "refit_full_headline"]
+__all__ = ["INNER_LABEL", "development_estimate", "refit_full_headline"]
 
 INNER_LABEL = "inner CV, optimistic (selected on these folds)"
 
@@ -77,14 +78,14 @@ def development_estimate(inp: RunInputs) -> dict[str, Any]:
             "inner_cv_auc": None, "inner_cv_label": None}
 
 
-def _ci(point: float, samples: np.ndarray) -> dict[str, float]:
+def _ci(point: float, samples: np.ndarray) -> CI:
     lo, hi = percentile_ci(samples)
-    return {"point": float(point), "lo": lo, "hi": hi}
+    return CI(point=float(point), lo=lo, hi=hi)
 
 
 def refit_full_headline(inp: RunInputs, y_test: np.ndarray, groups_test: np.ndarray,
                         p_test: np.ndarray, thresholds: list[float | None],
-                        n_boot: int, seed: int) -> dict[str, Any]:
+                        n_boot: int, seed: int) -> ManifestMetrics:
     """Held-out metrics of the refit-full stack, in the layout of the report's rows.
 
     Args:
@@ -94,36 +95,28 @@ def refit_full_headline(inp: RunInputs, y_test: np.ndarray, groups_test: np.ndar
     """
     names = list(inp.stack.class_names)
     if not len(y_test):
-        return {"status": "not evaluated for this mode", "reason": "the run has no test set"}
+        return ManifestMetrics.not_evaluated("not evaluated for this mode",
+                                             "the run has no test set")
     ok = evaluable_classes(y_test)
     w = patient_weights(groups_test, n_boot, seed)
     boot = weighted_auc(y_test, p_test, w)
     auc = roc_auc(y_test, p_test)
     thr = np.array([np.nan if t is None else t for t in thresholds], dtype=np.float64)
     op = operating_point(y_test, p_test, thr, groups_test, weights=w).as_dict()
-    stack = {"test_auc": _ci(auc.macro, boot[:, ok].mean(axis=1)),
-             "test_auc_per_class": {n: _ci(auc.per_class[c], boot[:, c]) if ok[c] else None
-                                    for c, n in enumerate(names)},
-             "operating_point": op, "delta_vs_baseline": None}
-    return {"status": "evaluated", "mode": "refit-full",
-            "source": "the refit-full models' own stacked test predictions, measured at "
-                      "export (patient-cluster bootstrap, "
-                      f"{n_boot} resamples)",
-            "thresholds_from": "the fold models' stack: its meta-level out-of-fold "
-                               "predictions on development data (refit-full models have "
-                               "no out-of-fold predictions); the calibrator likewise",
-            "stack": stack, "baseline": None,
-            "leaderboard": leaderboard_summary(inp.metrics),
-            "leaderboard_note": "the report's stack rows describe the fold models "
-                                "(fold-average), not the refit-full models shipped here; "
-                                "its `<member>:refit_full` rows are each member's single "
-                                "refit-full network on its own",
-            "subgroups": None, "n_test": len(y_test),
-            "n_test_patients": len(np.unique(groups_test))}
-
-
-def leaderboard_summary(metrics: Metrics | None) -> list[dict[str, Any]]:
-    """The report's rows as the card shows them: name, kind, test AUC, development AUC."""
-    return [{"name": r.name, "kind": r.kind, "test_auc": json_ready(r.test_auc),
-             "dev_oof_auc": r.dev_oof_auc, "dev_oof_auc_label": r.dev_oof_auc_label}
-            for r in (metrics.leaderboard if metrics else [])]
+    stack = ManifestRow.measured(
+        test_auc=_ci(auc.macro, boot[:, ok].mean(axis=1)),
+        test_auc_per_class={n: _ci(auc.per_class[c], boot[:, c]) if ok[c] else None
+                            for c, n in enumerate(names)},
+        operating_point=from_json_dict(OperatingPoints, op, "refit-full operating_point"))
+    return ManifestMetrics.measured(
+        status="evaluated", mode="refit-full",
+        source="the refit-full models' own stacked test predictions, measured at export "
+               f"(patient-cluster bootstrap, {n_boot} resamples)",
+        thresholds_from="the fold models' stack: its meta-level out-of-fold predictions on "
+                        "development data (refit-full models have no out-of-fold "
+                        "predictions); the calibrator likewise",
+        stack=stack, baseline=None, leaderboard=leaderboard_summary(inp.metrics),
+        leaderboard_note="the report's stack rows describe the fold models (fold-average), "
+                         "not the refit-full models shipped here; its `<member>:refit_full` "
+                         "rows are each member's single refit-full network on its own",
+        subgroups=None, n_test=len(y_test), n_test_patients=len(np.unique(groups_test)))

@@ -18,6 +18,7 @@ from ensembler.bundle.conformal_io import conformal_markdown, conformal_report
 from ensembler.bundle.flag_report import flag_summary, flags_markdown
 from ensembler.bundle.integrity import json_clean
 from ensembler.bundle.lengths import LengthPolicy
+from ensembler.bundle.manifest_metrics import manifest_metrics
 from ensembler.bundle.predict import score_loaded
 from ensembler.bundle.records import RecordInput, load_records
 from ensembler.config import ManifestConfig
@@ -33,10 +34,18 @@ from ensembler.evaluation import (
     subgroup_auc,
 )
 from ensembler.utils.atomic import FolderExistsError, write_text
+from ensembler.utils.jsonclass import to_json_dict
 
 
 def _per_class(names: list[str], values: np.ndarray) -> dict[str, float]:
     return {c: float(v) for c, v in zip(names, values, strict=True)}
+
+
+def reference_auc(manifest: dict[str, Any], source: str) -> dict[str, Any] | None:
+    """The bundle's own held-out macro test AUC with its CI (None: not evaluated)."""
+    metrics = manifest_metrics(manifest, f"{source}/manifest.json")
+    stack = metrics.stack if metrics else None
+    return None if stack is None else to_json_dict(stack.test_auc)
 
 
 def evaluate_bundle(bundle: Bundle, manifest_csv: str | Path, *, skip_bad: bool = False,
@@ -106,7 +115,7 @@ def evaluate_bundle(bundle: Bundle, manifest_csv: str | Path, *, skip_bad: bool 
         "subgroups": {col: [r.as_dict() for r in subgroup_auc(
             y, p, groups, table.subgroups[col].to_numpy(), min_n=min_subgroup_n,
             n_boot=n_boot, seed=seed)] for col in sub_cols},
-        "reference": (bundle.manifest.get("metrics", {}).get("stack") or {}).get("test_auc"),
+        "reference": reference_auc(bundle.manifest, str(bundle.source or "bundle")),
         "flags": flag_summary(preds.frame, y, p, groups, n_boot=n_boot, seed=seed),
         "conformal": conformal_report(bundle.manifest, y, p, groups, table.subgroups, sub_cols,
                                       n_boot, seed),

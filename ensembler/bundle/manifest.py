@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 
 from ensembler.bundle.conformal_io import conformal_entry
-from ensembler.bundle.estimates import development_estimate, leaderboard_summary
+from ensembler.bundle.estimates import development_estimate
 from ensembler.bundle.feature_io import KIND as FEATURES
 from ensembler.bundle.imputation import development_means, tabular_missingness
+from ensembler.bundle.manifest_metrics import ManifestMetrics, ManifestRow, leaderboard_summary
 from ensembler.bundle.run_inputs import RunInputs
 from ensembler.data.cohort import Cohort
-from ensembler.utils.jsonclass import json_ready
 
 
 @dataclass
@@ -42,7 +42,7 @@ class ExportPlan:
     thresholds: list[float | None]
     operating: dict[str, Any]
     mode_auc: dict[str, float | None]
-    headline: dict[str, Any]
+    headline: ManifestMetrics
     own_archs: list[str]
 
     @property
@@ -86,7 +86,7 @@ def build_manifest(plan: ExportPlan, member_entries: list[dict[str, Any]],
                   inp.stack.tabular_names},
         "operating": {"thresholds": plan.thresholds,
                       **{k: v for k, v in plan.operating.items() if k != "thresholds"}},
-        "metrics": plan.headline,
+        "metrics": plan.headline.to_json_dict(),
         "member_mode_test_auc": {"values": plan.mode_auc, "note": "information only; the mode "
                                  "was chosen on development data"},
         "data": _data_summary(cohort, plan.dev_rows, plan.test_rows, cfg, first.fold),
@@ -151,25 +151,21 @@ def _provenance(inp: RunInputs, mode_reason: str) -> dict[str, str]:
     }
 
 
-def headline_from_report(inp: RunInputs) -> dict[str, Any]:
+def headline_from_report(inp: RunInputs) -> ManifestMetrics:
     """The manifest's ``metrics`` block from the run's report (fold-average mode)."""
     m = inp.metrics
     if m is None:
-        return {"status": "not evaluated", "reason": "no report/metrics.json in the run"}
+        return ManifestMetrics.not_evaluated("not evaluated", "no report/metrics.json in the run")
     row, base = m.row(inp.stack_name), m.row(m.baseline)
-    keep = ("test_auc", "test_auc_per_class", "operating_point", "calibration",
-            "dev_oof_auc", "latency_ms", "n_params", "delta_vs_baseline")
-    return {"status": "evaluated" if row else "stack not in the report", "mode": "fold-average",
-            "source": "the run's report (report/metrics.json): the fold models' stacked test "
-                      "predictions",
-            "thresholds_from": "the stack's own meta-level out-of-fold predictions",
-            "stack": {k: json_ready(getattr(row, k)) for k in keep} if row else None,
-            "baseline": {"name": m.baseline, **{k: json_ready(getattr(base, k)) for k in keep}}
-            if base else None,
-            "leaderboard": leaderboard_summary(m),
-            "subgroups": json_ready(m.subgroups),
-            "n_test": m.n_test,
-            "n_test_patients": m.n_test_patients}
+    return ManifestMetrics.measured(
+        status="evaluated" if row else "stack not in the report", mode="fold-average",
+        source="the run's report (report/metrics.json): the fold models' stacked test "
+               "predictions",
+        thresholds_from="the stack's own meta-level out-of-fold predictions",
+        stack=ManifestRow.from_report(row) if row else None,
+        baseline=ManifestRow.from_report(base, m.baseline) if base else None,
+        leaderboard=leaderboard_summary(m), subgroups=m.subgroups,
+        n_test=m.n_test, n_test_patients=m.n_test_patients)
 
 
 def _data_summary(cohort: Cohort, dev: np.ndarray, test: np.ndarray, cfg: Any,

@@ -7,6 +7,7 @@ Heavy imports (torch, the bundle package) happen inside the commands so that
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -80,17 +81,22 @@ def verify_cmd(bundle: Path, expect_digest: str | None, allow_arch: tuple[str, .
     click.echo(f"  stack    {m['stack']['label']} ({m['members']['mode']})")
 
 
-def test_auc_line(metrics: dict[str, Any]) -> str:
-    """The manifest's headline test AUC as one readable line (point, 95% CI, test size)."""
-    auc = (metrics.get("stack") or {}).get("test_auc") or {}
-    if metrics.get("status") != "evaluated" or auc.get("point") is None:
-        why = metrics.get("reason") or metrics.get("status") or "no metrics in the manifest"
-        return f"test AUC: not evaluated ({why})"
-    ci = (f" (95% CI {float(auc['lo']):.3f}-{float(auc['hi']):.3f})"
-          if auc.get("lo") is not None and auc.get("hi") is not None else "")
-    n = metrics.get("n_test")
-    on = f" on {n} held-out ECGs" if n is not None else " on the held-out test set"
-    return f"test AUC (macro): {float(auc['point']):.3f}{ci}{on}"
+def test_auc_line(metrics: Mapping[str, Any] | None, where: str = "manifest.json") -> str:
+    """The manifest's ``metrics`` block (``where`` names the file) as one readable line:
+    the headline test AUC, its 95% CI and the test size."""
+    from ensembler.bundle.manifest_metrics import ManifestMetrics
+
+    if not metrics:
+        return "test AUC: not evaluated (no metrics in the manifest)"
+    m = ManifestMetrics.from_json_dict(metrics, f"{where}: metrics")
+    auc = m.stack.test_auc if m.stack else None
+    if not m.evaluated or auc is None or auc.point is None:
+        return f"test AUC: not evaluated ({m.reason or m.status or 'no metrics in the manifest'})"
+    ci = (f" (95% CI {float(auc.lo):.3f}-{float(auc.hi):.3f})"
+          if auc.lo is not None and auc.hi is not None else "")
+    on = (f" on {m.n_test} held-out ECGs" if m.n_test is not None
+          else " on the held-out test set")
+    return f"test AUC (macro): {float(auc.point):.3f}{ci}{on}"
 
 
 @cli.command("inspect")
@@ -106,6 +112,7 @@ def inspect_cmd(bundle: Path, card: bool, allow_arch: tuple[str, ...]) -> None:
 
     vb = verify_bundle(bundle, allow_arch=allow_arch, keep=("MODEL_CARD.md",))
     m = vb.manifest
+    auc_line = test_auc_line(m.get("metrics"), f"{vb.source}/manifest.json")  # checks it
     console = Console()
     table = Table(title=f"{m['stack']['label']} — members ({m['members']['mode']})")
     for col in ("member", "arch", "fusion", "networks", "params", "window"):
@@ -118,7 +125,7 @@ def inspect_cmd(bundle: Path, card: bool, allow_arch: tuple[str, ...]) -> None:
     click.echo("thresholds: " + ", ".join(
         f"{c}={t}" for c, t in zip(m["task"]["class_names"], m["operating"]["thresholds"],
                                    strict=True)))
-    click.echo(test_auc_line(m.get("metrics") or {}))
+    click.echo(auc_line)
     if card:
         click.echo("")
         click.echo(vb.text("MODEL_CARD.md"))

@@ -54,6 +54,22 @@ def test_verify_and_inspect(cli_bundle, tmp_path, monkeypatch, capsys) -> None: 
     assert "evil.pkl" in capsys.readouterr().err
 
 
+def test_inspect_names_a_malformed_metrics_block(cli_bundle, tmp_path, monkeypatch,
+                                                capsys) -> None:  # type: ignore[no-untyped-def]
+    from ensembler.bundle.integrity import seal
+
+    bad = tmp_path / "bad"
+    shutil.copytree(cli_bundle, bad)
+    man = json.loads((bad / "manifest.json").read_text())
+    man["metrics"] = {"status": "evaluated", "n_test": 30,
+                      "stack": {"test_auc": {"point": "high", "lo": 0.6, "hi": 0.8}}}
+    seal(bad, man)  # a sealed bundle: only the block is wrong
+    assert run_cli(monkeypatch, "inspect", str(bad)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"{bad}/manifest.json: metrics.stack.test_auc.point: expected a "
+                        "number, got str") and len(err.splitlines()) == 1
+
+
 def test_predict_command(cli_bundle, tiny_run, tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
     csv = _test_manifest(tiny_run, tiny_run.record_dir)
     out = tmp_path / "preds.csv"

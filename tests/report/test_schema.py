@@ -92,7 +92,7 @@ def test_every_reader_works_on_the_file_as_read_back(raw: dict[str, Any]) -> Non
     print_summary(m, Path("run"), console=con)
     assert "Primary comparison" in con.export_text()
     inp = SimpleNamespace(metrics=m, stack_name=m.primary.a if m.primary else "joint_stack")
-    head = headline_from_report(inp)  # type: ignore[arg-type]
+    head = headline_from_report(inp).to_json_dict()  # type: ignore[arg-type]
     row = raw["leaderboard"][[r["name"] for r in raw["leaderboard"]].index(inp.stack_name)]
     assert head["status"] == "evaluated" and head["stack"]["test_auc"] == row["test_auc"]
     assert head["subgroups"] == raw["subgroups"]
