@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 #: Fields that measure wall-clock time on the machine (latency, seconds), not results.
-TIMING = re.compile(r"(^|\.)(latency_ms|latency_share|[a-z0-9_]*_ms|[a-z_]*seconds|ms_per_ecg)(\.|$|\[)")
+TIMING = re.compile(r"(^|\.)(latency_ms|latency_share|[a-z0-9_]*_ms|[a-z_]*seconds"
+                    r"|ms_per_ecg)(\.|$|\[)")
 
 
 def flatten(obj: Any, path: str = "") -> dict[str, Any]:
