@@ -1,7 +1,8 @@
 """Build README.md and the generated docs pages (config, results, features).
 
 - README.md is docs/readme/*.md concatenated in file-name order (keep it short: the
-  detail lives in the pages it links to).
+  detail lives in the pages it links to); its ``{{placeholders}}`` are filled like
+  docs/results.md's.
 - docs/config.md is the config reference, generated from the fields' ``#`` comments.
 - docs/sections/features.md is the feature-set column reference (ensembler.features.docs)
   with docs/templates/feature_members.md (the feature-member guide) inserted.
@@ -38,7 +39,7 @@ def _results_tables() -> ModuleType:
 def build() -> str:
     """README.md: the docs/readme/ parts in file-name order."""
     parts = [p.read_text().strip() + "\n" for p in sorted((DOCS / "readme").glob("*.md"))]
-    return "\n".join(parts)
+    return _results_tables().render("\n".join(parts))  # {{placeholders}}: measured figures
 
 
 def build_config() -> str:

@@ -375,10 +375,35 @@ def speed_auc() -> str:
         f"load {_load_text(d)}, commit {d.get('commit', 'n/a')}; `{d.get('command', '')}`."])
 
 
+def readme_speed() -> str:
+    """The README's speed lines: the headline ratios, each with its settings and load flag."""
+    inf, bun, spd = load("inference"), load("bundle"), load("speed_auc")
+
+    def flag(d: dict[str, Any]) -> str:
+        return CONTENDED if d.get("contended") else ""
+
+    gpu_ran = bool(get(load("gpu_smoke"), "details", "members"))
+    return "\n".join([
+        f"- **CNN vs Transformer at inference** (PTB-XL CPU profile, 2 threads, torch eager, "
+        f"batch 64, 10 s records): vit1d needs {_r(get(inf, 'headline', 'ratio'))} the "
+        f"median CNN member's time{flag(inf)} — the profile's CNNs are the slower ones, not "
+        "5–10× faster.",
+        f"- **Ensemble cost:** a bundle's latency / the sum of its members' is at most "
+        f"{_r(get(bun, 'headline', 'ratio'))} (target ≤ 1.1; fold-average and refit-full, "
+        f"batch 1 and 64, torch and ONNX Runtime){flag(bun)}.",
+        f"- **Training:** `precision: auto` (bf16 autocast where the CPU and the network gain) "
+        f"makes the frozen CPU profile's training stage {_r(get(spd, 'headline', 'ratio'))} "
+        f"faster at fold OOF AUC within noise (goal 1.5×){flag(spd)}. GPU: "
+        + ("see the results page." if gpu_ran else "`bench/gpu_smoke.py` has not run on a "
+           "CUDA machine yet."),
+    ])
+
+
 def context() -> dict[str, str]:
     out = {"benchmarks": benchmarks(), "train_speed": train_speed(),
            "inference": inference(), "inference_summary": inference_summary(),
            "compile": compile_summary(), "speed_auc": speed_auc(),
+           "readme_speed": readme_speed(),
            "ensemble": ensemble(), "gpu": gpu(), "explain_conformal": explain_conformal()}
     out.update(ptbxl_context("sd", _run_summary(load("ptbxl_superdiag"))))
     out.update(ptbxl_context("mi", _run_summary(load("ptbxl_mi_binary"))))
