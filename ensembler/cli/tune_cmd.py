@@ -1,4 +1,5 @@
-"""``ensembler tune``: one Optuna study per architecture, equal budget, fairness report."""
+"""``ensembler tune``: one Optuna study per architecture, equal budget, the schedule step,
+fairness report."""
 
 from __future__ import annotations
 
@@ -30,8 +31,10 @@ from ensembler.cli.options import config_argument, load, open_run
 def tune_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: Path | None,
              archs: tuple[str, ...], trials: int | None, seconds: float | None,
              storage: str | None, study_prefix: str | None, worker: int, quiet: bool) -> None:
-    """Tune every architecture with the same budget; write hpo/fairness.{json,png}."""
+    """Tune every architecture with the same budget, then (tuning.schedule) choose its
+    epochs on the tuning split; write hpo/fairness.{json,png}."""
     import optuna
+    import pandas as pd
     from rich.console import Console
     from rich.table import Table
 
@@ -41,11 +44,14 @@ def tune_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: 
         fairness_table,
         write_fairness_report,
     )
-    from ensembler.tuning.study import tune_entry
+    from ensembler.tuning.stage import tune_entries
 
     if trials is not None and seconds is not None:
         raise click.UsageError("give --trials or --seconds, not both")
     cfg = load(config, profile, data_dir)
+    if not cfg.tuning.search and (trials is not None or seconds is not None):
+        raise click.UsageError(f"{config}: tuning.search is false, so --trials/--seconds "
+                               "have no study to budget; set tuning.search: true")
     requested = [a.strip() for arg in archs for a in arg.split(",") if a.strip()]
     names = entries_to_tune(cfg, requested)
     if not names:
@@ -53,24 +59,31 @@ def tune_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: 
     # shared: several workers may tune one study in one run directory (docs/scaling.md)
     ctx = open_run(cfg, run_dir, progress=not quiet, shared=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    for name in names:
-        out = tune_entry(cfg, ctx.cohort, ctx.split, ctx.run_dir, name, storage=storage,
-                         study_prefix=study_prefix, trials=trials, seconds=seconds,
-                         worker=worker, log=None if quiet else click.echo)
-        click.echo(f"{out.study_name}: {out.ran} trial(s) run here, {out.counted} counted, "
-                   f"best AUC {out.best_value}")
+    for done in tune_entries(cfg, ctx.cohort, ctx.split, ctx.run_dir, names, storage=storage,
+                             study_prefix=study_prefix, trials=trials, seconds=seconds,
+                             worker=worker, log=None if quiet else click.echo):
+        if done.study is not None:
+            out = done.study
+            click.echo(f"{out.study_name}: {out.ran} trial(s) run here, {out.counted} "
+                       f"counted, best AUC {out.best_value}")
+        if done.schedule is not None:
+            click.echo(f"{done.entry} schedule: {done.schedule.summary()}")
+        elif done.note:
+            click.echo(f"{done.entry} {done.note}")
     paths = write_fairness_report(cfg, ctx.run_dir, storage, study_prefix)
     table = Table(title="Tuning budget per architecture (tuning AUC: development data)")
     df = fairness_table(cfg, ctx.run_dir, storage, study_prefix)
-    for col in ("arch", "budget", "complete", "pruned", "failed", "best AUC", "compute s",
-                "CPU s"):
+    for col in ("arch", "budget", "complete", "pruned", "failed", "best AUC", "epochs",
+                "compute s", "CPU s"):
         table.add_column(col)
     for rec in df.to_dict(orient="records"):
         best = rec["best_auc"]
         budget = f"{rec['budget']} {rec['budget_kind']}" if rec["tuned"] else "not tuned"
+        epochs = rec["schedule_epochs"]
         table.add_row(str(rec["arch"]), budget,
                       str(rec["complete"]), str(rec["pruned"]), str(rec["failed"]),
                       "-" if best is None else f"{float(best):.3f}",
+                      "-" if epochs is None or pd.isna(epochs) else str(int(epochs)),
                       f"{float(rec['compute_seconds']):.0f}",
                       f"{float(rec['cpu_seconds']):.0f}")
     Console().print(table)

@@ -35,7 +35,7 @@ from ensembler.config.training import (
     ModelEntry,
     TrainingConfig,
 )
-from ensembler.config.tuning import TuningConfig
+from ensembler.config.tuning import ScheduleConfig, TuningConfig
 from ensembler.errors import ConfigError
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "PreprocessingConfig",
     "ReportConfig",
     "RunConfig",
+    "ScheduleConfig",
     "SplitConfig",
     "StackingConfig",
     "SyntheticConfig",

@@ -4,19 +4,42 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ensembler.config.base import Section
 
 
+class ScheduleConfig(Section):
+    """The schedule step: each network entry's epochs E against round(factor x E) epochs.
+
+    Both are trained on the tuning split (after the entry's study, or alone when
+    ``tuning.search`` is false) and scored on its held-out patients; the longer schedule
+    is adopted only when the lower bound of the paired patient-bootstrap 95 % CI of its
+    macro-AUC gain is above 0, then the step repeats from there (``max_rounds`` at most).
+    """
+
+    enabled: bool = False  # run the schedule step for every tuned network entry
+    # factor: the longer schedule has round(factor x E) epochs (half up, at least E + 1)
+    factor: float = Field(1.5, gt=1.0)
+    # max_rounds: most extensions tried (E -> 1.5E -> 2.25E ... with factor 1.5)
+    max_rounds: int = Field(2, ge=1)
+    # n_bootstrap: paired patient-bootstrap resamples of the AUC gain (95 % CI)
+    n_bootstrap: int = Field(1000, ge=100)
+
+
 class TuningConfig(Section):
-    """Equal-budget Optuna search per model entry (``ensembler tune``).
+    """Equal-budget Optuna search per model entry (``ensembler tune``), then the optional
+    schedule step.
 
     The budget is ``seconds`` of trial compute per entry when set, else ``trials``
     finished (complete or pruned) trials per entry.
     """
 
-    enabled: bool = False  # run the per-architecture studies in `ensembler run`
+    enabled: bool = False  # run the tuning stage (search and/or schedule) in `ensembler run`
+    # search: run the Optuna hyper-parameter trials; false: no trials (configured values)
+    search: bool = True
+    # schedule: the schedule step (epochs chosen on the tuning split; see ScheduleConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     # archs: entries to tune, network entries or feature members (empty: every entry)
     archs: list[str] = Field(default_factory=list)
     trials: int | None = Field(10, ge=1)  # equal budget: trials per architecture ...
@@ -36,3 +59,10 @@ class TuningConfig(Section):
     heartbeat_interval: int = Field(10, ge=1)  # seconds between trial heartbeats
     grace_period: int = Field(30, ge=1)  # seconds without heartbeat before a trial is failed
     max_retry: int = Field(2, ge=0)  # retries of a trial whose worker died
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> TuningConfig:
+        if self.enabled and not self.search and not self.schedule.enabled:
+            raise ValueError("enabled with search: false and schedule.enabled: false has "
+                             "nothing to run; turn one on or set enabled: false")
+        return self

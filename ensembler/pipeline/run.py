@@ -99,11 +99,10 @@ def run_stages(ctx: RunContext, con: Console) -> list[tuple[str, Callable[[], An
 
 def _tune(ctx: RunContext, names: list[str]) -> None:
     from ensembler.tuning.results import write_fairness_report
-    from ensembler.tuning.study import tune_entry
+    from ensembler.tuning.stage import tune_entries
 
-    for name in names:
-        tune_entry(ctx.cfg, ctx.cohort, ctx.split, ctx.run_dir, name,
-                   log=LogFile(ctx.run_dir / "logs" / "tuning.log"))
+    tune_entries(ctx.cfg, ctx.cohort, ctx.split, ctx.run_dir, names,
+                 log=LogFile(ctx.run_dir / "logs" / "tuning.log"))
     write_fairness_report(ctx.cfg, ctx.run_dir)
 
 

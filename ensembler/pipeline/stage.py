@@ -50,6 +50,11 @@ class Stage(Generic[T]):
         return _read(self.record_path)
 
     @staticmethod
+    def read_record(record_path: Path) -> Record | None:
+        """What a stage recorded (None when it has not run or its file is unreadable)."""
+        return _read(record_path)
+
+    @staticmethod
     def read_key(record_path: Path) -> str | None:
         """The key an upstream stage recorded (None when it has not run): a downstream
         stage's input fingerprint."""

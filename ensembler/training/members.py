@@ -74,8 +74,10 @@ def expand_entry(
 ) -> list[MemberSpec]:
     """One MemberSpec per replica of ``entry``.
 
-    ``tuned`` (from the architecture's Optuna study) holds ``model`` hyper-parameters
-    and ``training`` overrides; config overrides of the entry win over tuned values.
+    ``tuned`` (from the architecture's Optuna study and the tuning's schedule step)
+    holds ``model`` hyper-parameters and ``training`` overrides; config overrides of the
+    entry win over tuned values, except ``training.epochs``: only the schedule step tunes
+    it, starting from the configured epochs, so its choice wins.
     """
     params = dict(entry.params)
     train_over: dict[str, Any] = {}
@@ -84,7 +86,10 @@ def expand_entry(
         params = {**tuned.get("model", {}), **entry.params}
         train_over = dict(tuned.get("training", {}))
         fusion = tuned.get("fusion", fusion) if entry.fusion != "none" else "none"
+    scheduled = train_over.get("epochs")
     train_over.update(entry.training.overrides())
+    if scheduled is not None:
+        train_over["epochs"] = scheduled
     training = resolve_training(cfg.training, train_over)
     tab = tuple(tabular_names) if fusion != "none" else ()
     common: dict[str, Any] = dict(

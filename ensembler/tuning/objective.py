@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import optuna
@@ -22,7 +22,7 @@ from ensembler.data.cohort import Cohort
 from ensembler.errors import SplitError
 from ensembler.training.inner import inner_split, stratify_key
 from ensembler.training.jobs import member_tabular
-from ensembler.training.loop import fit_model, resolve_device, window_lengths
+from ensembler.training.loop import EpochCallback, fit_model, resolve_device, window_lengths
 from ensembler.training.members import MemberSpec, expand_entry
 from ensembler.training.metrics import macro_auc
 from ensembler.training.windows import predict_windows
@@ -123,10 +123,6 @@ class Objective:
         return float(np.mean(aucs))
 
     def _fit_part(self, trial: optuna.trial.Trial, spec: MemberSpec, part: int) -> float:
-        c = self.cohort
-        train_rows, score_rows = self.split.parts[part]
-        tr, va = inner_split(train_rows, c.labels, c.patient_id, spec.training.inner_val_fraction,
-                             derive_seed(self.seed, "inner", part))
         epochs = self.epochs
 
         def report(epoch: int, row: dict[str, float]) -> None:
@@ -135,15 +131,45 @@ class Objective:
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at part {part} epoch {epoch}")
 
-        tab = member_tabular(c, spec.tabular_names)
-        device = resolve_device(spec.training.device)
-        prefix = f"[{spec.entry} trial {trial.number} part {part}] "
-        res = fit_model(spec, c.signals, c.labels, tab, c.fs, tr, va,
-                        seed=derive_seed(self.seed, "fit", part), epochs=epochs, device=device,
-                        epoch_callback=report, log=self.log, log_prefix=prefix)
-        win, stride = window_lengths(spec, c.fs, c.signals.shape[-1])
-        x = res.state.transform_signals(c.signals[score_rows])
-        t = res.state.transform_tabular(None if tab is None else tab[score_rows])
-        probs = predict_windows(res.model, x, t, win, stride, spec.training.eval_aggregate,
-                                device=device, autocast=device.type == "cuda")
-        return macro_auc(c.labels[score_rows], probs)
+        fit = fit_and_score(spec, self.cohort, self.split.parts[part], seed=self.seed,
+                            index=part, epochs=epochs, epoch_callback=report, log=self.log,
+                            log_prefix=f"[{spec.entry} trial {trial.number} part {part}] ")
+        return macro_auc(self.cohort.labels[self.split.parts[part][1]], fit.proba)
+
+
+class FitScore(NamedTuple):
+    """``proba``: (len(score_rows), C) probabilities of the kept (best inner-validation
+    epoch) model on the scored rows; its ``best_epoch`` and fit wall ``seconds``."""
+
+    proba: np.ndarray
+    best_epoch: int
+    seconds: float
+
+
+def fit_and_score(
+    spec: MemberSpec, cohort: Cohort, part: tuple[np.ndarray, np.ndarray], *, seed: int,
+    index: int = 0, epochs: int, epoch_callback: EpochCallback | None = None,
+    log: Callable[[str], None] | None = None, log_prefix: str = "",
+) -> FitScore:
+    """Fit ``spec`` for ``epochs`` on a tuning part's train rows and score its held-out rows.
+
+    ``part = (train_rows, score_rows)``. The model early-stops (keeps its best epoch) on an
+    inner patient-grouped split of ``train_rows`` (seed ``derive_seed(seed, "inner",
+    index)``), so the scored rows never fit or stop it. A trial and the schedule step call
+    this with the same ``seed`` and ``index``, so equal settings train the same model.
+    """
+    c = cohort
+    train_rows, score_rows = part
+    tr, va = inner_split(train_rows, c.labels, c.patient_id, spec.training.inner_val_fraction,
+                         derive_seed(seed, "inner", index))
+    tab = member_tabular(c, spec.tabular_names)
+    device = resolve_device(spec.training.device)
+    res = fit_model(spec, c.signals, c.labels, tab, c.fs, tr, va,
+                    seed=derive_seed(seed, "fit", index), epochs=epochs, device=device,
+                    epoch_callback=epoch_callback, log=log, log_prefix=log_prefix)
+    win, stride = window_lengths(spec, c.fs, c.signals.shape[-1])
+    x = res.state.transform_signals(c.signals[score_rows])
+    t = res.state.transform_tabular(None if tab is None else tab[score_rows])
+    proba = predict_windows(res.model, x, t, win, stride, spec.training.eval_aggregate,
+                            device=device, autocast=device.type == "cuda")
+    return FitScore(proba=proba, best_epoch=int(res.best_epoch), seconds=float(res.seconds))

@@ -20,11 +20,13 @@ from optuna.trial import FixedTrial, TrialState
 
 from ensembler.config import FeatureMemberEntry, ModelEntry, RunConfig
 from ensembler.training.feature_member import model_label
+from ensembler.tuning.schedule import ScheduleResult, read_schedule, schedule_basis
 from ensembler.tuning.spaces import space_for_entry, suggest_member
 from ensembler.tuning.spaces.features import feature_space
 from ensembler.tuning.storage import default_store_missing, hpo_dir, open_storage, study_name
 from ensembler.tuning.study import counted_trials, is_surplus, spent_seconds
 from ensembler.utils.atomic import write_json, write_text
+from ensembler.utils.jsonclass import to_json_dict
 
 TRIAL_COLUMNS = ["arch", "number", "state", "value", "seconds", "cpu_seconds",
                  "datetime_complete", "retried_from", "surplus", "worker"]
@@ -65,16 +67,10 @@ def _studies(cfg: RunConfig, run_dir: Path, storage: str | None,
     return out
 
 
-def load_best_params(cfg: RunConfig, run_dir: Path, storage: str | None = None,
-                     study_prefix: str | None = None) -> dict[str, dict[str, Any]]:
-    """``{entry name: tuned params}`` from each entry's study with a COMPLETE trial.
-
-    The params are rebuilt through the entry's suggest function with
-    ``optuna.trial.FixedTrial(best_params)`` (:func:`best_member_params`): for a network
-    entry the format ``expand_entry`` consumes, ``{"model": {...}, "training": {...}[,
-    "fusion": ...]}``; for a feature member its learner section (``tuned_entry``). Returns
-    {} when no study exists (storage resolution as in ``ensembler tune``).
-    """
+def study_params(cfg: RunConfig, run_dir: Path, storage: str | None = None,
+                 study_prefix: str | None = None) -> dict[str, dict[str, Any]]:
+    """``{entry name: tuned params}`` from each entry's study with a COMPLETE trial (the
+    best trial rebuilt through :func:`best_member_params`); no schedule step applied."""
     entries = {e.name: e for e in tunable_entries(cfg)}
     out: dict[str, dict[str, Any]] = {}
     for name, study in _studies(cfg, run_dir, storage, study_prefix).items():
@@ -83,6 +79,47 @@ def load_best_params(cfg: RunConfig, run_dir: Path, storage: str | None = None,
             continue
         best = max(complete, key=lambda t: float("-inf") if t.value is None else t.value)
         out[name] = best_member_params(entries[name], best)
+    return out
+
+
+def searched_params(cfg: RunConfig, run_dir: Path, storage: str | None = None,
+                    study_prefix: str | None = None) -> dict[str, dict[str, Any]]:
+    """:func:`study_params` when ``tuning.search`` is on; {} when it is off (studies left
+    in the storage by an earlier search are then not used)."""
+    return study_params(cfg, run_dir, storage, study_prefix) if cfg.tuning.search else {}
+
+
+def current_schedules(cfg: RunConfig, run_dir: Path,
+                      params: dict[str, dict[str, Any]]) -> dict[str, ScheduleResult]:
+    """The recorded schedule step of each network entry, where it started from what the
+    config and the entry's study (``params``) give now (else it is stale and left out)."""
+    out = {}
+    for entry in cfg.models:
+        result = read_schedule(run_dir, entry.name)
+        if result is not None and result.basis == schedule_basis(cfg, entry,
+                                                                 params.get(entry.name)):
+            out[entry.name] = result
+    return out
+
+
+def load_best_params(cfg: RunConfig, run_dir: Path, storage: str | None = None,
+                     study_prefix: str | None = None) -> dict[str, dict[str, Any]]:
+    """``{entry name: tuned params}``: each study's best trial (none when ``tuning.search``
+    is false), plus the epochs the schedule step chose (``training.epochs``) where its
+    record is current.
+
+    The params are rebuilt through the entry's suggest function with
+    ``optuna.trial.FixedTrial(best_params)`` (:func:`best_member_params`): for a network
+    entry the format ``expand_entry`` consumes, ``{"model": {...}, "training": {...}[,
+    "fusion": ...]}``; for a feature member its learner section (``tuned_entry``). An entry
+    with a schedule step but no study gets ``{"training": {"epochs": E}}``. Returns {}
+    when nothing was tuned (storage resolution as in ``ensembler tune``).
+    """
+    out = searched_params(cfg, run_dir, storage, study_prefix)
+    for name, result in current_schedules(cfg, run_dir, out).items():
+        tuned = dict(out.get(name, {}))
+        tuned["training"] = {**tuned.get("training", {}), "epochs": result.epochs}
+        out[name] = tuned
     return out
 
 
@@ -117,43 +154,61 @@ def _untuned_row(entry: ModelEntry | FeatureMemberEntry) -> dict[str, Any]:
             "budget_met": False}
 
 
+def _study_row(name: str, study: optuna.Study) -> dict[str, Any]:
+    trials = study.get_trials(deepcopy=False)
+    budget = study.user_attrs.get("budget", {})
+    real = [t for t in trials if not is_surplus(t)]
+    complete = [t for t in real if t.state == TrialState.COMPLETE]
+    best = max(complete, key=lambda t: t.value or -np.inf) if complete else None
+    seconds = spent_seconds(trials)
+    n_counted = len(counted_trials(trials))
+    used = n_counted if budget.get("kind") == "trials" else seconds
+    return {
+        "arch": name,
+        "model": study.user_attrs.get("arch"),
+        "tuned": True,
+        "budget_kind": budget.get("kind"),
+        "budget": budget.get("value"),
+        "complete": len(complete),
+        "pruned": sum(t.state == TrialState.PRUNED for t in real),
+        "failed": sum(t.state == TrialState.FAIL for t in real),
+        "running": sum(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in real),
+        "best_auc": None if best is None else best.value,
+        "best_trial": None if best is None else best.number,
+        "compute_seconds": seconds,
+        "cpu_seconds": float(sum(t.user_attrs.get("cpu_seconds", 0.0) for t in real)),
+        "budget_met": bool(budget) and used >= float(budget.get("value", np.inf)),
+    }
+
+
+def _with_schedule(row: dict[str, Any], result: ScheduleResult | None) -> dict[str, Any]:
+    """The row with its schedule-step columns; the step's seconds count in the totals."""
+    if result is None:
+        return {**row, "schedule": None, "schedule_epochs": None, "schedule_seconds": 0.0,
+                "schedule_cpu_seconds": 0.0}
+    return {**row, "schedule": result.summary(), "schedule_epochs": result.epochs,
+            "schedule_seconds": result.compute_seconds,
+            "schedule_cpu_seconds": result.cpu_seconds,
+            "compute_seconds": row["compute_seconds"] + result.compute_seconds,
+            "cpu_seconds": row["cpu_seconds"] + result.cpu_seconds}
+
+
 def fairness_table(cfg: RunConfig, run_dir: Path, storage: str | None = None,
                    study_prefix: str | None = None) -> pd.DataFrame:
     """Per entry (every network entry and feature member, tuned or not): budget, trials
-    complete/pruned/failed, best tuning AUC, compute seconds (wall) and CPU seconds, the
-    trial at which the best was found, and whether the budget was met. An entry without a
-    study has 0 trials and ``tuned`` False."""
+    complete/pruned/failed, best tuning AUC, the trial at which the best was found, whether
+    the budget was met, the schedule step (decision with each round's AUC gain and CI, the
+    chosen epochs, its wall and CPU seconds) and the total compute seconds (wall) and CPU
+    seconds of the trials and the schedule step. An entry without a study has 0 trials
+    and ``tuned`` False."""
     studies = _studies(cfg, run_dir, storage, study_prefix)
+    schedules = current_schedules(cfg, run_dir, searched_params(cfg, run_dir, storage,
+                                                                study_prefix))
     rows = []
     for entry in tunable_entries(cfg):
-        if entry.name not in studies:
-            rows.append(_untuned_row(entry))
-            continue
-        name, study = entry.name, studies[entry.name]
-        trials = study.get_trials(deepcopy=False)
-        budget = study.user_attrs.get("budget", {})
-        real = [t for t in trials if not is_surplus(t)]
-        complete = [t for t in real if t.state == TrialState.COMPLETE]
-        best = max(complete, key=lambda t: t.value or -np.inf) if complete else None
-        seconds = spent_seconds(trials)
-        n_counted = len(counted_trials(trials))
-        used = n_counted if budget.get("kind") == "trials" else seconds
-        rows.append({
-            "arch": name,
-            "model": study.user_attrs.get("arch"),
-            "tuned": True,
-            "budget_kind": budget.get("kind"),
-            "budget": budget.get("value"),
-            "complete": len(complete),
-            "pruned": sum(t.state == TrialState.PRUNED for t in real),
-            "failed": sum(t.state == TrialState.FAIL for t in real),
-            "running": sum(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in real),
-            "best_auc": None if best is None else best.value,
-            "best_trial": None if best is None else best.number,
-            "compute_seconds": seconds,
-            "cpu_seconds": float(sum(t.user_attrs.get("cpu_seconds", 0.0) for t in real)),
-            "budget_met": bool(budget) and used >= float(budget.get("value", np.inf)),
-        })
+        row = (_study_row(entry.name, studies[entry.name]) if entry.name in studies
+               else _untuned_row(entry))
+        rows.append(_with_schedule(row, schedules.get(entry.name)))
     return pd.DataFrame(rows)
 
 
@@ -178,6 +233,8 @@ def write_fairness_report(cfg: RunConfig, run_dir: Path, storage: str | None = N
         "note": "tuning AUCs come from development data; OOF AUCs of tuned members are "
                 "'after tuning' (same patients); only the test set is unbiased",
         "archs": table.replace({np.nan: None}).to_dict(orient="records"),
+        "schedules": {name: to_json_dict(result) for name, result in current_schedules(
+            cfg, run_dir, searched_params(cfg, run_dir, storage, study_prefix)).items()},
     }
     write_json(out / "fairness.json", report)
     write_text(out / "trials.csv", trials.to_csv(index=False))
@@ -202,9 +259,31 @@ def _budget(kind: Any, value: Any) -> str:
 
 
 def budget_sentence(table: pd.DataFrame) -> str:
-    """What the tuning budgets were, built from the budgets the studies recorded."""
+    """What the tuning budgets were, built from the budgets the studies recorded, and what
+    the schedule step chose (from its records)."""
+    steps = schedule_sentence(table)
     if not len(table) or not table["tuned"].any():
+        if steps:
+            return ("No hyper-parameter search: every member uses its configured "
+                    f"hyper-parameters, with the epochs the schedule step chose. {steps}")
         return "No entry was tuned: every member uses its configured hyper-parameters."
+    return f"{_search_sentence(table)} {steps}".strip()
+
+
+def schedule_sentence(table: pd.DataFrame) -> str:
+    """One sentence over the entries the schedule step ran for ("" when none)."""
+    if "schedule" not in table:
+        return ""
+    done = [f"{r.arch} {r.schedule}" for r in table.itertuples() if isinstance(r.schedule, str)]
+    if not done:
+        return ""
+    return ("Schedule step (on the tuning split; a longer schedule is adopted only when the "
+            "lower bound of the paired patient-bootstrap 95% CI of its macro-AUC gain is "
+            "above 0, and its seconds count in the entry's tuning compute): "
+            + "; ".join(done) + ".")
+
+
+def _search_sentence(table: pd.DataFrame) -> str:
     tuned = table[table["tuned"].astype(bool)]
     untuned = [str(a) for a in table.loc[~table["tuned"].astype(bool), "arch"]]
     budgets = {(r.budget_kind, r.budget) for r in tuned.itertuples()}
