@@ -32,7 +32,9 @@ PROVENANCE = {
 
 
 def _fairness(ctx: RunContext) -> tuple[Any, str, Any]:
-    """(trials of every study, the budget sentence, one row per model entry)."""
+    """(trials of every study, the budget sentence, one row per model entry); the trials
+    are None when no study ran (the schedule step alone), all three when nothing was
+    tuned."""
     try:
         from ensembler.tuning.results import budget_sentence, fairness_table, trials_frame
     except ImportError:
@@ -40,10 +42,11 @@ def _fairness(ctx: RunContext) -> tuple[Any, str, Any]:
     table = trials_frame(ctx.cfg, ctx.run_dir)
     if "surplus" in table:
         table = table[~table["surplus"].astype(bool)]
-    if table is None or len(table) == 0:
-        return None, "", None
     summary = fairness_table(ctx.cfg, ctx.run_dir)
-    return table, budget_sentence(summary), summary
+    scheduled = bool(summary["schedule"].map(lambda v: isinstance(v, str)).any())
+    if len(table) == 0 and not scheduled:
+        return None, "", None
+    return (table if len(table) else None), budget_sentence(summary), summary
 
 
 def build_comparison(ctx: RunContext) -> Any:

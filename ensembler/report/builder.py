@@ -150,6 +150,7 @@ def _run_figures(doc: Document, inp: ComparisonInput) -> None:
                 F.fairness_figure(inp.fairness),
             )
         )
+    if inp.fairness is not None or inp.fairness_summary is not None:
         if inp.fairness_summary is not None:
             doc.add(fairness_table(inp.fairness_summary))
         if inp.fairness_note:

@@ -281,27 +281,34 @@ def _seconds(value: float | None) -> float:
 
 
 def fairness_table(summary: pd.DataFrame) -> Table:
-    """Every model entry with the tuning it got (0 trials when untuned)."""
+    """Every model entry with the tuning it got (0 trials when untuned) and its schedule
+    step (the decision, each round's AUC gain with its CI)."""
     rows = []
     for r in summary.to_dict(orient="records"):
         kind, value = r.get("budget_kind"), r.get("budget")
-        budget = "not tuned" if not r.get("tuned") else (
+        schedule = r.get("schedule")
+        scheduled = isinstance(schedule, str)
+        budget = ("schedule only" if scheduled else "not tuned") if not r.get("tuned") else (
             f"{value:g} {kind}" if kind and value is not None else "no recorded budget")
         best = r.get("best_auc")
         rows.append([
             str(r["arch"]), budget, str(int(r.get("complete") or 0)),
             str(int(r.get("pruned") or 0)), str(int(r.get("failed") or 0)),
             fmt(None if best is None or pd.isna(best) else float(best)),
+            str(schedule) if scheduled else "",
             f"{_seconds(r.get('compute_seconds')):.0f}",
             f"{_seconds(r.get('cpu_seconds')):.0f}",
             "" if r.get("budget_met") else "under-tuned",
         ])
     return Table(
-        ["entry", "budget", "complete", "pruned", "failed", "best tuning AUC", "compute s",
-         "CPU s", "flag"],
+        ["entry", "budget", "complete", "pruned", "failed", "best tuning AUC",
+         "schedule (epochs: AUC gain [95% CI])", "compute s", "CPU s", "flag"],
         rows,
         "Every model entry and feature member, tuned or not. Tuning AUCs come from "
-        "development data; compute s is the trials' wall time, CPU s their process CPU time.",
+        "development data; the schedule step compares an entry's epochs with a longer "
+        "schedule on the tuning split (kept only when the CI of the gain is above 0); "
+        "compute s is the wall time of the trials and the schedule step, CPU s their "
+        "process CPU time.",
     )
 
 

@@ -284,11 +284,24 @@ def test_fairness_table_lists_every_entry(comparison, tmp_path):
         {"arch": "inception", "tuned": False, "budget_kind": None, "budget": None,
          "complete": 0, "pruned": 0, "failed": 0, "best_auc": None, "compute_seconds": 0.0,
          "budget_met": False},
+        {"arch": "vit", "tuned": False, "budget_kind": None, "budget": None,
+         "complete": 0, "pruned": 0, "failed": 0, "best_auc": None, "compute_seconds": 90.0,
+         "cpu_seconds": 170.0, "budget_met": False,
+         "schedule": "extended to 30 epochs (converged there) (20->30: +0.004 "
+                     "[+0.001, +0.007]; 30->45: +0.001 [-0.002, +0.003])"},
     ])
     build_report(comparison, tmp_path / "r", CFG, seed=0)
     md = (tmp_path / "r" / "report.md").read_text()
-    assert "| resnet | 4 trials | 3 | 1 | 0 | 0.800 | 36 | 61 |  |" in md
-    assert "| inception | not tuned | 0 | 0 | 0 | n/a | 0 | 0 | under-tuned |" in md
+    assert "| resnet | 4 trials | 3 | 1 | 0 | 0.800 |  | 36 | 61 |  |" in md
+    assert "| inception | not tuned | 0 | 0 | 0 | n/a |  | 0 | 0 | under-tuned |" in md
+    assert ("| vit | schedule only | 0 | 0 | 0 | n/a | extended to 30 epochs (converged "
+            "there) (20->30: +0.004 [+0.001, +0.007]; 30->45: +0.001 [-0.002, +0.003]) | 90 "
+            "| 170 | under-tuned |") in md
+    # the schedule step alone (tuning.search: false) has no trials to plot: table, no figure
+    comparison.fairness = None
+    build_report(comparison, tmp_path / "r2", CFG, seed=0)
+    md = (tmp_path / "r2" / "report.md").read_text()
+    assert "| vit | schedule only |" in md and "fairness.png" not in md
 
 
 def test_pareto_labels_never_overlap_with_eight_stacks_on_one_point():
