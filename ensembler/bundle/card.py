@@ -6,6 +6,11 @@ from typing import Any
 
 from ensembler.bundle.card_inputs import input_rules
 from ensembler.bundle.conformal_io import card_lines
+from ensembler.bundle.manifest_estimates import (
+    DevelopmentEstimate,
+    manifest_development_estimate,
+    manifest_mode_auc,
+)
 from ensembler.bundle.manifest_metrics import ManifestMetrics, manifest_metrics
 from ensembler.report.schema import CI, RateCI
 from ensembler.utils.jsonclass import SchemaError
@@ -61,17 +66,17 @@ def _comparison(m: ManifestMetrics) -> list[str]:
     return out
 
 
-def _dev_estimate(est: dict[str, Any]) -> list[str]:
+def _dev_estimate(est: DevelopmentEstimate) -> list[str]:
     """The development estimate, and the optimistic score it is not, each labelled."""
-    if est.get("kind") == "none":
-        head = f"Development estimate: none ({est['label']})."
+    if est.kind == "none":
+        head = f"Development estimate: none ({est.label})."
     else:
-        head = (f"Development estimate (macro AUC): {_f(est.get('mean'))} ± {_f(est.get('sd'))}"
-                f" — {est['label']}.")
+        head = (f"Development estimate (macro AUC): {_f(est.mean)} ± {_f(est.sd)}"
+                f" — {est.label}.")
     lines = [head]
-    if est.get("inner_cv_auc") is not None:
-        lines += ["", f"Score the stack was selected on: {_f(est['inner_cv_auc'])} — "
-                  f"{est['inner_cv_label']}; not an estimate of performance."]
+    if est.inner_cv_auc is not None:
+        lines += ["", f"Score the stack was selected on: {_f(est.inner_cv_auc)} — "
+                  f"{est.inner_cv_label}; not an estimate of performance."]
     return lines
 
 
@@ -96,7 +101,7 @@ def model_card(man: dict[str, Any]) -> str:
     dev, test = data["development"], data["test"]
     stack = man["stack"]
     lat = man.get("latency_ms", {}).get("batch_1", {})
-    modes = man["member_mode_test_auc"]["values"]
+    modes = manifest_mode_auc(man).values
     inp_spec = man["input"]
     metrics = manifest_metrics(man)
     if metrics is None:
@@ -152,7 +157,7 @@ def _model_lines(man: dict[str, Any], classes: list[str]) -> list[str]:
         + ", ".join(f"{c} {_f(t)}" for c, t in zip(classes, man["operating"]["thresholds"],
                                                      strict=True))
         + f" ({man['operating'].get('method')}).", "",
-        *_dev_estimate(stack["development_estimate"]),
+        *_dev_estimate(manifest_development_estimate(man)),
         "",
     ]
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ensembler.bundle.manifest_estimates import DevelopmentEstimate
 from ensembler.bundle.manifest_metrics import ManifestMetrics, ManifestRow, leaderboard_summary
 from ensembler.bundle.run_inputs import RunInputs
 from ensembler.evaluation import (
@@ -38,44 +39,42 @@ def _study(inp: RunInputs) -> dict[str, Any]:
     return dict(json.loads(path.read_text())) if path.is_file() else {}
 
 
-def development_estimate(inp: RunInputs) -> dict[str, Any]:
+def development_estimate(inp: RunInputs) -> DevelopmentEstimate:
     """What the card quotes as the shipped stack's development macro AUC.
 
-    Returns ``{"kind", "label", "mean", "sd", "fold_aucs", "inner_cv_auc",
-    "inner_cv_label"}``: ``kind`` is ``"nested_cv"`` (tuned stack with nested CV),
-    ``"meta_oof"`` (a fixed recipe: its meta-level OOF is honest) or ``"none"`` (a
-    stack chosen on the score, with no nested CV: only the optimistic score exists).
+    ``kind`` is ``"nested_cv"`` (tuned stack with nested CV), ``"meta_oof"`` (a fixed
+    recipe: its meta-level OOF is honest) or ``"none"`` (a stack chosen on the score, with
+    no nested CV: only the optimistic score exists; or a distilled student).
     """
     fitted = inp.stack
     if inp.stack_name.startswith(PREFIX):  # a distilled student
-        return {"kind": "none", "mean": None, "sd": None, "fold_aucs": [],
-                "label": "no unbiased development estimate: a student's development "
-                         f"predictions are optimistic ({OPTIMISTIC}: its targets came from "
-                         "models fitted on its rows' labels), or, without fold students, "
-                         "are the teacher's; judge it on the test set",
-                "inner_cv_auc": None, "inner_cv_label": None}
+        return DevelopmentEstimate.none(
+            "no unbiased development estimate: a student's development predictions are "
+            f"optimistic ({OPTIMISTIC}: its targets came from models fitted on its rows' "
+            "labels), or, without fold students, are the teacher's; judge it on the test set")
     folds = [float(a) for a in fitted.fold_aucs_]
     sd = float(np.std(folds, ddof=1)) if len(folds) > 1 else float("nan")
     study = _study(inp).get(inp.stack_name)
     selected = study is not None or inp.stack_name == "best_single"
     nested = (study or {}).get("nested")
-    inner = {"inner_cv_auc": fitted.cv_auc_, "inner_cv_label": INNER_LABEL}
     if nested:
-        return {"kind": "nested_cv", "mean": float(nested["mean"]), "sd": float(nested["sd"]),
-                "fold_aucs": list(nested["fold_aucs"]),
-                "label": f"nested CV over the stacking study (mean ± sd over "
-                         f"{len(nested['fold_aucs'])} outer folds; member tuning and "
-                         "training sit outside it)", **inner}
+        return DevelopmentEstimate(
+            kind="nested_cv", mean=float(nested["mean"]), sd=float(nested["sd"]),
+            fold_aucs=list(nested["fold_aucs"]),
+            label=f"nested CV over the stacking study (mean ± sd over "
+                  f"{len(nested['fold_aucs'])} outer folds; member tuning and training sit "
+                  "outside it)", inner_cv_auc=fitted.cv_auc_, inner_cv_label=INNER_LABEL)
     if selected:
         why = ("the best single member was chosen on this score" if study is None
                else "stacking.nested_cv was off for this stack (nested CV runs for the "
                     "joint stack only)")
-        return {"kind": "none", "mean": None, "sd": None, "fold_aucs": [],
-                "label": f"no unbiased development estimate: {why}", **inner}
-    return {"kind": "meta_oof", "mean": fitted.cv_auc_, "sd": sd, "fold_aucs": folds,
-            "label": "meta-level out-of-fold macro AUC of a fixed recipe (mean ± sd over "
-                     f"{len(folds)} folds; nothing was selected on it)",
-            "inner_cv_auc": None, "inner_cv_label": None}
+        return DevelopmentEstimate.none(f"no unbiased development estimate: {why}",
+                                        fitted.cv_auc_, INNER_LABEL)
+    return DevelopmentEstimate(
+        kind="meta_oof", mean=fitted.cv_auc_, sd=sd, fold_aucs=folds,
+        label="meta-level out-of-fold macro AUC of a fixed recipe (mean ± sd over "
+              f"{len(folds)} folds; nothing was selected on it)",
+        inner_cv_auc=None, inner_cv_label=None)
 
 
 def _ci(point: float, samples: np.ndarray) -> CI:

@@ -16,6 +16,7 @@ from ensembler.bundle.conformal_io import conformal_entry
 from ensembler.bundle.estimates import development_estimate
 from ensembler.bundle.feature_io import KIND as FEATURES
 from ensembler.bundle.imputation import development_means, tabular_missingness
+from ensembler.bundle.manifest_estimates import MemberModeTestAUC
 from ensembler.bundle.manifest_metrics import ManifestMetrics, ManifestRow, leaderboard_summary
 from ensembler.bundle.run_inputs import RunInputs
 from ensembler.data.cohort import Cohort
@@ -82,13 +83,12 @@ def build_manifest(plan: ExportPlan, member_entries: list[dict[str, Any]],
         "stack": {"name": inp.stack_name, "dir": "stack", "spec": inp.stack.spec.to_dict(),
                   "label": inp.stack.spec.label(), "calibration": inp.stack.calibration_,
                   "calibration_scores": inp.stack.calibration_scores_,
-                  "development_estimate": development_estimate(inp), "tabular_names":
-                  inp.stack.tabular_names},
+                  "development_estimate": development_estimate(inp).to_json_dict(),
+                  "tabular_names": inp.stack.tabular_names},
         "operating": {"thresholds": plan.thresholds,
                       **{k: v for k, v in plan.operating.items() if k != "thresholds"}},
         "metrics": plan.headline.to_json_dict(),
-        "member_mode_test_auc": {"values": plan.mode_auc, "note": "information only; the mode "
-                                 "was chosen on development data"},
+        "member_mode_test_auc": MemberModeTestAUC.of(plan.mode_auc).to_json_dict(),
         "data": _data_summary(cohort, plan.dev_rows, plan.test_rows, cfg, first.fold),
         "fingerprints": {"cohort": first.meta.cohort_fingerprint or cohort.fingerprint,
                          "split": inp.split_fingerprint or first.meta.split_fingerprint},

@@ -44,9 +44,9 @@ def test_refit_full_headline_is_measured_on_the_refit_models(tiny_run, tmp_path)
 
 def test_card_without_nested_cv_has_no_development_estimate(tiny_run) -> None:  # type: ignore[no-untyped-def]
     tuned = development_estimate(read_run(tiny_run.run_dir))  # joint_stack, nested_cv off
-    assert tuned["kind"] == "none" and tuned["inner_cv_label"] == INNER_LABEL
+    assert tuned.kind == "none" and tuned.inner_cv_label == INNER_LABEL
     fixed = development_estimate(read_run(tiny_run.run_dir, "mean"))  # a fixed recipe
-    assert fixed["kind"] == "meta_oof" and fixed["inner_cv_auc"] is None
+    assert fixed.kind == "meta_oof" and fixed.inner_cv_auc is None
 
 
 @pytest.mark.slow
