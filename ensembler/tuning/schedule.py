@@ -18,7 +18,9 @@ It never reads the OOF folds' predictions or the test rows. The chosen epochs be
 ``training.epochs`` of the entry's tuned parameters, so OOF training uses them. The result
 is recorded per entry in ``<run_dir>/hpo/schedule/<entry>.json`` by a
 :class:`~ensembler.pipeline.stage.Stage` keyed by what the step started from and the
-tuning split: a rerun with the same key reloads it.
+tuning split: a rerun with the same key reloads it. Each trained schedule is also kept
+(``<run_dir>/hpo/schedule/<entry>/<key>-<epochs>.npz``), so an interrupted step resumes
+after its last finished schedule.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from ensembler.training.members import MemberSpec, expand_entry
 from ensembler.training.metrics import macro_auc
 from ensembler.training.runner import SplitLike, model_tabular_names
 from ensembler.tuning.objective import TuningSplit, fit_and_score, make_tuning_split
+from ensembler.utils.atomic import save_npz
 from ensembler.utils.hashing import fingerprint
 from ensembler.utils.jsonclass import SchemaError, from_json_dict, to_json_dict
 from ensembler.utils.seeds import derive_seed
@@ -48,11 +51,14 @@ from ensembler.utils.seeds import derive_seed
 @dataclass(frozen=True)
 class Scored:
     """One schedule trained and scored: (n, C) probabilities on the scored rows, the best
-    inner-validation epoch of each tuning part's model, and the fits' wall seconds."""
+    inner-validation epoch of each tuning part's model, the fits' wall and CPU seconds, and
+    whether it was reloaded from an earlier, interrupted run of the step."""
 
     proba: np.ndarray
     best_epochs: list[int]
     seconds: float
+    cpu_seconds: float = 0.0
+    reused: bool = False
 
 
 #: trains and scores one schedule: epochs -> Scored
@@ -108,11 +114,12 @@ def longer_schedule(epochs: int, factor: float) -> int:
 
 
 def decision_text(start: int, epochs: int, converged: bool) -> str:
+    n = f"{epochs} epoch{'s' if epochs != 1 else ''}"
     if epochs == start:
-        return f"converged at {epochs} epochs"
+        return f"converged at {n}"
     if converged:
-        return f"extended to {epochs} epochs (converged there)"
-    return f"extended to {epochs} epochs (max_rounds reached: not shown converged)"
+        return f"extended to {n} (converged there)"
+    return f"extended to {n} (max_rounds reached: not shown converged)"
 
 
 def choose_epochs(score: Scorer, y: np.ndarray, groups: np.ndarray, start: int,
@@ -157,24 +164,52 @@ def holdout_scorer(spec: MemberSpec, cohort: Cohort, split: TuningSplit, seed: i
     (the objective's own fit, :func:`ensembler.tuning.objective.fit_and_score`)."""
 
     def score(epochs: int) -> Scored:
+        c0 = time.process_time()
         fits = [fit_and_score(spec, cohort, part, seed=seed, index=i, epochs=epochs, log=log,
                               log_prefix=f"[{spec.entry} schedule {epochs} ep part {i}] ")
                 for i, part in enumerate(split.parts)]
         return Scored(np.concatenate([f.proba for f in fits]), [f.best_epoch for f in fits],
-                      sum(f.seconds for f in fits))
+                      sum(f.seconds for f in fits), time.process_time() - c0)
 
     return score
 
 
+def cached_scorer(score: Scorer, folder: Path, key: str) -> Scorer:
+    """``score`` with each trained schedule saved as ``<folder>/<key>-<epochs>.npz`` and
+    reloaded by a rerun with the same key, so an interrupted step resumes after its last
+    finished schedule (as an interrupted study resumes after its last finished trial)."""
+
+    def cached(epochs: int) -> Scored:
+        path = Path(folder) / f"{key}-{epochs}.npz"
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as z:
+                return Scored(z["proba"], [int(e) for e in z["best_epochs"]],
+                              float(z["seconds"]), float(z["cpu_seconds"]), reused=True)
+        s = score(epochs)
+        save_npz(path, proba=s.proba, best_epochs=np.asarray(s.best_epochs),
+                 seconds=np.asarray(s.seconds), cpu_seconds=np.asarray(s.cpu_seconds))
+        return s
+
+    return cached
+
+
 def run_schedule(spec: MemberSpec, cohort: Cohort, split: TuningSplit, settings: ScheduleConfig,
                  seed: int, basis: str = "", log: Callable[[str], None] | None = None,
-                 ) -> ScheduleResult:
+                 cache: tuple[Path, str] | None = None) -> ScheduleResult:
     """The schedule step for one member spec on the tuning split, timed (wall and CPU).
 
     ``seed``: the entry's tuning seed (a trial with the same settings trains the same
-    model). Starts from ``spec.training.epochs``.
+    model). Starts from ``spec.training.epochs``. ``cache = (folder, key)`` keeps each
+    trained schedule (:func:`cached_scorer`); reloaded ones count with their own seconds.
     """
     rows = scored_rows(split)
+    seen: list[Scored] = []
+    base = holdout_scorer(spec, cohort, split, seed, log)
+    inner = cached_scorer(base, *cache) if cache is not None else base
+
+    def score(epochs: int) -> Scored:
+        seen.append(inner(epochs))
+        return seen[-1]
 
     def say(message: str) -> None:
         if log is not None:
@@ -182,15 +217,16 @@ def run_schedule(spec: MemberSpec, cohort: Cohort, split: TuningSplit, settings:
 
     t0, c0 = time.perf_counter(), time.process_time()
     epochs, converged, rounds = choose_epochs(
-        holdout_scorer(spec, cohort, split, seed, log), cohort.labels[rows],
-        cohort.patient_id[rows], spec.training.epochs, settings,
+        score, cohort.labels[rows], cohort.patient_id[rows], spec.training.epochs, settings,
         derive_seed(seed, "schedule-bootstrap"), say)
     start = spec.training.epochs
+    reused = [s for s in seen if s.reused]
     return ScheduleResult(
         entry=spec.entry, start_epochs=start, epochs=epochs, converged=converged,
         decision=decision_text(start, epochs, converged), factor=settings.factor,
         n_scored=len(rows), n_patients=len(np.unique(cohort.patient_id[rows])),
-        compute_seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0,
+        compute_seconds=time.perf_counter() - t0 + sum(s.seconds for s in reused),
+        cpu_seconds=time.process_time() - c0 + sum(s.cpu_seconds for s in reused),
         basis=basis, rounds=rounds)
 
 
@@ -238,11 +274,12 @@ def schedule_entry(cfg: RunConfig, cohort: Cohort, split: SplitLike, run_dir: Pa
                                cohort.fingerprint)
     basis = schedule_basis(cfg, entry, tuned)
     path = schedule_path(run_dir, entry.name)
+    cache = (path.with_suffix(""), fingerprint({"basis": basis, "split": tsplit.fingerprint}))
 
     def run() -> tuple[ScheduleResult, dict[str, Any]]:
         spec = schedule_member(cfg, entry, cohort, tuned)
         result = run_schedule(spec, cohort, tsplit, cfg.tuning.schedule,
-                              derive_seed(cfg.seed, "tune", entry.name), basis, log)
+                              derive_seed(cfg.seed, "tune", entry.name), basis, log, cache)
         return result, {"result": to_json_dict(result)}
 
     stage: Stage[ScheduleResult] = Stage(

@@ -25,7 +25,12 @@ from ensembler.tuning.results import (
     study_params,
     write_fairness_report,
 )
-from ensembler.tuning.schedule import longer_schedule, read_schedule, schedule_basis
+from ensembler.tuning.schedule import (
+    longer_schedule,
+    read_schedule,
+    schedule_basis,
+    schedule_path,
+)
 from ensembler.tuning.stage import tune_entries
 
 
@@ -165,11 +170,31 @@ def test_chosen_epochs_reach_training_report_and_a_rerun_skips(
     monkeypatch.setattr(schedule_mod, "fit_and_score", boom)
     (again,) = tune_entries(cfg, cohort, split, tmp_path, ["cnn"], log=None)
     assert again.schedule == res
+
+    # interrupted before the 3-epoch schedule finished: only that one trains again
+    schedule_path(tmp_path, "cnn").unlink()
+    (longer,) = schedule_path(tmp_path, "cnn").with_suffix("").glob("*-3.npz")
+    longer.unlink()
+    trained: list[int] = []
+    real = objective_mod.fit_and_score
+
+    def count(*a: Any, **k: Any) -> Any:
+        trained.append(k["epochs"])
+        return real(*a, **k)
+
+    monkeypatch.setattr(schedule_mod, "fit_and_score", count)
+    (resumed,) = tune_entries(cfg, cohort, split, tmp_path, ["cnn"], log=None)
+    assert trained == [3] and resumed.schedule is not None
+    (r0,), (r1,) = res.rounds, resumed.schedule.rounds
+    assert (r1.auc, r1.auc_longer, r1.ci_low, r1.extended) == (r0.auc, r0.auc_longer,
+                                                                r0.ci_low, r0.extended)
+    assert resumed.schedule.compute_seconds >= r0.fit_seconds  # the reused fit counts
+    monkeypatch.setattr(schedule_mod, "fit_and_score", boom)
     # a changed starting point makes the record stale: not applied, and rerun by tune
     other = schedule_config(epochs=5, factor=3.0, max_rounds=1,
                             training={"epochs": 1, "lr": 0.02})
     assert load_best_params(other, tmp_path) == {}
-    assert read_schedule(tmp_path, "cnn") == res
+    assert read_schedule(tmp_path, "cnn") == resumed.schedule
     with pytest.raises(AssertionError, match="retrained"):
         tune_entries(other, cohort, split, tmp_path, ["cnn"], log=None)
 
@@ -214,3 +239,42 @@ def test_cli_refuses_a_trial_budget_without_search(tmp_path: Path, monkeypatch, 
                    "--run-dir", str(tmp_path / "run"))
     assert code == 2 and "tuning.search is false" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+CLI_CONFIG = """
+name: tiny-schedule
+seed: 5
+data:
+  source: synthetic
+  synthetic: {n_patients: 60, ecgs_per_patient: [1, 1], n_test_patients: 20, duration_s: 5}
+  preprocessing: {fs: 100, duration_s: 5}
+split: {n_folds: 2, test: predefined}
+training: {epochs: 1, batch_size: 16, crop_s: 2.5, n_jobs: 1, threads_per_job: 1}
+models:
+  - {name: cnn, arch: cnn1d, params: {filters: [8, 8, 8]}}
+tuning:
+  enabled: true
+  search: false
+  schedule: {enabled: true, factor: 2.0, max_rounds: 1, n_bootstrap: 100}
+"""
+
+
+@pytest.mark.slow
+def test_tune_cli_runs_the_schedule_step_and_train_uses_it(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    """The lead's workflow: `ensembler tune CONFIG` (schedule step only), then training."""
+    from clirun import run_cli
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(CLI_CONFIG)
+    run = tmp_path / "run"
+    assert run_cli(monkeypatch, "tune", str(path), "--run-dir", str(run), "--quiet") == 0
+    out = capsys.readouterr().out
+    result = read_schedule(run, "cnn")
+    assert result is not None and f"cnn schedule: {result.summary()}" in out
+    report = json.loads((run / "hpo" / "fairness.json").read_text())
+    assert report["schedules"]["cnn"]["epochs"] == result.epochs
+    assert "Schedule step" in report["sentence"]
+    assert run_cli(monkeypatch, "train", str(path), "--run-dir", str(run)) == 0
+    meta = json.loads((run / "predictions" / "cnn.json").read_text())
+    assert meta["config"]["training"]["epochs"] == result.epochs
