@@ -78,12 +78,14 @@ def tune_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: 
         table.add_column(col)
     for rec in df.to_dict(orient="records"):
         best = rec["best_auc"]
-        budget = f"{rec['budget']} {rec['budget_kind']}" if rec["tuned"] else "not tuned"
         epochs = rec["schedule_epochs"]
+        scheduled = epochs is not None and not pd.isna(epochs)
+        budget = (f"{rec['budget']} {rec['budget_kind']}" if rec["tuned"]
+                  else "schedule only" if scheduled else "not tuned")
         table.add_row(str(rec["arch"]), budget,
                       str(rec["complete"]), str(rec["pruned"]), str(rec["failed"]),
                       "-" if best is None else f"{float(best):.3f}",
-                      "-" if epochs is None or pd.isna(epochs) else str(int(epochs)),
+                      str(int(epochs)) if scheduled else "-",
                       f"{float(rec['compute_seconds']):.0f}",
                       f"{float(rec['cpu_seconds']):.0f}")
     Console().print(table)
