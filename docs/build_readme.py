@@ -8,6 +8,10 @@
   with docs/templates/feature_members.md (the feature-member guide) inserted.
 - docs/results.md is docs/templates/results.md with its ``{{placeholders}}`` filled from
   bench/results/*.json (docs/results_tables.py).
+- The search-range tables (docs/sections/models.md and tuning.md between their
+  ``<!-- begin generated: NAME ... -->`` / ``<!-- end generated: NAME -->`` markers, and
+  features.md's learner table) come from the registered search spaces
+  (ensembler.tuning.spaces.reference); the rest of those pages is hand-written.
 
 Run: ``.venv/bin/python docs/build_readme.py`` (tests/test_readme.py checks every output
 is current).
@@ -16,11 +20,14 @@ is current).
 from __future__ import annotations
 
 import importlib.util
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 
 from ensembler.config.reference import markdown
 from ensembler.features.docs import markdown as features_markdown
+from ensembler.tuning.spaces.reference import family_table, learner_table, shared_table
 
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent
@@ -59,9 +66,26 @@ def build_results() -> str:
 
 
 def build_features() -> str:
-    return (GENERATED.format(source="the feature sets' column specs (ensembler/features) and "
-                                    "docs/templates/feature_members.md")
-            + features_markdown((DOCS / "templates" / "feature_members.md").read_text()))
+    guide = (DOCS / "templates" / "feature_members.md").read_text()
+    return (GENERATED.format(source="the feature sets' column specs (ensembler/features), "
+                                    "docs/templates/feature_members.md and the learners' "
+                                    "search spaces")
+            + features_markdown(guide.replace("{{learner_ranges}}", learner_table())))
+
+
+def fill_blocks(path: Path, blocks: Mapping[str, str]) -> str:
+    """``path``'s text with each generated block's body replaced by ``blocks[name]``."""
+    text = path.read_text()
+    for name, body in blocks.items():
+        pattern = re.compile(rf"(<!-- begin generated: {re.escape(name)}\b.*?-->\n)"
+                             rf".*?(<!-- end generated: {re.escape(name)} -->)", re.S)
+        found = list(pattern.finditer(text))
+        if len(found) != 1:
+            raise ValueError(f"{path.relative_to(REPO)}: expected one '<!-- begin generated: "
+                             f"{name} ... -->' ... '<!-- end generated: {name} -->' block, "
+                             f"found {len(found)}")
+        text = text[:found[0].end(1)] + body + "\n" + text[found[0].start(2):]
+    return text
 
 
 def outputs() -> dict[Path, str]:
@@ -71,6 +95,10 @@ def outputs() -> dict[Path, str]:
         DOCS / "config.md": build_config(),
         DOCS / "results.md": build_results(),
         DOCS / "sections" / "features.md": build_features(),
+        DOCS / "sections" / "models.md": fill_blocks(
+            DOCS / "sections" / "models.md", {"family search ranges": family_table()}),
+        DOCS / "sections" / "tuning.md": fill_blocks(
+            DOCS / "sections" / "tuning.md", {"shared search ranges": shared_table()}),
     }
 
 

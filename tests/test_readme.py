@@ -129,3 +129,33 @@ def test_results_tables_mark_contended_and_tolerate_missing_keys(
     assert "n/a (run bench/bench_inference.py)" in page  # inference.json absent
     with pytest.raises(KeyError, match="unknown placeholder"):
         tables.render("{{no_such_table}}")
+
+
+def test_search_range_tables_are_the_spaces_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The models page lists every family's searched parameters with the bounds its space
+    samples, and a changed range in a space changes the generated pages."""
+    from base_models import family_ranges
+    from ensembler.tuning.spaces import list_spaces, reference
+    from ensembler.tuning.spaces.common import TRAINING_RANGES
+    from ensembler.tuning.spaces.features import LEARNER_RANGES
+
+    page = (DOCS / "sections" / "models.md").read_text()
+    block = page.partition("<!-- begin generated: family search ranges")[2]
+    models = block.partition("<!-- end generated: family search ranges -->")[0].splitlines()
+    for family in list_spaces():
+        row = next((line for line in models if line.startswith(f"| `{family}` |")), "")
+        for name, r in family_ranges(family).items():
+            assert f"`{name}` {reference.describe(r)}" in row, f"models.md: {family}.{name}"
+    build = _module("build_readme")
+    current = build.outputs()
+    s4d = family_ranges("s4d") | {"n_layers": {"low": 2, "high": 9}}
+    monkeypatch.setattr(reference, "family_ranges",
+                        lambda f: s4d if f == "s4d" else family_ranges(f))
+    monkeypatch.setitem(TRAINING_RANGES, "lr", {"low": 1e-5, "high": 1e-2, "log": True})
+    monkeypatch.setitem(LEARNER_RANGES["logistic"], "C", {"low": 1e-2, "high": 1.0})
+    changed = build.outputs()
+    assert "`n_layers` 2–9" in changed[DOCS / "sections" / "models.md"]
+    assert "`lr` 1e-5–0.01, log" in changed[DOCS / "sections" / "tuning.md"]
+    assert "| `logistic` | `C` | 0.01–1.0 |" in changed[DOCS / "sections" / "features.md"]
+    stale = {p for p in current if changed[p] != current[p]}
+    assert stale == {DOCS / "sections" / n for n in ("models.md", "tuning.md", "features.md")}

@@ -89,3 +89,28 @@ def test_user_space_and_errors() -> None:
         register_space("cnn1d", get_space("cnn1d"))
     with pytest.raises(ConfigError, match="unknown model"):
         space_for_entry(ModelEntry(name="u", arch="not_a_model"))
+
+
+def test_shared_and_learner_spaces_sample_their_documented_ranges() -> None:
+    """TRAINING_RANGES and LEARNER_RANGES (the docs' tables) are what the spaces sample."""
+    from ensembler.tuning.spaces.common import TRAINING_RANGES, suggest_training
+    from ensembler.tuning.spaces.features import FEATURE_SPACES, LEARNER_RANGES
+
+    cases = [(suggest_training, TRAINING_RANGES),
+             *((FEATURE_SPACES[name], ranges) for name, ranges in LEARNER_RANGES.items())]
+    for suggest, ranges in cases:
+        trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+        suggest(trial)
+        assert trial.distributions == {k: _distribution(r) for k, r in ranges.items()}
+        assert list(trial.distributions) == list(ranges)
+
+
+def test_range_text() -> None:
+    from ensembler.tuning.spaces.reference import describe
+
+    assert describe({"low": 1e-4, "high": 1e-2, "log": True}) == "1e-4–0.01, log"
+    assert describe({"low": 2, "high": 4}) == "2–4"
+    assert describe({"low": 0.0, "high": 0.75}) == "0.0–0.75"
+    assert describe({"choices": [True, False]}) == "true/false"
+    assert describe({"choices": ["avg", "concat"]}) == "avg/concat"
+    assert describe({"low": 2.5e-3, "high": 10.0}) == "2.5e-3–10.0"

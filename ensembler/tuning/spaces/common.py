@@ -39,22 +39,29 @@ def suggest_family(trial: optuna.trial.BaseTrial, family: str) -> dict[str, Any]
     return suggest_ranges(trial, family_ranges(family))
 
 
-def suggest_training(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
-    """TrainingConfig overrides: ``lr``, ``weight_decay``, ``batch_size``, ``dropout``, ``augment``.
+#: What every network member's study searches besides its family's ranges: the AdamW
+#: learning rate and weight decay, the batch size, the head dropout and the augmentation
+#: strengths (random amplitude scaling up to +-30 %, Gaussian noise up to 0.1 in normalised
+#: units) -- the ranges usual for AdamW + one-cycle on 12-lead ECG (PTB-XL benchmarks).
+TRAINING_RANGES: dict[str, dict[str, Any]] = {
+    "lr": {"low": 1e-4, "high": 1e-2, "log": True},
+    "weight_decay": {"low": 1e-5, "high": 1e-1, "log": True},
+    "batch_size": {"choices": [16, 32, 64]},
+    "dropout": {"low": 0.0, "high": 0.5},
+    "aug_amplitude_scale": {"low": 0.0, "high": 0.3},
+    "aug_noise_std": {"low": 0.0, "high": 0.1},
+}
 
-    Ranges are those usual for AdamW + one-cycle on 12-lead ECG (PTB-XL benchmarks):
-    lr 1e-4..1e-2 (log), weight decay 1e-5..1e-1 (log), head dropout 0..0.5, random
-    amplitude scaling up to +-30 % and Gaussian noise up to 0.1 (in normalised units).
-    """
+
+def suggest_training(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
+    """TrainingConfig overrides sampled from :data:`TRAINING_RANGES`: ``lr``,
+    ``weight_decay``, ``batch_size``, ``dropout`` and ``augment`` (from the ``aug_*``
+    parameters)."""
+    p = suggest_ranges(trial, TRAINING_RANGES)
     return {
-        "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
-        "weight_decay": trial.suggest_float("weight_decay", 1e-5, 1e-1, log=True),
-        "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64]),
-        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
-        "augment": {
-            "amplitude_scale": trial.suggest_float("aug_amplitude_scale", 0.0, 0.3),
-            "noise_std": trial.suggest_float("aug_noise_std", 0.0, 0.1),
-        },
+        **{k: p[k] for k in ("lr", "weight_decay", "batch_size", "dropout")},
+        "augment": {"amplitude_scale": p["aug_amplitude_scale"],
+                    "noise_std": p["aug_noise_std"]},
     }
 
 
