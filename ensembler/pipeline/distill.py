@@ -44,6 +44,7 @@ from ensembler.training.distill import (
     teacher_oof,
     train_student,
 )
+from ensembler.training.members import MemberSpec
 from ensembler.training.predictions import MemberPredictions
 from ensembler.utils.hashing import array_digest
 from ensembler.utils.runlock import JobGuard
@@ -96,67 +97,95 @@ def choose_default_student(entries: list[ModelEntry], best: str,
     return entry_of[max(networks, key=lambda m: aucs[m])]
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What the distillation stage trains, resolved from the config before it runs."""
+
+    dcfg: DistillConfig
+    teacher: str  # the stack whose meta-level OOF the student learns
+    name: str  # the student
+    spec: MemberSpec
+    member: MemberPredictions | None  # the member that already is the hard-label twin
+    epochs: int | None  # a single-only student's epochs (None with fold students)
+
+    @property
+    def source(self) -> str:
+        return f"meta-level OOF of {self.teacher}"
+
+
+def _plan(ctx: RunContext, student: str | None, stack: str | None) -> _Plan:
+    """Resolve the teacher, the student (``student``/``stack`` override ``distill:``), its
+    spec, its hard-label twin member and a single-only student's epochs."""
+    from ensembler.pipeline.train import tuned_parameters
+
+    dcfg = ctx.cfg.distill or DistillConfig()
+    teacher = stack or dcfg.stack or ctx.cfg.export.stack or PRIMARY
+    name = student or dcfg.student or default_student(ctx)
+    tuned = tuned_parameters(ctx)
+    spec = student_spec(ctx.cfg, ctx.cohort, name, tuned)
+    member = matching_member(ctx, spec, tuned)
+    return _Plan(dcfg, teacher, name, spec, member, single_epochs(dcfg, member))
+
+
+def _train(ctx: RunContext, plan: _Plan) -> tuple[DistillStage, dict[str, Any]]:
+    """Train the student on the teacher's soft targets and, when no member is one, its
+    hard-label twin; return the stage's value and its ``stage.json`` record."""
+    dcfg = plan.dcfg
+    targets = soft_targets(teacher_oof(ctx.run_dir, plan.teacher), ctx.split.fold, dcfg.alpha,
+                           dcfg.temperature, plan.source)
+    guard = JobGuard.for_run(ctx.run_dir, ctx.lock_token)
+    how: dict[str, Any] = dict(single=dcfg.single, verbose=ctx.progress, guard=guard,
+                               fold_students=dcfg.fold_students, epochs=plan.epochs)
+    preds = train_student(ctx.cfg, ctx.cohort, ctx.split, ctx.run_dir, plan.spec, targets,
+                          **how)
+    trained = train_twin(dcfg, plan.member)
+    twin = train_student(ctx.cfg, ctx.cohort, ctx.split, ctx.run_dir, plan.spec,
+                         hard_label_targets(ctx.cohort.labels, ctx.split.fold), **how,
+                         root=TWINS, out=TWIN_PREDICTIONS) if trained else None
+    twins = twin_rows(plan.name, dcfg, plan.member, trained)
+    record = {
+        "student": plan.name, "stack": plan.teacher, "targets": plan.source,
+        "alpha": dcfg.alpha, "temperature": dcfg.temperature, "single": dcfg.single,
+        "fold_students": dcfg.fold_students, "epochs": plan.epochs, "twin_trained": trained,
+        "twins": twins.record(),
+        # the comparison stage's key reads this file
+        "predictions": [_digest(preds), None if twin is None else _digest(twin)]}
+    return DistillStage(student=plan.name, stack=plan.teacher, predictions=preds, twin=twin,
+                        twins=twins.refs), record
+
+
+def _load_stage(run_dir: Path, rec: dict[str, Any]) -> DistillStage:
+    """The stage's value from its ``stage.json`` record (the run was skipped)."""
+    folds = bool(rec.get("fold_students", True))
+    twin = _load(run_dir / TWIN_PREDICTIONS, rec["student"], folds) \
+        if rec.get("twin_trained") else None
+    return DistillStage(student=rec["student"], stack=rec["stack"],
+                        predictions=_load(run_dir / PREDICTIONS, rec["student"], folds),
+                        twin=twin, twins=TwinRows.from_record(rec.get("twins") or {}).refs)
+
+
 def distill_stage(ctx: RunContext, student: str | None = None,
                   stack: str | None = None) -> Stage[DistillStage]:
     """The distillation stage of ``distill:`` (``student``/``stack`` override it): the
     student and its hard-label twin when no member is one (``distill.hard_twin``). Keyed
     by the stacking stage (the teacher's OOF), the student's spec and the distillation
     settings; its fold jobs resume on their own when it reruns."""
-    from ensembler.pipeline.train import tuned_parameters
-
-    dcfg = ctx.cfg.distill or DistillConfig()
     stack_record = ctx.run_dir / "stack" / "stage.json"
     if not stack_record.is_file():
         raise StageError(f"{ctx.run_dir / 'stack'}: no stacks yet; run `ensembler stack` first")
-    teacher = stack or dcfg.stack or ctx.cfg.export.stack or PRIMARY
-    name = student or dcfg.student or default_student(ctx)
-    tuned = tuned_parameters(ctx)
-    spec = student_spec(ctx.cfg, ctx.cohort, name, tuned)
-    member = matching_member(ctx, spec, tuned)
-    epochs = single_epochs(dcfg, member)
-    source = f"meta-level OOF of {teacher}"
-
-    def run() -> tuple[DistillStage, dict[str, Any]]:
-        targets = soft_targets(teacher_oof(ctx.run_dir, teacher), ctx.split.fold, dcfg.alpha,
-                               dcfg.temperature, source)
-        guard = JobGuard.for_run(ctx.run_dir, ctx.lock_token)
-        how: dict[str, Any] = dict(single=dcfg.single, verbose=ctx.progress, guard=guard,
-                                   fold_students=dcfg.fold_students, epochs=epochs)
-        preds = train_student(ctx.cfg, ctx.cohort, ctx.split, ctx.run_dir, spec, targets,
-                              **how)
-        trained = train_twin(dcfg, member)
-        twin = train_student(ctx.cfg, ctx.cohort, ctx.split, ctx.run_dir, spec,
-                             hard_label_targets(ctx.cohort.labels, ctx.split.fold), **how,
-                             root=TWINS, out=TWIN_PREDICTIONS) if trained else None
-        twins = twin_rows(name, dcfg, member, trained)
-        record = {
-            "student": name, "stack": teacher, "targets": source, "alpha": dcfg.alpha,
-            "temperature": dcfg.temperature, "single": dcfg.single,
-            "fold_students": dcfg.fold_students, "epochs": epochs, "twin_trained": trained,
-            "twins": twins.record(),
-            # the comparison stage's key reads this file
-            "predictions": [_digest(preds), None if twin is None else _digest(twin)]}
-        return DistillStage(student=name, stack=teacher, predictions=preds, twin=twin,
-                            twins=twins.refs), record
-
-    def load(rec: dict[str, Any]) -> DistillStage:
-        folds = bool(rec.get("fold_students", True))
-        twin = _load(ctx.run_dir / TWIN_PREDICTIONS, rec["student"], folds) \
-            if rec.get("twin_trained") else None
-        return DistillStage(student=rec["student"], stack=rec["stack"],
-                            predictions=_load(ctx.run_dir / PREDICTIONS, rec["student"], folds),
-                            twin=twin, twins=TwinRows.from_record(rec.get("twins") or {}).refs)
-
-    npz = f"{name}.npz" if dcfg.fold_students else f"{name}.single.npz"
+    plan = _plan(ctx, student, stack)
+    dcfg = plan.dcfg
+    npz = f"{plan.name}.npz" if dcfg.fold_students else f"{plan.name}.single.npz"
     return Stage(
         "distillation", ctx.run_dir / STAGE,
-        inputs={"stacking": Stage.read_key(stack_record), "teacher": teacher,
-                "student": spec.describe(),
+        inputs={"stacking": Stage.read_key(stack_record), "teacher": plan.teacher,
+                "student": plan.spec.describe(),
                 "distill settings": dcfg.model_dump(mode="json", exclude={"student", "stack"}),
-                "hard-label twin member": None if member is None else member.name,
-                "single epochs": epochs, "cohort": ctx.cohort.fingerprint,
+                "hard-label twin member": None if plan.member is None else plan.member.name,
+                "single epochs": plan.epochs, "cohort": ctx.cohort.fingerprint,
                 "split": ctx.split.fingerprint},
-        run=run, load=load, outputs=[ctx.run_dir / PREDICTIONS / npz], say=ctx.say)
+        run=lambda: _train(ctx, plan), load=lambda rec: _load_stage(ctx.run_dir, rec),
+        outputs=[ctx.run_dir / PREDICTIONS / npz], say=ctx.say)
 
 
 def run_distill(ctx: RunContext, student: str | None = None,
