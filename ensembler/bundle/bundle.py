@@ -214,6 +214,53 @@ class Bundle:
         return (np.asarray(proba) >= thr[None, :]).astype(np.uint8)
 
 
+def _onnx_sessions(vb: VerifiedBundle) -> dict[str, Any]:
+    """One ONNX Runtime session per fold model's ONNX file (no spinning threads)."""
+    import onnxruntime as ort
+
+    man = vb.manifest
+    if not man.get("onnx", {}).get("enabled"):
+        raise DataError(f"{vb.source}: bundle has no ONNX members; export with --onnx")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = max(1, _torch_threads())
+    opts.inter_op_num_threads = 1
+    # no busy-waiting between runs: spinning ORT threads starve torch and other work
+    # in the same process (measured: torch eager 10x slower at batch 1 beside them)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    sessions: dict[str, Any] = {}
+    for entry in man["members"]["list"]:
+        for mdl in entry["models"] if not is_feature_entry(entry) else []:
+            sessions[mdl["onnx"]] = ort.InferenceSession(
+                vb.files[mdl["onnx"]], opts, providers=["CPUExecutionProvider"])
+    return sessions
+
+
+def _load_members(vb: VerifiedBundle, sessions: dict[str, Any], allow_arch: Collection[str]
+                  ) -> list[BundleMember | FeatureBundleMember]:
+    """The manifest's members in order: network members with their fold models (and ONNX
+    sessions when loaded for that backend), feature members with their boosters."""
+    man = vb.manifest
+    n_leads = len(man["input"]["lead_names"])
+    n_classes = len(man["task"]["class_names"])
+    members: list[BundleMember | FeatureBundleMember] = []
+    for entry in man["members"]["list"]:
+        if is_feature_entry(entry):
+            members.append(load_feature_member(entry, vb.files, man["input"]["lead_names"],
+                                               man["input"]["fs"], n_classes, allow_arch,
+                                               str(vb.source)))
+            continue
+        spec = spec_from_description(entry["spec"])
+        bm = BundleMember(spec=spec, window=entry["window"], stride=entry["stride"])
+        for mdl in entry["models"]:
+            fm = load_fold_model(spec, mdl["label"], vb.files[mdl["weights"]],
+                                 vb.text(mdl["state"]), n_leads, n_classes,
+                                 f"{vb.source}/{mdl['weights']}", allow_arch)
+            fm.onnx = sessions.get(mdl.get("onnx", ""))
+            bm.models.append(fm)
+        members.append(bm)
+    return members
+
+
 def load_bundle(path: str | Path, backend: str = "torch",
                 expect_digest: str | None = None,
                 allow_arch: Collection[str] = ()) -> Bundle:
@@ -240,40 +287,8 @@ def load_bundle(path: str | Path, backend: str = "torch",
     vb = read_verified(path, expect_digest)
     man = vb.manifest
     check_architectures(man, allow_arch, str(vb.source))
-    n_leads = len(man["input"]["lead_names"])
-    n_classes = len(man["task"]["class_names"])
-    sessions: dict[str, Any] = {}
-    if backend == "onnx":
-        import onnxruntime as ort
-
-        if not man.get("onnx", {}).get("enabled"):
-            raise DataError(f"{vb.source}: bundle has no ONNX members; export with --onnx")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, _torch_threads())
-        opts.inter_op_num_threads = 1
-        # no busy-waiting between runs: spinning ORT threads starve torch and other work
-        # in the same process (measured: torch eager 10x slower at batch 1 beside them)
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        for entry in man["members"]["list"]:
-            for mdl in entry["models"] if not is_feature_entry(entry) else []:
-                sessions[mdl["onnx"]] = ort.InferenceSession(
-                    vb.files[mdl["onnx"]], opts, providers=["CPUExecutionProvider"])
-    members: list[BundleMember | FeatureBundleMember] = []
-    for entry in man["members"]["list"]:
-        if is_feature_entry(entry):
-            members.append(load_feature_member(entry, vb.files, man["input"]["lead_names"],
-                                               man["input"]["fs"], n_classes, allow_arch,
-                                               str(vb.source)))
-            continue
-        spec = spec_from_description(entry["spec"])
-        bm = BundleMember(spec=spec, window=entry["window"], stride=entry["stride"])
-        for mdl in entry["models"]:
-            fm = load_fold_model(spec, mdl["label"], vb.files[mdl["weights"]],
-                                 vb.text(mdl["state"]), n_leads, n_classes,
-                                 f"{vb.source}/{mdl['weights']}", allow_arch)
-            fm.onnx = sessions.get(mdl.get("onnx", ""))
-            bm.models.append(fm)
-        members.append(bm)
+    sessions = _onnx_sessions(vb) if backend == "onnx" else {}
+    members = _load_members(vb, sessions, allow_arch)
     stack = _load_stack(vb, man["stack"]["dir"])
     if list(stack.spec.members) != [m.name for m in members]:
         raise BundleIntegrityError(f"{vb.source}/{MANIFEST}: members "

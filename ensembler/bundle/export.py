@@ -229,29 +229,36 @@ def export_bundle(
     plan = plan_export(inp, members or cfg.export.members,
                        _run_cohort(inp) if cohort is None else cohort, check_records)
     with atomic_dir(target_dir, is_bundle, force=force) as tmp:
-        member_entries = _copy_members(inp, plan.mode, tmp, cfg.data.preprocessing.fs,
-                                       int(plan.cohort.signals.shape[-1]),
-                                       len(plan.cohort.class_names))
-        _copy_stack(inp, tmp)
-        onnx_info: dict[str, Any] = {"enabled": False}
-        if use_onnx:
-            onnx_info = export_members_onnx(member_entries, tmp, plan.x_check, plan.t_check,
-                                            plan.tab_names, len(plan.cohort.class_names),
-                                            plan.own_archs)
-        manifest = build_manifest(plan, member_entries, onnx_info, use_onnx)
-        seal(tmp, manifest)
-        checks = _checks(tmp, plan, parity, use_onnx,
-                         latency_repeats or min(cfg.report.latency_repeats, 10))
-        if "onnx_ensemble_max_abs_diff" in checks:
-            manifest["onnx"]["ensemble_max_abs_diff"] = checks.pop("onnx_ensemble_max_abs_diff")
-        manifest.update(checks)
-        (tmp / "MODEL_CARD.md").write_text(model_card(json_clean(manifest)))
-        sealed = seal(tmp, manifest)
+        sealed = _write_bundle(tmp, inp, plan, use_onnx, parity,
+                               latency_repeats or min(cfg.report.latency_repeats, 10))
     zip_path = None
     if use_zip:
         zip_path = zip_bundle(target_dir, target_dir.with_suffix(".zip"))
         read_verified(zip_path)
     return ExportResult(path=target_dir, zip_path=zip_path, manifest=sealed)
+
+
+def _write_bundle(tmp: Path, inp: RunInputs, plan: ExportPlan, use_onnx: bool,
+                  parity: bool | None, latency_repeats: int) -> dict[str, Any]:
+    """Fill the bundle folder ``tmp``: members, stack, ONNX, a sealed manifest, then the
+    parity/ONNX/latency checks and the model card, sealed again; the final manifest."""
+    member_entries = _copy_members(inp, plan.mode, tmp, inp.cfg.data.preprocessing.fs,
+                                   int(plan.cohort.signals.shape[-1]),
+                                   len(plan.cohort.class_names))
+    _copy_stack(inp, tmp)
+    onnx_info: dict[str, Any] = {"enabled": False}
+    if use_onnx:
+        onnx_info = export_members_onnx(member_entries, tmp, plan.x_check, plan.t_check,
+                                        plan.tab_names, len(plan.cohort.class_names),
+                                        plan.own_archs)
+    manifest = build_manifest(plan, member_entries, onnx_info, use_onnx)
+    seal(tmp, manifest)
+    checks = _checks(tmp, plan, parity, use_onnx, latency_repeats)
+    if "onnx_ensemble_max_abs_diff" in checks:
+        manifest["onnx"]["ensemble_max_abs_diff"] = checks.pop("onnx_ensemble_max_abs_diff")
+    manifest.update(checks)
+    (tmp / "MODEL_CARD.md").write_text(model_card(json_clean(manifest)))
+    return seal(tmp, manifest)
 
 
 def plan_export(inp: RunInputs, requested_mode: str, cohort: Cohort, check_records: int

@@ -7,6 +7,7 @@ choice of stack or best single model was made before, on development data.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,52 +50,77 @@ def _fairness(ctx: RunContext) -> tuple[Any, str, Any]:
     return (table if len(table) else None), budget_sentence(summary), summary
 
 
-def build_comparison(ctx: RunContext) -> Any:
-    """The :class:`ensembler.report.ComparisonInput` of the run."""
-    from ensembler.pipeline.diversity import run_diversity
+def _stack_names(run_dir: Path) -> list[str]:
+    """The stacks the stacking stage fitted (its ``stage.json``), in its order."""
+    stage_file = run_dir / "stack" / "stage.json"
+    if not stage_file.is_file():
+        raise StageError(f"{stage_file} missing; run `ensembler stack` first")
+    return list(json.loads(stage_file.read_text())["names"])
+
+
+def _leaderboard(ctx: RunContext, preds: dict[str, Any], stacks: list[str],
+                 joint: dict[str, Any], by_entry: dict[str, list[str]], y_test: Any
+                 ) -> tuple[list[Any], Any]:
+    """Every leaderboard row in report order (the one-model row, refit-full models, fold
+    bags, seed bags, stacks, distilled students) and the distillation rows' record."""
+    from ensembler.pipeline.distill import distilled_entries
     from ensembler.pipeline.rows import (
         RowCosts,
         fold_bag_rows,
         one_model_row,
         refit_full_rows,
         seed_bag_rows,
-        seed_groups,
         stack_rows,
     )
+
+    k = int(ctx.split.n_folds)
+    cost = RowCosts.measure(ctx, preds)
+    one = one_model_row(ctx, preds, cost)
+    entries = [*([one] if one else []), *refit_full_rows(preds, cost),
+               *fold_bag_rows(preds, cost, k),
+               *seed_bag_rows(preds, by_entry, cost, k, y_test),
+               *stack_rows(ctx, preds, stacks, joint, cost, k)]
+    distilled = distilled_entries(ctx, k, ctx.cfg.report.latency_repeats)
+    return entries + distilled.entries, distilled
+
+
+def _oracle_auc(ctx: RunContext, test: np.ndarray, y_test: np.ndarray) -> float | None:
+    """Macro AUC of the synthetic cohort's true risk on the test rows (None on real data)."""
+    if ctx.cohort.oracle_risk is None:
+        return None
+    risk = np.asarray(ctx.cohort.oracle_risk)[test]
+    return macro_auc(y_test, risk.reshape(len(test), -1))
+
+
+def _training_curves(ctx: RunContext, preds: dict[str, Any]) -> dict[str, list[str]]:
+    """Each member's fold ``curve.csv`` paths (feature members have no epochs: none)."""
+    return {m: curves for m in preds
+            if (curves := sorted(str(f) for f in
+                                 (ctx.run_dir / "base" / m).glob("fold_*/curve.csv")))}
+
+
+def build_comparison(ctx: RunContext) -> Any:
+    """The :class:`ensembler.report.ComparisonInput` of the run."""
+    from ensembler.pipeline.diversity import run_diversity
+    from ensembler.pipeline.importance import feature_importances
+    from ensembler.pipeline.rows import seed_groups
     from ensembler.report import ComparisonInput
 
     cfg, cohort, split, run_dir = ctx.cfg, ctx.cohort, ctx.split, ctx.run_dir
-    stage_file = run_dir / "stack" / "stage.json"
-    if not stage_file.is_file():
-        raise StageError(f"{stage_file} missing; run `ensembler stack` first")
-    stage = json.loads(stage_file.read_text())
+    stacks = _stack_names(run_dir)
     preds = load_member_predictions(ctx)
     dev = np.flatnonzero(split.fold >= 0)
     test = np.flatnonzero(split.fold == -1)
     if len(test) == 0:
         raise StageError("the split has no test set (split.test: none); nothing to compare on")
     y_dev, y_test = cohort.labels[dev], cohort.labels[test]
-    k = int(split.n_folds)
-    cost = RowCosts.measure(ctx, preds)
     by_entry = seed_groups(preds)
     joint = json.loads((run_dir / "stack" / "study.json").read_text()).get(PRIMARY, {})
-    one = one_model_row(ctx, preds, cost)
-    entries = [*([one] if one else []), *refit_full_rows(preds, cost),
-               *fold_bag_rows(preds, cost, k),
-               *seed_bag_rows(preds, by_entry, cost, k, y_test),
-               *stack_rows(ctx, preds, stage["names"], joint, cost, k)]
-    from ensembler.pipeline.distill import distilled_entries
-    from ensembler.pipeline.importance import feature_importances
-
-    distilled = distilled_entries(ctx, k, cfg.report.latency_repeats)
-    entries += distilled.entries
+    entries, distilled = _leaderboard(ctx, preds, stacks, joint, by_entry, y_test)
     fairness, note, fairness_summary = _fairness(ctx)
     eff_csv = run_dir / "efficiency" / "data_efficiency.csv"
     efficiency = pd.read_csv(eff_csv) if eff_csv.is_file() and cfg.report.data_efficiency else None
-    oracle = None
-    if cohort.oracle_risk is not None:
-        risk = np.asarray(cohort.oracle_risk)[test]
-        oracle = macro_auc(y_test, risk.reshape(len(test), -1))
+    oracle = _oracle_auc(ctx, test, y_test)
     tuned = {m for m, p in preds.items() if p.meta.tuned}
     seed_deltas = _seed_deltas(ctx, preds, y_test)
     return ComparisonInput(
@@ -102,9 +128,7 @@ def build_comparison(ctx: RunContext) -> Any:
         y_dev=y_dev, groups_dev=cohort.patient_id[dev], entries=entries,
         subgroups_test=cohort.subgroups.iloc[test].reset_index(drop=True),
         primary=(PRIMARY, "best_single"), baseline="best_single",
-        training_curves={m: curves for m in preds  # feature members have no epochs
-                         if (curves := sorted(str(f) for f in
-                                              (run_dir / "base" / m).glob("fold_*/curve.csv")))},
+        training_curves=_training_curves(ctx, preds),
         fairness=fairness, fairness_note=note, fairness_summary=fairness_summary,
         data_efficiency=efficiency,
         tuned_members=tuned, oracle_auc=oracle,
