@@ -277,12 +277,7 @@ def tune_stack(
     runs folds in parallel threads (each LightGBM fit uses one thread).
     """
     learners = [learner] if learner is not None else list(learners)
-    bad = [t for t in transforms if t not in TRANSFORMS]
-    if bad or not transforms:
-        raise ValueError(f"tune_stack: transforms {list(transforms)} must be a non-empty "
-                         f"subset of {TRANSFORMS}")
-    if n_trials < 1:
-        raise ValueError(f"tune_stack: n_trials must be >= 1, got {n_trials}")
+    _check_study_args(transforms, n_trials)
     t0 = time.perf_counter()
     study, has_cost = _study(data, n_trials, seed, learners, transforms, passthrough,
                              multi_objective, storage, study_name, n_jobs, timeout)
@@ -293,15 +288,7 @@ def tune_stack(
         raise RuntimeError("tune_stack: no trial completed; raise n_trials")
     pareto: list[ParetoPoint] = []
     if multi_objective:
-        seen: set[tuple[float, ...]] = set()
-        for t in sorted(study.best_trials, key=lambda t: t.number):
-            if tuple(t.values) in seen:  # identical objectives: keep the earliest trial
-                continue
-            seen.add(tuple(t.values))
-            pareto.append(ParetoPoint(_spec_of(t, data, learners, transforms, passthrough),
-                                      float(t.values[0]), int(t.values[1]),
-                                      float(t.values[2]) if has_cost else None, t.number))
-        pareto.sort(key=lambda p: -p.auc)
+        pareto = _pareto_front(study, data, learners, transforms, passthrough, has_cost)
         best_spec, best_value = pareto[0].spec, pareto[0].auc
     else:
         best_spec = _spec_of(study.best_trial, data, learners, transforms, passthrough)
@@ -317,6 +304,33 @@ def tune_stack(
                             trials=trials, pareto=pareto, n_complete=n_complete,
                             n_pruned=sum(s == optuna.trial.TrialState.PRUNED for s in states),
                             elapsed_s=elapsed)
+
+
+def _check_study_args(transforms: Sequence[str], n_trials: int) -> None:
+    bad = [t for t in transforms if t not in TRANSFORMS]
+    if bad or not transforms:
+        raise ValueError(f"tune_stack: transforms {list(transforms)} must be a non-empty "
+                         f"subset of {TRANSFORMS}")
+    if n_trials < 1:
+        raise ValueError(f"tune_stack: n_trials must be >= 1, got {n_trials}")
+
+
+def _pareto_front(study: optuna.Study, data: Level1Data, learners: Sequence[str],
+                  transforms: Sequence[str], passthrough: Sequence[str], has_cost: bool
+                  ) -> list[ParetoPoint]:
+    """The multi-objective study's Pareto-optimal stacks, best AUC first (of trials with
+    identical objectives, the earliest)."""
+    pareto: list[ParetoPoint] = []
+    seen: set[tuple[float, ...]] = set()
+    for t in sorted(study.best_trials, key=lambda t: t.number):
+        if tuple(t.values) in seen:  # identical objectives: keep the earliest trial
+            continue
+        seen.add(tuple(t.values))
+        pareto.append(ParetoPoint(_spec_of(t, data, learners, transforms, passthrough),
+                                  float(t.values[0]), int(t.values[1]),
+                                  float(t.values[2]) if has_cost else None, t.number))
+    pareto.sort(key=lambda p: -p.auc)
+    return pareto
 
 
 def nested_cv(data: Level1Data, n_trials: int, seed: int = 0,

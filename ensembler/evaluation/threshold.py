@@ -136,6 +136,37 @@ def _rates(
         return np.stack([tp / (tp + fn), tn / (tn + fp), tp / (tp + fp), tn / (tn + fn)])
 
 
+def _macro_rates(point: NDArray[np.float64], boot: NDArray[np.float64],
+                 has_thr: NDArray[np.bool_], alpha: float) -> dict[str, Estimate]:
+    """Each rate's mean over the classes with a finite threshold, its CI from the
+    per-resample means (NaN when no class has one). ``point`` (4, C), ``boot`` (4, B, C)."""
+    macro = {}
+    for r, name in enumerate(RATES):
+        if has_thr.any():
+            samples = boot[r][:, has_thr].mean(axis=1)
+            lo, hi = percentile_ci(samples, alpha)
+            macro[name] = Estimate(float(point[r, has_thr].mean()), lo, hi,
+                                   int(np.count_nonzero(~np.isfinite(samples))))
+        else:
+            macro[name] = Estimate(float("nan"), float("nan"), float("nan"))
+    return macro
+
+
+def _class_rates(point: NDArray[np.float64], boot: NDArray[np.float64], has_thr: bool,
+                 alpha: float) -> list[Estimate]:
+    """One class's four rates with CIs (NaN without a threshold). ``point`` (4,),
+    ``boot`` (4, B)."""
+    ests = []
+    for r in range(4):
+        lo, hi = percentile_ci(boot[r], alpha)
+        if has_thr:
+            ests.append(Estimate(float(point[r]), lo, hi,
+                                 int(np.count_nonzero(~np.isfinite(boot[r])))))
+        else:
+            ests.append(Estimate(float("nan"), float("nan"), float("nan")))
+    return ests
+
+
 def operating_point(
     y: ArrayLike,
     p: ArrayLike,
@@ -175,24 +206,9 @@ def operating_point(
     boot = _rates(yy, pred, w)  # (4, B, C)
     result = []
     has_thr = np.isfinite(thr)
-    macro = {}
-    for r, name in enumerate(RATES):
-        if has_thr.any():
-            samples = boot[r][:, has_thr].mean(axis=1)
-            lo, hi = percentile_ci(samples, alpha)
-            macro[name] = Estimate(float(point[r, has_thr].mean()), lo, hi,
-                                   int(np.count_nonzero(~np.isfinite(samples))))
-        else:
-            macro[name] = Estimate(float("nan"), float("nan"), float("nan"))
+    macro = _macro_rates(point, boot, has_thr, alpha)
     for c in range(yy.shape[1]):
-        ests = []
-        for r in range(4):
-            lo, hi = percentile_ci(boot[r, :, c], alpha)
-            if has_thr[c]:
-                ests.append(Estimate(float(point[r, c]), lo, hi,
-                                     int(np.count_nonzero(~np.isfinite(boot[r, :, c])))))
-            else:
-                ests.append(Estimate(float("nan"), float("nan"), float("nan")))
+        ests = _class_rates(point[:, c], boot[:, :, c], bool(has_thr[c]), alpha)
         result.append(
             OperatingPoint(
                 threshold=float(thr[c]),

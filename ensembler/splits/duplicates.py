@@ -52,6 +52,29 @@ def _pooled(signals: np.ndarray, fs: float) -> np.ndarray:
     return np.concatenate(out)
 
 
+def _similar_pairs(cohort: Cohort, threshold: float) -> dict[tuple[int, int], tuple[str, float]]:
+    """Every record pair ``(i, j)``, i < j, that is identical after rounding to 0.01
+    (``("exact", 1.0)``) or whose pooled signals correlate at ``threshold`` or more
+    (``("near", r)``), whatever their patients and folds."""
+    found: dict[tuple[int, int], tuple[str, float]] = {}
+    by_hash: dict[str, int] = {}
+    for i in range(len(cohort)):
+        q = np.round(np.asarray(cohort.signals[i], np.float32) * 100).astype(np.int32)
+        key = hashlib.sha1(q.tobytes()).hexdigest()
+        if key in by_hash:
+            found[(by_hash[key], i)] = ("exact", 1.0)
+        else:
+            by_hash[key] = i
+    v = _pooled(cohort.signals, cohort.fs)
+    for s in range(0, len(v), BLOCK):
+        corr = v[s:s + BLOCK] @ v.T  # (block, N)
+        rows, cols = np.nonzero(corr >= threshold)
+        for a, b in zip(rows + s, cols, strict=True):
+            if a < b and (a, b) not in found:
+                found[(int(a), int(b))] = ("near", float(corr[a - s, b]))
+    return found
+
+
 def find_duplicate_recordings(
     cohort: Cohort,
     fold: np.ndarray,
@@ -82,22 +105,7 @@ def find_duplicate_recordings(
     fold = np.asarray(fold)
     pid = np.asarray(cohort.patient_id).astype(str)
     rid = np.asarray(cohort.record_id).astype(str)
-    found: dict[tuple[int, int], tuple[str, float]] = {}
-    by_hash: dict[str, int] = {}
-    for i in range(len(cohort)):
-        q = np.round(np.asarray(cohort.signals[i], np.float32) * 100).astype(np.int32)
-        key = hashlib.sha1(q.tobytes()).hexdigest()
-        if key in by_hash:
-            found[(by_hash[key], i)] = ("exact", 1.0)
-        else:
-            by_hash[key] = i
-    v = _pooled(cohort.signals, cohort.fs)
-    for s in range(0, len(v), BLOCK):
-        corr = v[s:s + BLOCK] @ v.T  # (block, N)
-        rows, cols = np.nonzero(corr >= threshold)
-        for a, b in zip(rows + s, cols, strict=True):
-            if a < b and (a, b) not in found:
-                found[(int(a), int(b))] = ("near", float(corr[a - s, b]))
+    found = _similar_pairs(cohort, threshold)
     pairs = [
         DuplicatePair(i, j, rid[i], rid[j], pid[i], pid[j], int(fold[i]), int(fold[j]),
                       kind, c)  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ from safetensors.torch import save_file
 from ensembler.data.cohort import Cohort
 from ensembler.pipeline.stage import Stage
 from ensembler.training.inner import inner_split, patient_bootstrap
-from ensembler.training.loop import fit_model, resolve_device, window_lengths
+from ensembler.training.loop import FitResult, fit_model, resolve_device, window_lengths
 from ensembler.training.members import MemberSpec
 from ensembler.training.metrics import macro_auc
 from ensembler.training.soft_targets import SoftTargets
@@ -100,22 +100,8 @@ def run_fold_job(
         torch.set_num_threads(threads)
     spec = job.member
     fold_vec = np.asarray(fold_vec)
-    dev_rows = np.flatnonzero(fold_vec >= 0)
     test_rows = np.flatnonzero(fold_vec == -1)
-    if job.fold == FULL:
-        train_part, oof_rows = dev_rows, np.zeros(0, dtype=np.int64)
-        train_idx, val_idx = train_part, None
-    else:
-        train_part = np.flatnonzero((fold_vec >= 0) & (fold_vec != job.fold))
-        oof_rows = np.flatnonzero(fold_vec == job.fold)
-        # the early-stopping split is carved before any bootstrap resampling, so no
-        # patient can sit on both sides of it
-        train_idx, val_idx = inner_split(
-            train_part, cohort.labels, cohort.patient_id,
-            spec.training.inner_val_fraction, derive_seed(job.seed, "inner"),
-        )
-    if spec.replica_kind == "bootstrap":
-        train_idx = patient_bootstrap(train_idx, cohort.patient_id, derive_seed(job.seed, "boot"))
+    train_idx, val_idx, oof_rows = _job_rows(job, cohort, fold_vec)
     tab = member_tabular(cohort, spec.tabular_names)
     device = resolve_device(spec.training.device)
     label = "full" if job.fold == FULL else f"fold {job.fold + 1}/{int(fold_vec.max()) + 1}"
@@ -124,20 +110,8 @@ def run_fold_job(
         seed=job.seed, epochs=job.epochs, device=device,
         log=log, log_prefix=f"[{spec.name} {label}] ", targets=job.targets,
     )
-    win, stride = window_lengths(spec, cohort.fs, cohort.signals.shape[-1])
-
-    def predict(rows: np.ndarray) -> np.ndarray:
-        if len(rows) == 0:
-            return np.zeros((0, cohort.n_classes), np.float32)
-        x = result.state.transform_signals(cohort.signals[rows])
-        t = result.state.transform_tabular(None if tab is None else tab[rows])
-        return predict_windows(result.model, x, t, win, stride, spec.training.eval_aggregate,
-                               device=device, autocast=device.type == "cuda")
-
-    oof_pred = predict(oof_rows)
-    t0 = time.perf_counter()
-    test_pred = predict(test_rows)
-    infer_ms = 1000 * (time.perf_counter() - t0) / max(len(test_rows), 1)
+    oof_pred, test_pred, infer_ms = _fold_predictions(result, spec, cohort, tab, device,
+                                                      oof_rows, test_rows)
     stage = job.stage(run_dir)
     meta = {
         "fingerprint": stage.key,
@@ -155,14 +129,65 @@ def run_fold_job(
         "device": str(device),
     }  # the member's spec is stored once, in predictions/<member>.json
     with atomic_dir(job.folder(run_dir), marked_by("meta.json")) as tmp:
-        sd = result.model.state_dict()
-        state_dict = {k: v.detach().cpu().contiguous() for k, v in sd.items()}
-        save_file(state_dict, str(tmp / "weights.safetensors"))
-        result.state.to_json(tmp / "state.json")
-        result.curve.to_csv(tmp / "curve.csv", index=False)
-        save_npz(tmp / "preds.npz", oof_rows=oof_rows, oof=oof_pred, test=test_pred)
-        write_json(tmp / "meta.json", meta)
+        _write_fold(tmp, result, oof_rows, oof_pred, test_pred, meta)
         write_json(tmp / "stage.json", stage.record({}))
         if guard is not None:
             guard.check()  # the run directory is still ours: move the folder into place
     return meta
+
+
+def _fold_predictions(result: FitResult, spec: MemberSpec, cohort: Cohort,
+                      tab: np.ndarray | None, device: torch.device, oof_rows: np.ndarray,
+                      test_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The fitted model's OOF (len(oof_rows), C) and test (len(test_rows), C) probabilities
+    and its test inference milliseconds per ECG."""
+    win, stride = window_lengths(spec, cohort.fs, cohort.signals.shape[-1])
+
+    def predict(rows: np.ndarray) -> np.ndarray:
+        if len(rows) == 0:
+            return np.zeros((0, cohort.n_classes), np.float32)
+        x = result.state.transform_signals(cohort.signals[rows])
+        t = result.state.transform_tabular(None if tab is None else tab[rows])
+        return predict_windows(result.model, x, t, win, stride, spec.training.eval_aggregate,
+                               device=device, autocast=device.type == "cuda")
+
+    oof_pred = predict(oof_rows)
+    t0 = time.perf_counter()
+    test_pred = predict(test_rows)
+    return oof_pred, test_pred, 1000 * (time.perf_counter() - t0) / max(len(test_rows), 1)
+
+
+def _job_rows(job: FoldJob, cohort: Cohort, fold_vec: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """``(train_idx, val_idx, oof_rows)`` of a fold job: the fold's training part minus its
+    inner early-stopping split (None for a refit-full job, which has no OOF rows), then
+    resampled by patient for a bootstrap replica."""
+    spec = job.member
+    if job.fold == FULL:
+        oof_rows = np.zeros(0, dtype=np.int64)
+        train_idx, val_idx = np.flatnonzero(fold_vec >= 0), None
+    else:
+        train_part = np.flatnonzero((fold_vec >= 0) & (fold_vec != job.fold))
+        oof_rows = np.flatnonzero(fold_vec == job.fold)
+        # the early-stopping split is carved before any bootstrap resampling, so no
+        # patient can sit on both sides of it
+        train_idx, val_idx = inner_split(
+            train_part, cohort.labels, cohort.patient_id,
+            spec.training.inner_val_fraction, derive_seed(job.seed, "inner"),
+        )
+    if spec.replica_kind == "bootstrap":
+        train_idx = patient_bootstrap(train_idx, cohort.patient_id, derive_seed(job.seed, "boot"))
+    return train_idx, val_idx, oof_rows
+
+
+def _write_fold(tmp: Path, result: FitResult, oof_rows: np.ndarray, oof_pred: np.ndarray,
+                test_pred: np.ndarray, meta: dict[str, Any]) -> None:
+    """A fold folder's files: weights (safetensors), fitted preprocessing state, training
+    curve, OOF/test predictions and ``meta.json``."""
+    sd = result.model.state_dict()
+    state_dict = {k: v.detach().cpu().contiguous() for k, v in sd.items()}
+    save_file(state_dict, str(tmp / "weights.safetensors"))
+    result.state.to_json(tmp / "state.json")
+    result.curve.to_csv(tmp / "curve.csv", index=False)
+    save_npz(tmp / "preds.npz", oof_rows=oof_rows, oof=oof_pred, test=test_pred)
+    write_json(tmp / "meta.json", meta)

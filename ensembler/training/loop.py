@@ -118,53 +118,15 @@ def fit_model(
     if dev.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
     t0 = time.perf_counter()
-
-    tab_names = list(spec.tabular_names)
-    state, y_train, t_train, val = _fold_arrays(signals, labels, tabular, tab_names, train_idx,
-                                                val_idx, seed)
-    x_val, y_val, t_val = val
-
-    model = build_model(spec, n_leads=signals.shape[1], n_classes=labels.shape[1]).to(dev)
-    n_params = sum(p.numel() for p in model.parameters())
-    bs = min(cfg.batch_size, len(train_idx))
-    opt, sched = _optimiser(model, spec, max(1, int(np.ceil(len(train_idx) / bs))) * n_epochs)
-    win, stride = window_lengths(spec, fs, signals.shape[-1])
-    amp_dtype = choose_autocast(cfg.precision, dev, model, signals.shape[1],
-                                win or signals.shape[-1], len(tab_names))
-    amp = amp_dtype is not None
-    loss_fn = _loss_fn(spec, y_train, dev)
-    if targets is not None:  # the batch labels carry [hard | soft]; the mixed loss splits them
-        y_train, loss_fn = np.concatenate([y_train, targets.rows(train_idx)], axis=1), \
-            targets.loss_module()
-    step = _Optimisation(model, opt, sched, loss_fn, dev, amp_dtype, cfg.grad_clip)
-
+    fold = _prepare(spec, signals, labels, tabular, fs, train_idx, val_idx, seed, n_epochs,
+                    dev, targets)
+    model = fold.model
     if log is not None:
-        log(f"{log_prefix}precision {'bf16 autocast' if amp else 'fp32'} on {dev.type}")
+        log(f"{log_prefix}precision {'bf16 autocast' if fold.amp else 'fp32'} on {dev.type}")
     rows: list[dict[str, float]] = []
     best = _BestEpoch(default_epoch=n_epochs, patience=cfg.patience)
     for epoch in range(1, n_epochs + 1):
-        e0 = time.perf_counter()
-        model.train()
-        perm = rng.permutation(len(train_idx))
-        batches = (
-            (augment(crop_batch(signals, train_idx[b], win, rng, state), cfg.augment, rng),
-             y_train[b], None if t_train is None else t_train[b])
-            for b in (perm[lo : lo + bs] for lo in range(0, len(perm), bs))
-        )
-        train_loss = step.epoch(batches)
-        row: dict[str, float] = {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "val_loss": float("nan"),
-            "val_auc": float("nan"),
-            "lr": float(opt.param_groups[0]["lr"]),
-        }
-        if x_val is not None and y_val is not None:
-            p_val = predict_windows(model, x_val, t_val, win, stride, cfg.eval_aggregate,
-                                    device=dev, autocast=amp)
-            row["val_loss"] = bce_from_probs(y_val, p_val)
-            row["val_auc"] = macro_auc(y_val, p_val)
-        row["seconds"] = time.perf_counter() - e0
+        row = _train_epoch(fold, spec, signals, train_idx, rng, epoch)
         rows.append(row)
         if log is not None:
             log(f"{log_prefix}epoch {epoch}/{n_epochs} train_loss {row['train_loss']:.4f} "
@@ -172,19 +134,87 @@ def fit_model(
                 f"lr {row['lr']:.2e} ({row['seconds']:.1f}s)")
         if epoch_callback is not None:
             epoch_callback(epoch, row)
-        if x_val is not None and best.update(epoch, row, model):
+        if fold.val[0] is not None and best.update(epoch, row, model):
             break
     best.restore(model)
     model.eval()
-    return FitResult(
-        model=model,
-        state=state,
-        curve=pd.DataFrame(rows),
-        best_epoch=best.epoch,
-        seconds=time.perf_counter() - t0,
-        n_params=int(n_params),
-        autocast="bf16" if amp else "fp32",
+    return FitResult(model=model, state=fold.state, curve=pd.DataFrame(rows),
+                     best_epoch=best.epoch, seconds=time.perf_counter() - t0,
+                     n_params=int(sum(p.numel() for p in model.parameters())),
+                     autocast="bf16" if fold.amp else "fp32")
+
+
+@dataclass
+class _Fold:
+    """One fit's prepared parts: the fitted fold state, training labels/tabular, the
+    validation triple (x, y, tabular; all None without an inner split), the model and its
+    optimisation step, batch size, crop window, eval stride and whether bf16 autocast is on."""
+
+    state: FoldState
+    y_train: np.ndarray
+    t_train: np.ndarray | None
+    val: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]
+    model: nn.Module
+    step: _Optimisation
+    bs: int
+    win: int | None
+    stride: int | None
+    amp: bool
+
+
+def _prepare(spec: MemberSpec, signals: np.ndarray, labels: np.ndarray,
+             tabular: np.ndarray | None, fs: float, train_idx: np.ndarray,
+             val_idx: np.ndarray | None, seed: int, n_epochs: int, dev: torch.device,
+             targets: SoftTargets | None) -> _Fold:
+    """Fit the fold state, build the model, optimiser, schedule, loss and precision."""
+    cfg = spec.training
+    tab_names = list(spec.tabular_names)
+    state, y_train, t_train, val = _fold_arrays(signals, labels, tabular, tab_names, train_idx,
+                                                val_idx, seed)
+    model = build_model(spec, n_leads=signals.shape[1], n_classes=labels.shape[1]).to(dev)
+    bs = min(cfg.batch_size, len(train_idx))
+    opt, sched = _optimiser(model, spec, max(1, int(np.ceil(len(train_idx) / bs))) * n_epochs)
+    win, stride = window_lengths(spec, fs, signals.shape[-1])
+    amp_dtype = choose_autocast(cfg.precision, dev, model, signals.shape[1],
+                                win or signals.shape[-1], len(tab_names))
+    loss_fn = _loss_fn(spec, y_train, dev)
+    if targets is not None:  # the batch labels carry [hard | soft]; the mixed loss splits them
+        y_train, loss_fn = np.concatenate([y_train, targets.rows(train_idx)], axis=1), \
+            targets.loss_module()
+    step = _Optimisation(model, opt, sched, loss_fn, dev, amp_dtype, cfg.grad_clip)
+    return _Fold(state, y_train, t_train, val, model, step, bs, win, stride,
+                 amp_dtype is not None)
+
+
+def _train_epoch(fold: _Fold, spec: MemberSpec, signals: np.ndarray, train_idx: np.ndarray,
+                 rng: np.random.Generator, epoch: int) -> dict[str, float]:
+    """One pass over shuffled, cropped, augmented training batches, then the inner
+    validation loss and AUC (NaN without an inner split); the epoch's curve row."""
+    cfg = spec.training
+    e0 = time.perf_counter()
+    fold.model.train()
+    perm = rng.permutation(len(train_idx))
+    batches = (
+        (augment(crop_batch(signals, train_idx[b], fold.win, rng, fold.state), cfg.augment, rng),
+         fold.y_train[b], None if fold.t_train is None else fold.t_train[b])
+        for b in (perm[lo : lo + fold.bs] for lo in range(0, len(perm), fold.bs))
     )
+    train_loss = fold.step.epoch(batches)
+    row: dict[str, float] = {
+        "epoch": epoch,
+        "train_loss": train_loss,
+        "val_loss": float("nan"),
+        "val_auc": float("nan"),
+        "lr": float(fold.step.opt.param_groups[0]["lr"]),
+    }
+    x_val, y_val, t_val = fold.val
+    if x_val is not None and y_val is not None:
+        p_val = predict_windows(fold.model, x_val, t_val, fold.win, fold.stride,
+                                cfg.eval_aggregate, device=fold.step.dev, autocast=fold.amp)
+        row["val_loss"] = bce_from_probs(y_val, p_val)
+        row["val_auc"] = macro_auc(y_val, p_val)
+    row["seconds"] = time.perf_counter() - e0
+    return row
 
 
 def _fold_arrays(

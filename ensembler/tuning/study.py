@@ -193,23 +193,47 @@ def tune_entry(
     tsplit: TuningSplit = make_tuning_split(cfg, cohort.labels, cohort.patient_id,
                                             split.fold, cohort.fingerprint)
     objective, what = _objective(cfg, entry, cohort, tsplit, run_dir, log)
-    t = cfg.tuning
     name = study_name(cfg, entry.name, study_prefix)
+    study = _open_study(cfg, run_dir, storage, name,
+                        derive_seed(cfg.seed, "tpe", entry.name, worker),
+                        make_pruner(cfg, objective.epochs, len(tsplit.parts)))
+    _check_attrs(study, {
+        "entry": entry.name, **what, "seed": cfg.seed, "budget": budget.as_dict(),
+        "split_fingerprint": tsplit.fingerprint, "pruner": cfg.tuning.pruner,
+    }, say)
+    ran = _run_until_budget(study, budget, objective, worker, name, say)
+    done = study.get_trials(deepcopy=False)
+    complete = [f for f in done if f.state == TrialState.COMPLETE]
+    best = max(complete, key=lambda f: f.value or float("-inf")) if complete else None
+    return TuneOutcome(
+        entry=entry.name, study_name=name, budget=budget, ran=ran,
+        counted=len(counted_trials(done)),
+        best_value=None if best is None else best.value,
+        best_params={} if best is None else dict(best.params),
+    )
+
+
+def _open_study(cfg: RunConfig, run_dir: Path, storage: str | None, name: str, seed: int,
+                pruner: optuna.pruners.BasePruner) -> optuna.Study:
+    """Create or join study ``name``: multivariate TPE with the constant liar (parallel
+    workers do not pile onto one point), seeded with ``seed``."""
     sampler = optuna.samplers.TPESampler(
-        multivariate=True, constant_liar=True, n_startup_trials=t.tpe_startup_trials,
-        seed=derive_seed(cfg.seed, "tpe", entry.name, worker),
+        multivariate=True, constant_liar=True, n_startup_trials=cfg.tuning.tpe_startup_trials,
+        seed=seed,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study = optuna.create_study(
+        return optuna.create_study(
             storage=open_storage(cfg, run_dir, storage), study_name=name, direction="maximize",
-            sampler=sampler, pruner=make_pruner(cfg, objective.epochs, len(tsplit.parts)),
-            load_if_exists=True,
+            sampler=sampler, pruner=pruner, load_if_exists=True,
         )
-    _check_attrs(study, {
-        "entry": entry.name, **what, "seed": cfg.seed, "budget": budget.as_dict(),
-        "split_fingerprint": tsplit.fingerprint, "pruner": t.pruner,
-    }, say)
+
+
+def _run_until_budget(study: optuna.Study, budget: Budget,
+                      objective: Callable[[optuna.trial.Trial], float], worker: int, name: str,
+                      say: Callable[[str], None]) -> int:
+    """Run trials one at a time until the study's budget is spent (by any worker); a trial
+    started beyond a trial budget is pruned as ``surplus``. Returns the trials run here."""
 
     def guarded(trial: optuna.trial.Trial) -> float:
         trial.set_user_attr("worker", worker)
@@ -235,12 +259,4 @@ def tune_entry(
             break
         study.optimize(guarded, n_trials=1, gc_after_trial=False, callbacks=[announce])
         ran += 1
-    done = study.get_trials(deepcopy=False)
-    complete = [f for f in done if f.state == TrialState.COMPLETE]
-    best = max(complete, key=lambda f: f.value or float("-inf")) if complete else None
-    return TuneOutcome(
-        entry=entry.name, study_name=name, budget=budget, ran=ran,
-        counted=len(counted_trials(done)),
-        best_value=None if best is None else best.value,
-        best_params={} if best is None else dict(best.params),
-    )
+    return ran
