@@ -7,6 +7,7 @@ the bundle's. Confidence intervals come from a patient-cluster bootstrap.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,11 @@ from ensembler.bundle.flag_report import flag_summary, flags_markdown
 from ensembler.bundle.integrity import json_clean
 from ensembler.bundle.lengths import LengthPolicy
 from ensembler.bundle.manifest_metrics import manifest_metrics
-from ensembler.bundle.predict import score_loaded
+from ensembler.bundle.predict import Predictions, score_loaded
 from ensembler.bundle.records import RecordInput, load_records
 from ensembler.config import ManifestConfig
 from ensembler.data.manifest import read_manifest
+from ensembler.data.table import RecordTable
 from ensembler.errors import DataError
 from ensembler.evaluation import (
     brier,
@@ -62,19 +64,61 @@ def evaluate_bundle(bundle: Bundle, manifest_csv: str | Path, *, skip_bad: bool 
     ``flags`` section counts flagged records and gives the macro AUC without them.
     """
     csv = Path(manifest_csv)
+    table = _labelled_table(bundle, csv, subgroups, record_column, patient_column)
+    scored = _score_table(bundle, table, csv, skip_bad, missing, policy)
+    y, p, groups = scored.y, scored.preds.proba, scored.groups
+    sub_cols = list(table.subgroups.columns)
+    report: dict[str, Any] = {
+        "bundle": {"digest": bundle.digest, "stack": bundle.manifest["stack"]["label"],
+                   "member_mode": bundle.member_mode},
+        "data": _data_section(bundle.class_names, csv, scored, missing, policy),
+        **_metric_sections(bundle, y, p, groups, n_boot, seed, ece_bins),
+        "subgroups": {col: [r.as_dict() for r in subgroup_auc(
+            y, p, groups, table.subgroups[col].to_numpy(), min_n=min_subgroup_n,
+            n_boot=n_boot, seed=seed)] for col in sub_cols},
+        "reference": reference_auc(bundle.manifest, str(bundle.source or "bundle")),
+        "flags": flag_summary(scored.preds.frame, y, p, groups, n_boot=n_boot, seed=seed),
+        "conformal": conformal_report(bundle.manifest, y, p, groups, table.subgroups, sub_cols,
+                                      n_boot, seed),
+    }
+    return json_clean(report)  # type: ignore[no-any-return]
+
+
+def _labelled_table(bundle: Bundle, csv: Path, subgroups: list[str] | None,
+                    record_column: str, patient_column: str) -> RecordTable:
+    """The labelled CSV read with the bundle's classes, the tabular columns it has and
+    the subgroup columns asked for (default: the bundle's) that it has."""
     header = list(pd.read_csv(csv, nrows=0).columns) if csv.is_file() else []
     classes = bundle.class_names
     no_label = [c for c in classes if c not in header]
     if csv.is_file() and no_label:
         raise DataError(f"{csv}: label column(s) {no_label} missing; the bundle predicts "
                         f"{classes}")
-    tab_cols = [n for n in bundle.tabular_names if n in header]
     wanted_sub = subgroups if subgroups is not None else \
         list(bundle.manifest.get("subgroup_columns", []))
-    sub_cols = [c for c in wanted_sub if c in header]
-    table = read_manifest(ManifestConfig(
+    return read_manifest(ManifestConfig(
         path=str(csv), record_column=record_column, patient_column=patient_column,
-        label_columns=classes, tabular_columns=tab_cols, subgroup_columns=sub_cols))
+        label_columns=classes, tabular_columns=[n for n in bundle.tabular_names if n in header],
+        subgroup_columns=[c for c in wanted_sub if c in header]))
+
+
+@dataclass
+class _Scored:
+    """The N records scored, in table order: ``preds``, their labels ``y`` (N, C) and
+    patient ids ``groups`` (N,); ``missing_tab``: the bundle's tabular inputs the CSV
+    lacks."""
+
+    preds: Predictions
+    y: np.ndarray
+    groups: np.ndarray
+    missing_tab: list[str]
+
+
+def _score_table(bundle: Bundle, table: RecordTable, csv: Path, skip_bad: bool,
+                 missing: str, policy: LengthPolicy) -> _Scored:
+    """Load and score the table's records (``skip_bad``: drop unreadable ones, listed in
+    the predictions' ``failed``); DataError when none could be scored."""
+    tab_cols = list(table.tabular_names)
     records = [RecordInput(str(rid), Path(path), {n: float(v) for n, v in
                                                   zip(tab_cols, table.tabular[i], strict=True)
                                                   if np.isfinite(v)})
@@ -87,22 +131,31 @@ def evaluate_bundle(bundle: Bundle, manifest_csv: str | Path, *, skip_bad: bool 
     rows = np.array([row_of[r] for r in loaded.record_id], dtype=np.int64)
     if len(rows) == 0:
         raise DataError(f"{csv}: no record could be scored")
-    y, p, groups = table.labels[rows], preds.proba, table.patient_id[rows]
+    return _Scored(preds, table.labels[rows], table.patient_id[rows], missing_tab)
+
+
+def _data_section(classes: list[str], csv: Path, scored: _Scored, missing: str,
+                  policy: LengthPolicy) -> dict[str, Any]:
+    """What was scored: records, patients, prevalence, failures and input policies."""
+    return {"manifest": str(csv), "n_records": len(scored.y),
+            "n_patients": len(np.unique(scored.groups)),
+            "prevalence": _per_class(classes, scored.y.mean(axis=0)),
+            "failed": [{"record": r, "reason": why} for r, why in scored.preds.failed],
+            "tabular_missing": scored.missing_tab, "missing_tabular_policy": missing,
+            "length_policy": {"sliding_windows": policy.sliding_windows,
+                              "pad_short": policy.pad_short}}
+
+
+def _metric_sections(bundle: Bundle, y: np.ndarray, p: np.ndarray, groups: np.ndarray,
+                     n_boot: int, seed: int, ece_bins: int) -> dict[str, Any]:
+    """The report's ``auc``, ``operating_point``, ``thresholds`` and ``calibration``
+    sections at the bundle's thresholds. ``y``, ``p``: (N, C); ``groups``: (N,)."""
+    classes = bundle.class_names
     auc = cluster_bootstrap(y, p, groups, n_boot=n_boot, seed=seed)
-    per_class = roc_auc(y, p)
     cal = calibration_slope_intercept(y, p)
-    report: dict[str, Any] = {
-        "bundle": {"digest": bundle.digest, "stack": bundle.manifest["stack"]["label"],
-                   "member_mode": bundle.member_mode},
-        "data": {"manifest": str(csv), "n_records": len(rows),
-                 "n_patients": len(np.unique(groups)),
-                 "prevalence": _per_class(classes, y.mean(axis=0)),
-                 "failed": [{"record": r, "reason": why} for r, why in preds.failed],
-                 "tabular_missing": missing_tab, "missing_tabular_policy": missing,
-                 "length_policy": {"sliding_windows": policy.sliding_windows,
-                                   "pad_short": policy.pad_short}},
+    return {
         "auc": {"macro": {"point": auc.point, "lo": auc.lo, "hi": auc.hi},
-                "per_class": _per_class(classes, per_class.per_class),
+                "per_class": _per_class(classes, roc_auc(y, p).per_class),
                 "bootstrap": f"patient-cluster, {n_boot} resamples"},
         "operating_point": operating_point(y, p, bundle.thresholds, groups, n_boot=n_boot,
                                            seed=seed).as_dict(),
@@ -112,15 +165,7 @@ def evaluate_bundle(bundle: Bundle, manifest_csv: str | Path, *, skip_bad: bool 
             "ece": _per_class(classes, expected_calibration_error(y, p, ece_bins).per_class),
             "slope": _per_class(classes, cal.slope),
             "intercept": _per_class(classes, cal.intercept)},
-        "subgroups": {col: [r.as_dict() for r in subgroup_auc(
-            y, p, groups, table.subgroups[col].to_numpy(), min_n=min_subgroup_n,
-            n_boot=n_boot, seed=seed)] for col in sub_cols},
-        "reference": reference_auc(bundle.manifest, str(bundle.source or "bundle")),
-        "flags": flag_summary(preds.frame, y, p, groups, n_boot=n_boot, seed=seed),
-        "conformal": conformal_report(bundle.manifest, y, p, groups, table.subgroups, sub_cols,
-                                      n_boot, seed),
     }
-    return json_clean(report)  # type: ignore[no-any-return]
 
 
 def report_markdown(report: dict[str, Any]) -> str:
