@@ -67,19 +67,19 @@ def evaluate_bundle(bundle: Bundle, manifest_csv: str | Path, *, skip_bad: bool 
     table = _labelled_table(bundle, csv, subgroups, record_column, patient_column)
     scored = _score_table(bundle, table, csv, skip_bad, missing, policy)
     y, p, groups = scored.y, scored.preds.proba, scored.groups
-    sub_cols = list(table.subgroups.columns)
+    sub, sub_cols = scored.subgroups, list(scored.subgroups.columns)
     report: dict[str, Any] = {
         "bundle": {"digest": bundle.digest, "stack": bundle.manifest["stack"]["label"],
                    "member_mode": bundle.member_mode},
         "data": _data_section(bundle.class_names, csv, scored, missing, policy),
         **_metric_sections(bundle, y, p, groups, n_boot, seed, ece_bins),
         "subgroups": {col: [r.as_dict() for r in subgroup_auc(
-            y, p, groups, table.subgroups[col].to_numpy(), min_n=min_subgroup_n,
+            y, p, groups, sub[col].to_numpy(), min_n=min_subgroup_n,
             n_boot=n_boot, seed=seed)] for col in sub_cols},
         "reference": reference_auc(bundle.manifest, str(bundle.source or "bundle")),
         "flags": flag_summary(scored.preds.frame, y, p, groups, n_boot=n_boot, seed=seed),
-        "conformal": conformal_report(bundle.manifest, y, p, groups, table.subgroups, sub_cols,
-                                      n_boot, seed),
+        "conformal": conformal_report(bundle.manifest, y, p, groups, sub, sub_cols, n_boot,
+                                      seed),
     }
     return json_clean(report)  # type: ignore[no-any-return]
 
@@ -104,13 +104,14 @@ def _labelled_table(bundle: Bundle, csv: Path, subgroups: list[str] | None,
 
 @dataclass
 class _Scored:
-    """The N records scored, in table order: ``preds``, their labels ``y`` (N, C) and
-    patient ids ``groups`` (N,); ``missing_tab``: the bundle's tabular inputs the CSV
-    lacks."""
+    """The N records scored, in table order: ``preds``, their labels ``y`` (N, C),
+    patient ids ``groups`` (N,) and ``subgroups`` (N rows; records that could not be read
+    left out); ``missing_tab``: the bundle's tabular inputs the CSV lacks."""
 
     preds: Predictions
     y: np.ndarray
     groups: np.ndarray
+    subgroups: pd.DataFrame
     missing_tab: list[str]
 
 
@@ -131,7 +132,8 @@ def _score_table(bundle: Bundle, table: RecordTable, csv: Path, skip_bad: bool,
     rows = np.array([row_of[r] for r in loaded.record_id], dtype=np.int64)
     if len(rows) == 0:
         raise DataError(f"{csv}: no record could be scored")
-    return _Scored(preds, table.labels[rows], table.patient_id[rows], missing_tab)
+    return _Scored(preds, table.labels[rows], table.patient_id[rows],
+                   table.subgroups.iloc[rows].reset_index(drop=True), missing_tab)
 
 
 def _data_section(classes: list[str], csv: Path, scored: _Scored, missing: str,

@@ -100,3 +100,19 @@ def test_malformed_or_mismatched_calibration_is_refused(bundle_dir) -> None:  # 
     other["task"]["class_names"] = ["MI"]
     with pytest.raises(BundleIntegrityError, match="conformal classes"):
         bundle_conformal(other)
+
+
+def test_evaluate_skipping_a_bad_record_keeps_subgroups_aligned(bundle_dir, tiny_run) -> None:  # type: ignore[no-untyped-def]
+    """With --skip-bad, subgroup and conformal-subgroup sections use the scored records'
+    subgroup values (an unreadable record in the middle of the CSV shifts nothing)."""
+    bundle = load_bundle(bundle_dir)
+    clean = _labelled_csv(tiny_run)
+    df = pd.read_csv(clean, dtype=str)
+    bad = df.iloc[:1].assign(record="nosuch", patient_id="nobody")
+    with_bad = clean.with_name("with_bad.csv")
+    pd.concat([df.iloc[:5], bad, df.iloc[5:]]).to_csv(with_bad, index=False)
+    want = evaluate_bundle(bundle, clean, n_boot=50)
+    got = evaluate_bundle(bundle, with_bad, n_boot=50, skip_bad=True)
+    assert [f["record"] for f in got["data"]["failed"]] == ["nosuch"]
+    for section in ("subgroups", "conformal", "auc", "flags"):
+        assert got[section] == want[section], section
