@@ -32,6 +32,21 @@ PROVENANCE = {
 }
 
 
+def provenance_of_tuning(trials: pd.DataFrame | None, summary: pd.DataFrame | None
+                         ) -> dict[str, str]:
+    """:data:`PROVENANCE` as this run's tuning stage made it: member hyper-parameters are
+    configured when no study ran, and the epochs the schedule step chose say where from."""
+    out = dict(PROVENANCE)
+    if trials is None:
+        out["member hyper-parameters"] = "configured (no hyper-parameter search)"
+    if summary is not None and summary["schedule"].map(lambda v: isinstance(v, str)).any():
+        out["member epochs"] = (
+            "the tuning's schedule step: a longer schedule adopted only when the paired "
+            "patient-bootstrap 95% CI of its macro-AUC gain on the tuning holdout "
+            "(development patients only; never the OOF folds' predictions) is above 0")
+    return out
+
+
 def _fairness(ctx: RunContext) -> tuple[Any, str, Any]:
     """(trials of every study, the budget sentence, one row per model entry); the trials
     are None when no study ran (the schedule step alone), all three when nothing was
@@ -132,7 +147,7 @@ def build_comparison(ctx: RunContext) -> Any:
         fairness=fairness, fairness_note=note, fairness_summary=fairness_summary,
         data_efficiency=efficiency,
         tuned_members=tuned, oracle_auc=oracle,
-        provenance=PROVENANCE,
+        provenance=provenance_of_tuning(fairness, fairness_summary),
         stack_study={"inner_best_cv_auc": joint.get("best_value"), "nested": joint.get("nested"),
                      "pareto": joint.get("pareto")},
         run_name=cfg.name,

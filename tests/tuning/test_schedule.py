@@ -279,3 +279,18 @@ def test_tune_cli_runs_the_schedule_step_and_train_uses_it(
     assert run_cli(monkeypatch, "train", str(path), "--run-dir", str(run)) == 0
     meta = json.loads((run / "predictions" / "cnn.json").read_text())
     assert meta["config"]["training"]["epochs"] == result.epochs
+
+
+def test_report_provenance_says_where_the_epochs_came_from() -> None:
+    import pandas as pd
+
+    from ensembler.pipeline.compare import PROVENANCE, provenance_of_tuning
+
+    scheduled = pd.DataFrame([{"arch": "cnn", "schedule": "converged at 20 epochs (...)"},
+                              {"arch": "feat", "schedule": None}])
+    out = provenance_of_tuning(None, scheduled)
+    assert out["member hyper-parameters"] == "configured (no hyper-parameter search)"
+    assert "schedule step" in out["member epochs"] and "tuning holdout" in out["member epochs"]
+    trials = pd.DataFrame([{"arch": "cnn", "number": 0}])
+    plain = provenance_of_tuning(trials, scheduled.assign(schedule=None))
+    assert plain == PROVENANCE  # a study and no schedule step: as before
