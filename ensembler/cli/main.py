@@ -42,6 +42,9 @@ cli.add_command(run_cmd)
 from ensembler.cli.tune_cmd import tune_cmd  # noqa: E402
 
 cli.add_command(tune_cmd)
+from ensembler.cli.evidence_cmd import evidence_cmd  # noqa: E402
+
+cli.add_command(evidence_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

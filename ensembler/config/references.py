@@ -1,7 +1,7 @@
 """Cross-references of a run config, checked at load rather than when their stage runs.
 
 Names refer to model entries and feature members (``tuning.archs``), members
-(``report.data_efficiency``), stacks (``export.stack``) and data columns
+(``report.data_efficiency``, ``export.mode_evidence``), stacks (``export.stack``) and data columns
 (``data.tabular``, ``stacking.passthrough``, ``report.subgroups``). The columns a source
 provides are known without reading any record: the built-in sources' are fixed
 (``ensembler.config.data``), an own-data manifest's are the ``data.manifest`` column
@@ -46,6 +46,9 @@ def check_references(cfg: RunConfig) -> list[Issue]:
                       "model entry or feature member", "the entries are")
     issues += _unknown("report.data_efficiency", cfg.report.data_efficiency, members,
                        "network member", "the members are")
+    issues += _unknown("export.mode_evidence", cfg.export.mode_evidence,
+                       members + [f.name for f in cfg.feature_members],
+                       "network or feature member", "the members are")
     stacks = cfg.stacking.stack_names()
     if cfg.export.stack is not None and cfg.export.stack not in stacks:
         issues.append(Issue("export.stack", f"unknown stack {cfg.export.stack!r}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ensembler.config.base import Section
 from ensembler.config.data import BUILTIN_SUBGROUPS
@@ -61,6 +61,23 @@ class ExportConfig(Section):
     stack: str | None = None  # stack to ship (a name in the report); None: joint_stack
     # members: fold-average, refit-full, or auto (chosen on development data)
     members: Literal["auto", MemberMode] = "auto"
+    # mode_evidence: members whose fold models are retrained on shares of their patients
+    # (network or feature members): the development-only learning curve the member mode's
+    # reason cites (`ensembler evidence`; docs/sections/bundle.md#member-modes-and-parity)
+    mode_evidence: list[str] = Field(default_factory=list)
+    # mode_evidence_fractions: shares (0-1, exclusive) of each fold's training patients
+    # (nested subsets); 100 % is the member's own out-of-fold predictions
+    mode_evidence_fractions: list[float] = Field(default_factory=lambda: [0.5, 0.75],
+                                                 min_length=1)
+
+    @field_validator("mode_evidence_fractions")
+    @classmethod
+    def _shares(cls, v: list[float]) -> list[float]:
+        bad = [f for f in v if not 0 < f < 1]
+        if bad:
+            raise ValueError(f"expected shares between 0 and 1 (exclusive; 1 is the member's "
+                             f"own out-of-fold predictions), got {bad}")
+        return v
     onnx: bool = False  # also export members to ONNX (checked against torch)
     zip: bool = False  # also write bundle.zip
     # conformal_alpha: target error rate per class of the bundle's conformal prediction sets

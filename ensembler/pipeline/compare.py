@@ -17,6 +17,8 @@ from ensembler.errors import StageError
 from ensembler.pipeline.context import RunContext
 from ensembler.pipeline.stack import PRIMARY, load_fitted, load_member_predictions
 from ensembler.pipeline.stage import Stage
+from ensembler.report.mode_evidence import CSV as EVIDENCE_CSV
+from ensembler.report.mode_evidence import current_evidence
 from ensembler.report.schema import Metrics, read_metrics
 from ensembler.training.metrics import macro_auc
 
@@ -135,6 +137,7 @@ def build_comparison(ctx: RunContext) -> Any:
     fairness, note, fairness_summary = _fairness(ctx)
     eff_csv = run_dir / "efficiency" / "data_efficiency.csv"
     efficiency = pd.read_csv(eff_csv) if eff_csv.is_file() and cfg.report.data_efficiency else None
+    evidence = current_evidence(run_dir)  # members retrained since it was made: left out
     oracle = _oracle_auc(ctx, test, y_test)
     tuned = {m for m, p in preds.items() if p.meta.tuned}
     seed_deltas = _seed_deltas(ctx, preds, y_test)
@@ -146,6 +149,7 @@ def build_comparison(ctx: RunContext) -> Any:
         training_curves=_training_curves(ctx, preds),
         fairness=fairness, fairness_note=note, fairness_summary=fairness_summary,
         data_efficiency=efficiency,
+        mode_evidence=evidence,
         tuned_members=tuned, oracle_auc=oracle,
         provenance=provenance_of_tuning(fairness, fairness_summary),
         stack_study={"inner_best_cv_auc": joint.get("best_value"), "nested": joint.get("nested"),
@@ -220,9 +224,17 @@ def _file_digest(path: Any) -> str | None:
     return file_sha256(path) if path.is_file() else None
 
 
+def evidence_input(run_dir: Path) -> dict[str, str]:
+    """The member-mode evidence as a stage input: its digest, or nothing when the run has
+    none (so runs without it keep their stage keys)."""
+    digest = _file_digest(run_dir / EVIDENCE_CSV)
+    return {} if digest is None else {"member mode evidence": digest}
+
+
 def compare_stage(ctx: RunContext) -> Stage[Metrics]:
     """The comparison stage: keyed by the stacking stage, the report config, the
-    data-efficiency curve, the distillation stage's record and the diversity stage."""
+    data-efficiency curve, the member-mode evidence (when any), the distillation stage's
+    record and the diversity stage."""
     from ensembler.report import build_report
 
     out = ctx.run_dir / "report"
@@ -237,6 +249,7 @@ def compare_stage(ctx: RunContext) -> Stage[Metrics]:
                 "data efficiency": _file_digest(ctx.run_dir / "efficiency"
                                                 / "data_efficiency.csv"),
                 "distillation": _file_digest(ctx.run_dir / "distill" / "stage.json"),
+                **evidence_input(ctx.run_dir),
                 "diversity": Stage.read_key(ctx.run_dir / "diversity" / "stage.json")
                 if ctx.cfg.report.diversity.enabled else None},
         run=run, load=lambda _: read_metrics(out / "metrics.json"),

@@ -1,9 +1,10 @@
 """``ensembler run``: every stage in order, each skipped when its output is current.
 
 data (synthesised when the config says so) -> cache -> split -> tuning (optional)
--> OOF training -> stacking study -> diversity panel -> comparison report -> bundle
-export -> predict of the exported bundle on the test records' WFDB files, with a parity
-check against the pipeline's own stacked test predictions.
+-> OOF training -> member-mode evidence (optional; development data only) -> stacking
+study -> diversity panel -> comparison report -> bundle export -> predict of the exported
+bundle on the test records' WFDB files, with a parity check against the pipeline's own
+stacked test predictions.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def run_stages(ctx: RunContext, con: Console) -> list[tuple[str, Callable[[], An
     from ensembler.pipeline.distill import run_distill
     from ensembler.pipeline.diversity import run_diversity
     from ensembler.pipeline.efficiency import run_data_efficiency
+    from ensembler.pipeline.mode_evidence import run_mode_evidence
     from ensembler.pipeline.stack import run_stacking
     from ensembler.pipeline.train import run_training
     from ensembler.tuning.entries import entries_to_tune
@@ -85,7 +87,10 @@ def run_stages(ctx: RunContext, con: Console) -> list[tuple[str, Callable[[], An
 
     stages: list[tuple[str, Callable[[], Any]]] = [("data + cache", cohort), ("split", split)]
     stages += [("tuning", lambda: _tune(ctx, to_tune))] if to_tune else []
-    stages += [("training", lambda: run_training(ctx)), ("stacking", lambda: run_stacking(ctx))]
+    stages += [("training", lambda: run_training(ctx))]
+    stages += ([("member mode evidence", lambda: run_mode_evidence(ctx))]
+               if cfg.export.mode_evidence else [])
+    stages += [("stacking", lambda: run_stacking(ctx))]
     stages += [("diversity", lambda: run_diversity(ctx))] if cfg.report.diversity.enabled else []
     stages += [("distillation", lambda: run_distill(ctx))] if cfg.distill is not None else []
     stages += ([("data efficiency", lambda: run_data_efficiency(ctx))]
@@ -108,9 +113,11 @@ def _tune(ctx: RunContext, names: list[str]) -> None:
 
 def export_stage(ctx: RunContext) -> Stage[Path]:
     """The export stage: keyed by the comparison stage (the report the bundle's card and
-    headline come from) and the export config; a current bundle is re-verified."""
+    headline come from), the export config and the member-mode evidence its reason cites
+    (when there is any); a current bundle is re-verified."""
     from ensembler.bundle.export import export_bundle
     from ensembler.bundle.integrity import read_verified
+    from ensembler.pipeline.compare import evidence_input
 
     out = ctx.run_dir / "bundle"
 
@@ -120,7 +127,7 @@ def export_stage(ctx: RunContext) -> Stage[Path]:
 
     return Stage("export", ctx.run_dir / "bundle_stage.json",
                  inputs={"comparison": Stage.read_key(ctx.run_dir / "report" / "stage.json"),
-                         "export config": ctx.cfg.export},
+                         "export config": ctx.cfg.export, **evidence_input(ctx.run_dir)},
                  run=lambda: (export_bundle(ctx.run_dir, out, cohort=ctx.cohort).path, {}),
                  load=load, outputs=[out], say=ctx.say)
 

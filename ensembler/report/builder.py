@@ -16,6 +16,7 @@ from ensembler.report.document import Document, Figure, Heading, Paragraph, Tabl
 from ensembler.report.importance import importance_blocks
 from ensembler.report.inputs import ComparisonInput, LeaderboardEntry
 from ensembler.report.metrics import compute_metrics, ordered_entries
+from ensembler.report.mode_evidence import mode_evidence_blocks
 from ensembler.report.schema import Metrics
 from ensembler.report.selective import selective_blocks
 from ensembler.report.tables import (
@@ -133,7 +134,8 @@ def _figures(doc: Document, inp: ComparisonInput, m: Metrics, cfg: ReportConfig,
 
 
 def _run_figures(doc: Document, inp: ComparisonInput) -> None:
-    """Figures of the optional run parts: training curves, tuning fairness, data efficiency."""
+    """Figures of the optional run parts: training curves, tuning fairness, data efficiency,
+    member-mode evidence."""
     if inp.training_curves:
         doc.add(
             Figure(
@@ -163,6 +165,8 @@ def _run_figures(doc: Document, inp: ComparisonInput) -> None:
                 F.data_efficiency_figure(inp.data_efficiency),
             )
         )
+    if inp.mode_evidence is not None:
+        doc.add(*mode_evidence_blocks(inp.mode_evidence))
 
 
 def _subgroups_study_provenance(doc: Document, m: Metrics, cfg: ReportConfig) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,9 @@ from ensembler.evaluation import LatencyStats
 from ensembler.evaluation._checks import as_labels, as_probabilities
 from ensembler.report.diversity import DiversityPanel
 from ensembler.report.schema import FeatureImportance
+
+if TYPE_CHECKING:  # it imports the figures module, which imports this one
+    from ensembler.report.mode_evidence import ModeEvidence
 
 __all__ = ["KINDS", "ComparisonInput", "EntryKind", "LeaderboardEntry", "TwinRef"]
 
@@ -110,6 +113,8 @@ class ComparisonInput:
         budget_kind, budget, complete, pruned, failed, best_auc, compute_seconds,
         budget_met); rendered as the fairness table.
     data_efficiency : columns arch, fraction, test_auc.
+    mode_evidence : the member-mode evidence (development OOF AUC vs share of training
+        patients); None leaves its figure out.
     tuned_members : rows whose development AUC was used to choose something
         (tuning, selection); labelled "selected on (optimistic)".
     oracle_auc : macro AUC of the generating risk (synthetic cohorts only).
@@ -147,6 +152,7 @@ class ComparisonInput:
     fairness_note: str = ""
     fairness_summary: pd.DataFrame | None = None
     data_efficiency: pd.DataFrame | None = None
+    mode_evidence: ModeEvidence | None = None
     tuned_members: set[str] = field(default_factory=set)
     oracle_auc: float | None = None
     provenance: Mapping[str, str] = field(default_factory=dict)

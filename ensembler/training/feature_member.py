@@ -27,7 +27,7 @@ from ensembler.features import create_feature_set
 from ensembler.features.compute import FeatureTable, compute_features
 from ensembler.pipeline.stage import Stage
 from ensembler.training.feature_learners import fit_learner, read_learner, write_learner
-from ensembler.training.inner import inner_split
+from ensembler.training.inner import PatientSubset, inner_split
 from ensembler.training.member_meta import MemberMeta
 from ensembler.training.metrics import macro_auc
 from ensembler.training.predictions import MemberPredictions, assemble_oof
@@ -56,31 +56,41 @@ def learner_input(features: np.ndarray, tabular: np.ndarray | None) -> np.ndarra
     return np.hstack([x, np.asarray(tabular, np.float32).astype(np.float64)])
 
 
-def _fold_stage(entry: FeatureMemberEntry, cfg: RunConfig, cohort: Cohort,
-                fold_vec: np.ndarray, fold: int, x: np.ndarray, names: list[str],
-                folder: Path, split_fp: str, table: FeatureTable, progress: bool
-                ) -> Stage[dict[str, Any]]:
-    """Fold ``fold`` of a feature member as a stage (skipped when its inputs are unchanged)."""
+def fold_stage(entry: FeatureMemberEntry, cfg: RunConfig, cohort: Cohort,
+               fold_vec: np.ndarray, fold: int, x: np.ndarray, names: list[str],
+               folder: Path, split_fp: str, table: FeatureTable, progress: bool,
+               subset: PatientSubset | None = None) -> Stage[dict[str, Any]]:
+    """Fold ``fold`` of a feature member as a stage (skipped when its inputs are unchanged).
+
+    ``subset``: a learning-curve point (see :class:`~ensembler.training.inner.PatientSubset`):
+    that share of the fold's training patients, out-of-fold rows predicted, no test row read.
+    """
     seed = derive_seed(cfg.seed, entry.name, "none", 0, fold)
+    inputs = {"entry": entry, "fold": fold, "seed": seed, "cohort": cohort.fingerprint,
+              "split": split_fp, "features": [table.spec, table.versions],
+              "inner": cfg.training.inner_val_fraction}
+    if subset is not None:
+        inputs["subset"] = subset.describe()
     stage: Stage[dict[str, Any]] = Stage(
-        f"training {entry.name} {folder.name}", folder / "stage.json",
-        inputs={"entry": entry, "fold": fold, "seed": seed, "cohort": cohort.fingerprint,
-                "split": split_fp, "features": [table.spec, table.versions],
-                "inner": cfg.training.inner_val_fraction},
+        f"training {entry.name} {folder.name}", folder / "stage.json", inputs=inputs,
         outputs=[folder / "meta.json", folder / "preds.npz"], say=print if progress else None)
     stage.run = lambda: (_fold_job(entry, cfg, cohort, fold_vec, fold, x, names, folder,
-                                   stage.key, seed, table.cpu_ms_per_ecg), {})
+                                   stage.key, seed, table.cpu_ms_per_ecg, subset), {})
     stage.load = lambda _: dict(json.loads((folder / "meta.json").read_text()))
     return stage
 
 
 def _fold_job(entry: FeatureMemberEntry, cfg: RunConfig, cohort: Cohort, fold_vec: np.ndarray,
               fold: int, x: np.ndarray, names: list[str], folder: Path, key: str,
-              seed: int, feature_ms: float) -> dict[str, Any]:
+              seed: int, feature_ms: float, subset: PatientSubset | None = None
+              ) -> dict[str, Any]:
     """Fit fold ``fold``'s learner and write its folder atomically; returns its meta."""
     train_part = np.flatnonzero((fold_vec >= 0) & (fold_vec != fold))
     oof_rows = np.flatnonzero(fold_vec == fold)
     test_rows = np.flatnonzero(fold_vec == -1)
+    if subset is not None:  # a learning-curve point: development rows only
+        train_part = subset.rows(train_part, cohort.patient_id, fold)
+        test_rows = np.zeros(0, dtype=np.int64)
     train, val = inner_split(train_part, cohort.labels, cohort.patient_id,
                              cfg.training.inner_val_fraction, derive_seed(seed, "inner"))
     t0 = time.perf_counter()
@@ -154,8 +164,8 @@ def train_feature_member(entry: FeatureMemberEntry, cfg: RunConfig, cohort: Coho
     pos_in_dev[dev_rows] = np.arange(len(dev_rows))
     for fold in range(k):
         folder = run_dir / "base" / entry.name / f"fold_{fold}"
-        meta = _fold_stage(entry, cfg, cohort, fold_vec, fold, x, names, folder,
-                           split_fingerprint, table, progress).execute()
+        meta = fold_stage(entry, cfg, cohort, fold_vec, fold, x, names, folder,
+                          split_fingerprint, table, progress).execute()
         with np.load(folder / "preds.npz", allow_pickle=False) as z:
             fold_rows[fold], fold_preds[fold] = pos_in_dev[z["oof_rows"]], z["oof"]
             tests.append(z["test"])

@@ -1,9 +1,15 @@
-"""Inner patient-grouped validation split and patient bootstrap of a fold's training part."""
+"""Inner patient-grouped validation split, patient bootstrap and nested patient subsets of a
+fold's training part."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
+
+from ensembler.utils.seeds import derive_seed
 
 
 def stratify_key(labels: np.ndarray) -> np.ndarray:
@@ -45,3 +51,27 @@ def patient_bootstrap(idx: np.ndarray, groups: np.ndarray, seed: int) -> np.ndar
     rows_of = [idx[inverse == i] for i in range(len(patients))]
     draw = rng.integers(0, len(patients), size=len(patients))
     return np.sort(np.concatenate([rows_of[i] for i in draw]))
+
+
+@dataclass(frozen=True)
+class PatientSubset:
+    """A random share of the patients of each fold's training part (a learning curve's point).
+
+    Fold ``k``'s patients are put in one random order seeded by (``seed``, ``k``) alone, and
+    the first ``fraction`` of them are kept: subsets of one seed are nested (the 50 % patients
+    are inside the 75 % ones) and every member sees the same patients.
+    """
+
+    fraction: float
+    seed: int
+
+    def rows(self, train_part: np.ndarray, groups: np.ndarray, fold: int) -> np.ndarray:
+        """The rows of ``train_part`` (indices into ``groups``, the (N,) patient ids) whose
+        patient is kept for fold ``fold``; every record of a kept patient stays."""
+        patients = np.unique(groups[train_part])
+        order = np.random.default_rng(derive_seed(self.seed, "subset", fold)).permutation(patients)
+        keep = order[: max(1, round(self.fraction * len(patients)))]
+        return train_part[np.isin(groups[train_part], keep)]
+
+    def describe(self) -> dict[str, Any]:
+        return {"fraction": self.fraction, "seed": self.seed}

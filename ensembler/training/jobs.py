@@ -1,9 +1,13 @@
 """One (member, fold) training job: train, predict OOF + test, save atomically.
 
-A job's outputs live in ``base/<member>/fold_<k>/``: ``weights.safetensors``,
-``state.json`` (fitted preprocessing), ``curve.csv``, ``preds.npz`` and
+A job's outputs live in ``<root>/<member>/fold_<k>/`` (root ``base`` for members):
+``weights.safetensors``, ``state.json`` (fitted preprocessing), ``curve.csv``, ``preds.npz`` and
 ``meta.json`` and ``stage.json`` (the job's :class:`~ensembler.pipeline.stage.Stage`
 record, written last). A job whose folder has a current ``stage.json`` is skipped.
+
+A job with a ``subset`` (a point of the member-mode learning curve) trains on that share
+of the fold's training patients and predicts only the fold's out-of-fold rows: it never
+reads a test row.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from safetensors.torch import save_file
 
 from ensembler.data.cohort import Cohort
 from ensembler.pipeline.stage import Stage
-from ensembler.training.inner import inner_split, patient_bootstrap
+from ensembler.training.inner import PatientSubset, inner_split, patient_bootstrap
 from ensembler.training.loop import FitResult, fit_model, resolve_device, window_lengths
 from ensembler.training.members import MemberSpec
 from ensembler.training.metrics import macro_auc
@@ -44,6 +48,7 @@ class FoldJob:
     epochs: int | None = None  # refit-full: the median best epoch
     targets: SoftTargets | None = None  # distilled students: the teacher's probabilities
     root: str = "base"  # folder under the run dir (distilled students: "distill")
+    subset: PatientSubset | None = None  # learning curves: a share of the training patients
 
     @property
     def seed(self) -> int:
@@ -64,6 +69,8 @@ class FoldJob:
             "epochs": self.epochs}
         if self.targets is not None:  # a distilled student: its soft targets
             inputs["targets"] = self.targets.describe()
+        if self.subset is not None:  # a learning-curve point: its share of the patients
+            inputs["subset"] = self.subset.describe()
         return Stage(f"training {self.member.name} {folder.name}", folder / "stage.json",
                      inputs=inputs, outputs=[folder / n for n in OUTPUTS])
 
@@ -101,10 +108,14 @@ def run_fold_job(
     spec = job.member
     fold_vec = np.asarray(fold_vec)
     test_rows = np.flatnonzero(fold_vec == -1)
+    if job.subset is not None:  # a learning-curve point: development rows only
+        test_rows = np.zeros(0, dtype=np.int64)
     train_idx, val_idx, oof_rows = _job_rows(job, cohort, fold_vec)
     tab = member_tabular(cohort, spec.tabular_names)
     device = resolve_device(spec.training.device)
     label = "full" if job.fold == FULL else f"fold {job.fold + 1}/{int(fold_vec.max()) + 1}"
+    if job.subset is not None:
+        label += f" on {job.subset.fraction:.0%} of its patients"
     result = fit_model(
         spec, cohort.signals, cohort.labels, tab, cohort.fs, train_idx, val_idx,
         seed=job.seed, epochs=job.epochs, device=device,
@@ -159,9 +170,10 @@ def _fold_predictions(result: FitResult, spec: MemberSpec, cohort: Cohort,
 
 def _job_rows(job: FoldJob, cohort: Cohort, fold_vec: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """``(train_idx, val_idx, oof_rows)`` of a fold job: the fold's training part minus its
-    inner early-stopping split (None for a refit-full job, which has no OOF rows), then
-    resampled by patient for a bootstrap replica."""
+    """``(train_idx, val_idx, oof_rows)`` of a fold job: the fold's training part (or the
+    job's ``subset`` of its patients) minus its inner early-stopping split (None for a
+    refit-full job, which has no OOF rows), then resampled by patient for a bootstrap
+    replica."""
     spec = job.member
     if job.fold == FULL:
         oof_rows = np.zeros(0, dtype=np.int64)
@@ -169,6 +181,8 @@ def _job_rows(job: FoldJob, cohort: Cohort, fold_vec: np.ndarray
     else:
         train_part = np.flatnonzero((fold_vec >= 0) & (fold_vec != job.fold))
         oof_rows = np.flatnonzero(fold_vec == job.fold)
+        if job.subset is not None:  # a learning-curve point: a share of the patients
+            train_part = job.subset.rows(train_part, cohort.patient_id, job.fold)
         # the early-stopping split is carved before any bootstrap resampling, so no
         # patient can sit on both sides of it
         train_idx, val_idx = inner_split(

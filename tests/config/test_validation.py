@@ -220,6 +220,19 @@ def test_data_efficiency_members_follow_replicas() -> None:
     assert config_from_dict(raw).report.data_efficiency == ["a-s1"]
 
 
+def test_mode_evidence_names_network_or_feature_members() -> None:
+    raw = {**_entry(seeds=2), "feature_members": [{"name": "feat"}],
+           "export": {"mode_evidence": ["a-s1", "feat", "a"]}}
+    text = _refused(raw)
+    assert "export.mode_evidence[2]: unknown network or feature member 'a'" in text
+    assert "[0]" not in text and "[1]" not in text
+    raw["export"]["mode_evidence"] = ["a-s1", "feat"]
+    assert config_from_dict(raw).export.mode_evidence == ["a-s1", "feat"]
+    for bad in ([1.0], [0.0], []):  # 100 % is the member's own OOF, not a share to retrain
+        text = _refused({"export": {"mode_evidence_fractions": bad}})
+        assert "export.mode_evidence_fractions" in text
+
+
 def test_export_stack_must_be_a_stack_of_the_run() -> None:
     text = _refused({"export": {"stack": "joint"}})
     assert "export.stack: unknown stack 'joint' (did you mean 'joint_stack'?)" in text
