@@ -42,6 +42,8 @@ from ensembler.bundle.run_inputs import (
 from ensembler.data.cohort import Cohort
 from ensembler.errors import ConfigError, StageError
 from ensembler.evaluation import measure_latency, roc_auc
+from ensembler.report.mode_evidence import CSV as EVIDENCE_CSV
+from ensembler.report.mode_evidence import current_evidence
 from ensembler.training.loop import window_lengths
 from ensembler.utils.atomic import FolderExistsError, atomic_dir, check_target
 
@@ -53,13 +55,24 @@ class ExportResult:
     manifest: dict[str, Any]
 
 
+AUTO_REASON = ("auto: fold-average — the fold models are what the meta-learner was fitted and "
+               "cross-validated on (their meta-level out-of-fold predictions give the "
+               "development estimate); refit-full models have no out-of-fold predictions, "
+               "hence no development estimate")
+REFIT_THRESHOLDS = ("its thresholds and calibrator are the fold models' stack's, chosen on "
+                    "that stack's meta-level out-of-fold predictions on development data "
+                    "(refit-full models have none)")
+
+
 def choose_member_mode(requested: str, inp: RunInputs) -> tuple[str, str]:
     """(mode, reason). ``auto`` never looks at test data.
 
     Fold-average is what the meta-learner was fitted and cross-validated on: its stacked
     meta-level OOF AUC is an honest development estimate. Refit-full models have no
     out-of-fold predictions, so no development estimate exists for them; ``auto``
-    therefore ships fold-average, and refit-full only on explicit request.
+    therefore ships fold-average, and refit-full only on explicit request. The reason
+    cites the run's member-mode evidence (``efficiency/member_mode_evidence.csv``: OOF AUC
+    vs share of training patients, development data only) when there is any.
     """
     if requested not in ("auto", *MEMBER_MODES):
         raise ConfigError(f"export.members: {requested!r}; expected auto or one of {MEMBER_MODES}")
@@ -68,7 +81,9 @@ def choose_member_mode(requested: str, inp: RunInputs) -> tuple[str, str]:
             lacking = [m.name for m in inp.members if m.full_dir is None]
             raise StageError(f"--members refit-full: no refit-full model for {lacking}; set "
                              "training.refit_full: true and retrain, or use fold-average")
-        return "refit-full", "requested explicitly (export.members / --members refit-full)"
+        return "refit-full", _cite_evidence(
+            "requested explicitly (export.members / --members refit-full); "
+            + REFIT_THRESHOLDS, inp)
     if not inp.has_folds:
         if requested == "fold-average":
             raise StageError("--members fold-average: the student has no fold models "
@@ -76,12 +91,19 @@ def choose_member_mode(requested: str, inp: RunInputs) -> tuple[str, str]:
         return "refit-full", ("the only model is one network on all development data (a "
                               "single-only distilled student has no fold models)")
     if requested == "fold-average":
-        return "fold-average", "requested explicitly (export.members / --members fold-average)"
-    return "fold-average", (
-        "auto: the fold models are what the meta-learner was fitted and cross-validated on "
-        "(their meta-level out-of-fold predictions give the development estimate); "
-        "refit-full models have no out-of-fold predictions, hence no development estimate"
-    )
+        return "fold-average", _cite_evidence(
+            "requested explicitly (export.members / --members fold-average)", inp)
+    return "fold-average", _cite_evidence(AUTO_REASON, inp)
+
+
+def _cite_evidence(reason: str, inp: RunInputs) -> str:
+    """``reason`` and what the run's member-mode evidence says (or that there is none)."""
+    ev = current_evidence(inp.run_dir)
+    if ev is None:
+        return (f"{reason}. Member-mode evidence: none current (export.mode_evidence; "
+                "`ensembler evidence` measures the gain from more training patients on "
+                "development data)")
+    return f"{reason}. Member-mode evidence ({EVIDENCE_CSV}): {ev.summary()}"
 
 
 def _tabular_inputs(inp: RunInputs, cohort: Cohort) -> list[str]:
