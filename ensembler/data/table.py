@@ -2,7 +2,7 @@
 
 A source (PTB-XL, a manifest, the synthetic cohort) resolves its labels and
 metadata into a :class:`RecordTable`; the cache then reads the listed record
-files. The table's content plus the record files' sizes/mtimes form the cache key.
+files. The table's content plus the record files' headers and sizes form the cache key.
 """
 
 from __future__ import annotations
@@ -62,13 +62,18 @@ class RecordTable:
         return len(self.paths)
 
     def fingerprint(self, preprocessing: dict[str, Any]) -> str:
-        """SHA-256 (first 16 hex) of the table, the record files' size/mtime and the config.
+        """SHA-256 (first 16 hex) of the table, the record files and the config.
 
-        File contents are not hashed (too slow for large cohorts); any rewrite of
-        a record changes its mtime, which changes the key.
+        Each record counts by its header's content (a WFDB header carries a checksum of
+        every signal's samples) and its data file's size. Where the files sit and their
+        modification times do not count, so a copy of the same data elsewhere, or one
+        re-synced without keeping timestamps, keeps its cache and the trained models keyed
+        on it; any rewrite of a record's samples changes its header checksum or its size.
+        Data files are not read (hashing every sample would cost seconds per command on a
+        large cohort).
         """
         h = hashlib.sha256()
-        h.update(b"ensembler-cache-v1")
+        h.update(b"ensembler-cache-v2")
         h.update(json.dumps(preprocessing, sort_keys=True, default=str).encode())
         h.update(json.dumps([self.source, self.expected_fs, self.class_names,
                              self.tabular_names], default=str).encode())
@@ -82,10 +87,19 @@ class RecordTable:
         if self.oracle_risk is not None:
             h.update(np.asarray(self.oracle_risk, dtype=np.float64).tobytes())
         for path in self.paths:
-            for ext in (".hea", ".dat"):
-                try:
-                    st = Path(path + ext).stat()
-                    h.update(f"{path}{ext}:{st.st_size}:{st.st_mtime_ns};".encode())
-                except OSError:
-                    h.update(f"{path}{ext}:missing;".encode())
+            h.update(_record_key(path))
         return h.hexdigest()[:16]
+
+
+def _record_key(path: str) -> bytes:
+    """A record's part of the cache key: its header's bytes and its data file's size."""
+    out = []
+    try:
+        out.append(hashlib.sha256(Path(path + ".hea").read_bytes()).hexdigest())
+    except OSError:
+        out.append("hea:missing")
+    try:
+        out.append(str(Path(path + ".dat").stat().st_size))
+    except OSError:
+        out.append("dat:missing")
+    return (";".join(out) + "\x1e").encode()

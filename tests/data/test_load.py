@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -8,9 +9,11 @@ import pytest
 
 from ensembler.config import RunConfig, config_from_dict
 from ensembler.data import load_cohort
+from ensembler.data.cohort import STANDARD_LEADS
+from ensembler.data.wfdb_io import write_record
 from ensembler.errors import BadRecordError, ConfigError
 
-from .helpers import manifest_cfg, tiny_synthetic_cfg, write_manifest_folder
+from .helpers import manifest_cfg, sine_record, tiny_synthetic_cfg, write_manifest_folder
 
 
 def test_synthetic_cohort_loads_and_cache_is_reused(tmp_path: Path) -> None:
@@ -91,3 +94,26 @@ def test_ptbxl_without_path_is_a_config_error(tmp_path: Path,
     cfg2 = RunConfig.model_validate({"data": {"source": "ptbxl", "ptbxl": {"path": "/x"}}})
     with pytest.raises(ConfigError, match="not a PTB-XL folder"):
         load_cohort(cfg2, tmp_path)
+
+
+def test_cache_key_survives_a_copy_and_changes_when_samples_do(tmp_path: Path) -> None:
+    """The same records copied elsewhere (new paths, new mtimes) keep the cache key, so
+    the cache and the models keyed on it are reused; rewritten samples change it."""
+    csv = write_manifest_folder(tmp_path / "a", n_records=6)
+    first = load_cohort(manifest_cfg(csv), tmp_path / "cache", progress=False)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")  # copytree keeps mtimes: drop them
+    for f in (tmp_path / "b").iterdir():
+        f.touch()
+    copied = load_cohort(manifest_cfg(tmp_path / "b" / "manifest.csv"), tmp_path / "cache",
+                         progress=False)
+    assert copied.fingerprint == first.fingerprint
+    assert len(list((tmp_path / "cache").iterdir())) == 1  # the copy reused the cache
+
+    # same size, different samples: the header's checksums change, so the key does
+    sig = sine_record(1000, 12, seed=99)
+    write_record(tmp_path / "b" / "r000", sig, STANDARD_LEADS, 100.0)
+    size = (tmp_path / "a" / "r000.dat").stat().st_size
+    assert (tmp_path / "b" / "r000.dat").stat().st_size == size
+    rewritten = load_cohort(manifest_cfg(tmp_path / "b" / "manifest.csv"), tmp_path / "cache",
+                            progress=False)
+    assert rewritten.fingerprint != first.fingerprint
