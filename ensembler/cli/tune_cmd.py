@@ -4,6 +4,7 @@ fairness report."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -34,9 +35,6 @@ def tune_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: 
     """Tune every architecture with the same budget, then (tuning.schedule) choose its
     epochs on the tuning split; write hpo/fairness.{json,png}."""
     import optuna
-    import pandas as pd
-    from rich.console import Console
-    from rich.table import Table
 
     from ensembler.tuning.entries import entries_to_tune
     from ensembler.tuning.results import (
@@ -71,8 +69,19 @@ def tune_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: 
         elif done.note:
             click.echo(f"{done.entry} {done.note}")
     paths = write_fairness_report(cfg, ctx.run_dir, storage, study_prefix)
-    table = Table(title="Tuning budget per architecture (tuning AUC: development data)")
     df = fairness_table(cfg, ctx.run_dir, storage, study_prefix)
+    _print_budget_table(df)
+    click.echo(budget_sentence(df))
+    click.echo(f"fairness report: {paths['json']} {paths['png']}")
+
+
+def _print_budget_table(df: Any) -> None:
+    """The fairness table as the terminal shows it: budget, trials, epochs, seconds."""
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Tuning budget per architecture (tuning AUC: development data)")
     for col in ("arch", "budget", "complete", "pruned", "failed", "best AUC", "epochs",
                 "compute s", "CPU s"):
         table.add_column(col)
@@ -89,5 +98,3 @@ def tune_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: 
                       f"{float(rec['compute_seconds']):.0f}",
                       f"{float(rec['cpu_seconds']):.0f}")
     Console().print(table)
-    click.echo(budget_sentence(df))
-    click.echo(f"fairness report: {paths['json']} {paths['png']}")
