@@ -3,6 +3,7 @@ fold's training part."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +41,13 @@ def inner_split(
             f"inner validation split needs at least {n_splits} patients, got {n_groups}"
         )
     sgkf = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed % (2**31))
-    tr, va = next(sgkf.split(idx, stratify_key(labels[idx]), groups[idx]))
+    with warnings.catch_warnings():
+        # the pooled stratum of rare label combinations may hold fewer rows than n_splits;
+        # sklearn then says so on every split (nothing a user can act on) and still
+        # splits every patient into exactly one part
+        warnings.filterwarnings("ignore", message="The least populated class in y has only",
+                                category=UserWarning)
+        tr, va = next(sgkf.split(idx, stratify_key(labels[idx]), groups[idx]))
     return idx[tr], idx[va]
 
 

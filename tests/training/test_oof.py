@@ -175,3 +175,23 @@ def test_external_member_alignment(tmp_path: Path, cohort, split) -> None:
     bad.save(tmp_path / "ext")
     with pytest.raises(PredictionsError, match="fold vector"):
         register_external("ext2", tmp_path / "ext" / "y.npz", cohort, split, tmp_path / "b")
+
+
+def test_inner_split_quiet_about_a_small_pooled_rare_stratum() -> None:
+    """Rare label combinations are pooled; a pool smaller than the number of splits made
+    sklearn warn on every fold model. The split stays patient-grouped and complete."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    n = 400
+    labels = np.zeros((n, 3), dtype=np.int64)
+    labels[: n // 2, 0] = 1
+    labels[:3] = [1, 1, 1]  # 3 rows of a rare combination: the pooled stratum
+    groups = np.repeat(np.arange(n // 2), 2)
+    rng.shuffle(groups)
+    idx = np.arange(n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tr, va = inner_split(idx, labels, groups, 0.2, seed=1)
+    assert len(np.intersect1d(groups[tr], groups[va])) == 0
+    assert sorted(np.concatenate([tr, va]).tolist()) == idx.tolist()
