@@ -80,6 +80,14 @@ def make_tuning_split(
     return TuningSplit(kind=t.objective_split, parts=parts, fingerprint=fp)
 
 
+def tuned_member(cfg: RunConfig, entry: ModelEntry, tabular_names: list[str],
+                 tuned: dict[str, Any] | None) -> MemberSpec:
+    """What OOF training builds for ``entry`` from ``tuned`` (None or {}: its configured
+    parameters), one replica: a trial and the schedule step train exactly this."""
+    one = entry.model_copy(update={"use_tuned": True, "seeds": 1, "bootstrap": 0})
+    return expand_entry(one, cfg, tabular_names, tuned=tuned)[0]
+
+
 class Objective:
     """``objective(trial) -> mean macro AUC`` over the tuning split's parts.
 
@@ -93,8 +101,7 @@ class Objective:
         space: SuggestFn, tabular_names: list[str], log: Callable[[str], None] | None = None,
     ) -> None:
         self.cfg = cfg
-        # the trial trains exactly what OOF training will build from the tuned params
-        self.entry = entry.model_copy(update={"use_tuned": True, "seeds": 1, "bootstrap": 0})
+        self.entry = entry
         self.cohort = cohort
         self.split = split
         self.space = space
@@ -109,7 +116,7 @@ class Objective:
         return self.cfg.tuning.epochs or self.cfg.training.epochs
 
     def member(self, params: dict[str, Any]) -> MemberSpec:
-        return expand_entry(self.entry, self.cfg, self.tabular_names, tuned=params)[0]
+        return tuned_member(self.cfg, self.entry, self.tabular_names, params)
 
     def __call__(self, trial: optuna.trial.Trial) -> float:
         t0, c0 = time.perf_counter(), time.process_time()

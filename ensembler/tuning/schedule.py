@@ -38,10 +38,15 @@ from ensembler.config import ModelEntry, RunConfig, ScheduleConfig
 from ensembler.data.cohort import Cohort
 from ensembler.evaluation import paired_bootstrap_delta
 from ensembler.pipeline.stage import Stage
-from ensembler.training.members import MemberSpec, expand_entry
+from ensembler.training.members import MemberSpec
 from ensembler.training.metrics import macro_auc
 from ensembler.training.runner import SplitLike, model_tabular_names
-from ensembler.tuning.objective import TuningSplit, fit_and_score, make_tuning_split
+from ensembler.tuning.objective import (
+    TuningSplit,
+    fit_and_score,
+    make_tuning_split,
+    tuned_member,
+)
 from ensembler.utils.atomic import save_npz
 from ensembler.utils.hashing import fingerprint
 from ensembler.utils.jsonclass import SchemaError, from_json_dict, to_json_dict
@@ -261,8 +266,7 @@ def read_schedule(run_dir: Path, entry_name: str) -> ScheduleResult | None:
 def schedule_member(cfg: RunConfig, entry: ModelEntry, cohort: Cohort,
                     tuned: dict[str, Any] | None) -> MemberSpec:
     """The member the step trains: what OOF training builds from ``tuned`` (one replica)."""
-    one = entry.model_copy(update={"use_tuned": True, "seeds": 1, "bootstrap": 0})
-    return expand_entry(one, cfg, model_tabular_names(cfg, cohort), tuned=tuned)[0]
+    return tuned_member(cfg, entry, model_tabular_names(cfg, cohort), tuned)
 
 
 def schedule_entry(cfg: RunConfig, cohort: Cohort, split: SplitLike, run_dir: Path,
