@@ -99,14 +99,15 @@ def evidence_members(ctx: RunContext, names: list[str], where: str = FIELD
     if unknown:
         raise ConfigError(f"{where}: unknown members {unknown}; the config's network and "
                           f"feature members are: {', '.join(known) or 'none'}")
-    out = {}
-    for name in names:
-        path = ctx.run_dir / "predictions" / f"{name}.npz"
+    paths = {name: ctx.run_dir / "predictions" / f"{name}.npz" for name in names}
+    for name, path in paths.items():  # before the cohort is loaded
         if not path.is_file():
             raise StageError(f"{where}: member {name!r} has no {path}; train it first "
                              "(`ensembler train`)")
+    out = {}
+    dev = ctx.cohort.record_id[ctx.split.fold >= 0].astype(str)
+    for name, path in paths.items():
         p = MemberPredictions.load(path)
-        dev = ctx.cohort.record_id[ctx.split.fold >= 0].astype(str)
         if not np.array_equal(p.dev_record_id, dev) or \
                 p.meta.split_fingerprint not in (None, ctx.split.fingerprint):
             raise PredictionsError(f"{path}: made on another split than the run's; retrain it")
