@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -33,6 +34,14 @@ class DiversityConfig(Section):
     drop_one_trials: int | None = Field(None, ge=1)
 
 
+class DeclaredTestRead(Section):
+    """A read of the test set the ledger did not record (before it existed, another machine)."""
+
+    when: str = Field(min_length=1)  # when the test set was read (a date is enough)
+    what: str = Field(min_length=1)  # what was read, e.g. "leaderboard + primary comparison"
+    config: str = Field(min_length=1)  # the configuration (name, commit) that read it
+
+
 class ReportConfig(Section):
     n_bootstrap: int = Field(1000, ge=100)  # patient-cluster bootstrap resamples
     # threshold: operating point rule on development OOF
@@ -54,6 +63,20 @@ class ReportConfig(Section):
     explain: ExplainSectionConfig = Field(default_factory=ExplainSectionConfig)
     # diversity: why the stack helps or not (docs/sections/report.md#diversity-panel)
     diversity: DiversityConfig = Field(default_factory=DiversityConfig)
+    # test_ledger: file counting test-set reads across runs; null: env or user default; none: off
+    # (env: $ENSEMBLER_TEST_LEDGER; user default: $XDG_STATE_HOME/ensembler/test_reads.jsonl)
+    test_ledger: str | None = None
+    # declared_test_reads: earlier reads of this test set the ledger did not record (counted)
+    # (made before the ledger existed or on another machine; each listed as "declared")
+    declared_test_reads: list[DeclaredTestRead] = Field(default_factory=list)
+
+    @field_validator("test_ledger")
+    @classmethod
+    def _ledger_file(cls, v: str | None) -> str | None:
+        if v is not None and v.strip() and v.strip().lower() != "none" \
+                and Path(v).expanduser().is_dir():
+            raise ValueError(f"expected a file path (a JSON-lines file), got the folder {v!r}")
+        return v
 
 
 class ExportConfig(Section):

@@ -141,6 +141,9 @@ def build_comparison(ctx: RunContext) -> Any:
     oracle = _oracle_auc(ctx, test, y_test)
     tuned = {m for m, p in preds.items() if p.meta.tuned}
     seed_deltas = _seed_deltas(ctx, preds, y_test)
+    reads = _test_reads(ctx, efficiency is not None,
+                        any(len(ms) > 1 for ms in by_entry.values()) or seed_deltas is not None,
+                        oracle is not None)
     return ComparisonInput(
         class_names=list(cohort.class_names), y_test=y_test, groups_test=cohort.patient_id[test],
         y_dev=y_dev, groups_dev=cohort.patient_id[dev], entries=entries,
@@ -155,9 +158,8 @@ def build_comparison(ctx: RunContext) -> Any:
         stack_study={"inner_best_cv_auc": joint.get("best_value"), "nested": joint.get("nested"),
                      "pareto": joint.get("pareto")},
         run_name=cfg.name,
-        test_reads=_test_reads(ctx, efficiency is not None,
-                               any(len(ms) > 1 for ms in by_entry.values())
-                               or seed_deltas is not None, oracle is not None),
+        test_reads=reads,
+        test_ledger=record_test_read(ctx, test, reads, efficiency is not None),
         primary_seed_deltas=seed_deltas,
         distill_teacher=distilled.teacher,
         distill_twins=distilled.twins,
@@ -165,6 +167,45 @@ def build_comparison(ctx: RunContext) -> Any:
         attributions=_attributions(ctx, preds),
         diversity=run_diversity(ctx),
     )
+
+
+def evaluated_digest(run_dir: Path, efficiency: bool) -> str:
+    """What a comparison evaluates on the test set, as a digest: the stacking stage (members'
+    predictions, stacks), the distillation stage and the data-efficiency curve's stage.
+    Report settings are left out: re-rendering the same models is not a new read."""
+    from ensembler.pipeline.distill import STAGE as DISTILL_STAGE
+    from ensembler.utils.hashing import fingerprint
+
+    return fingerprint({
+        "stacking": Stage.read_key(run_dir / "stack" / "stage.json"),
+        "distillation": Stage.read_key(run_dir / DISTILL_STAGE),
+        "data efficiency": Stage.read_key(run_dir / "efficiency" / "stage.json")
+        if efficiency else None})
+
+
+def record_test_read(ctx: RunContext, test: np.ndarray, reads: list[dict[str, str]],
+                     efficiency: bool) -> Any:
+    """This read of the test set in the test-read ledger (:mod:`ensembler.report.ledger`):
+    appended unless the same models were recorded before; the report's ledger block."""
+    from datetime import UTC, datetime
+
+    from ensembler.report.ledger import (
+        LedgerEntry,
+        code_version,
+        fingerprint_test_set,
+        ledger_path,
+        record_read,
+    )
+
+    cfg = ctx.cfg
+    entry = LedgerEntry(
+        fingerprint=fingerprint_test_set(ctx.cohort.record_id[test]), n_test=len(test),
+        classes=[str(c) for c in ctx.cohort.class_names], config=cfg.name,
+        run_dir=str(ctx.run_dir.absolute()), evaluated=evaluated_digest(ctx.run_dir, efficiency),
+        code=code_version(), time=datetime.now(UTC).isoformat(timespec="seconds"),
+        what=" + ".join(["leaderboard + primary comparison", *(r["stage"] for r in reads)]))
+    return record_read(ledger_path(cfg.report.test_ledger), entry,
+                       [d.model_dump() for d in cfg.report.declared_test_reads])
 
 
 def _attributions(ctx: RunContext, preds: dict[str, Any]) -> Any:
@@ -231,6 +272,22 @@ def evidence_input(run_dir: Path) -> dict[str, str]:
     return {} if digest is None else {"member mode evidence": digest}
 
 
+#: report fields about the test-read ledger: never part of a stage key (runs stay resumable)
+LEDGER_FIELDS = {"test_ledger", "declared_test_reads"}
+
+
+def report_key(report: Any) -> dict[str, Any]:
+    """The report config as the comparison stage is keyed by it: without the ledger fields."""
+    return dict(report.model_dump(mode="json", exclude=LEDGER_FIELDS))
+
+
+def declared_input(report: Any) -> dict[str, Any]:
+    """The declared earlier test reads as a stage input, or nothing when none is declared
+    (so runs without them keep their keys): declaring one re-renders the report's count."""
+    declared = report.model_dump(mode="json")["declared_test_reads"]
+    return {"declared test reads": declared} if declared else {}
+
+
 def compare_stage(ctx: RunContext) -> Stage[Metrics]:
     """The comparison stage: keyed by the stacking stage, the report config, the
     data-efficiency curve, the member-mode evidence (when any), the distillation stage's
@@ -245,11 +302,12 @@ def compare_stage(ctx: RunContext) -> Stage[Metrics]:
 
     return Stage(
         "comparison", out / "stage.json",
-        inputs={"stacking": stack, "report config": ctx.cfg.report, "seed": ctx.cfg.seed,
+        inputs={"stacking": stack, "report config": report_key(ctx.cfg.report),
+                "seed": ctx.cfg.seed,
                 "data efficiency": _file_digest(ctx.run_dir / "efficiency"
                                                 / "data_efficiency.csv"),
                 "distillation": _file_digest(ctx.run_dir / "distill" / "stage.json"),
-                **evidence_input(ctx.run_dir),
+                **evidence_input(ctx.run_dir), **declared_input(ctx.cfg.report),
                 "diversity": Stage.read_key(ctx.run_dir / "diversity" / "stage.json")
                 if ctx.cfg.report.diversity.enabled else None},
         run=run, load=lambda _: read_metrics(out / "metrics.json"),

@@ -16,6 +16,7 @@ from ensembler.report.schema import (
     OperatingPoints,
     SeedSpread,
     Subgroups,
+    TestLedger,
     TestRead,
     TestReads,
 )
@@ -99,8 +100,10 @@ def _row_dropped(r: LeaderboardRow, n_boot: int) -> list[str]:
     return out
 
 
-def test_reads(extra: Sequence[Mapping[str, object]]) -> TestReads:
-    """Every stage of the run that read the test labels, this report included."""
+def test_reads(extra: Sequence[Mapping[str, object]], ledger: TestLedger | None = None
+               ) -> TestReads:
+    """Every stage of the run that read the test labels, this report included; ``ledger``:
+    this read's place among the reads of the same test set by every run."""
     reads = [TestRead(stage=REPORT_READ["stage"], when=REPORT_READ["when"],
                       what=REPORT_READ["what"], informed_choice=False)]
     own = ("stage", "when", "what", "informed_choice")
@@ -113,7 +116,7 @@ def test_reads(extra: Sequence[Mapping[str, object]]) -> TestReads:
         note="no stage that read test labels informed a choice; every choice was fixed "
              "on development data before" if not informed else
              "WARNING: these stages read test labels and informed a choice: "
-             + ", ".join(informed))
+             + ", ".join(informed), ledger=ledger)
 
 
 def seed_spread(values: Sequence[float] | None) -> SeedSpread | None:

@@ -15,7 +15,7 @@ from ensembler.errors import PredictionsError, SplitError
 from ensembler.evaluation import LatencyStats
 from ensembler.evaluation._checks import as_labels, as_probabilities
 from ensembler.report.diversity import DiversityPanel
-from ensembler.report.schema import FeatureImportance
+from ensembler.report.schema import FeatureImportance, TestLedger
 
 if TYPE_CHECKING:  # it imports the figures module, which imports this one
     from ensembler.report.mode_evidence import ModeEvidence
@@ -136,6 +136,8 @@ class ComparisonInput:
         :class:`ensembler.explain.section.AttributionSection`; None leaves it out.
     diversity : the diversity panel (development OOF only), rendered as its own section
         with its one-line verdict under the leaderboard; None leaves both out.
+    test_ledger : this read's place among every recorded read of the same test set
+        (:func:`ensembler.report.ledger.record_read`); None: no ledger was consulted.
     """
 
     class_names: list[str]
@@ -165,6 +167,7 @@ class ComparisonInput:
     distill_twins: Mapping[str, TwinRef] = field(default_factory=dict)
     attributions: Any = None  # AttributionSection (ensembler.explain.section) or None
     diversity: DiversityPanel | None = None
+    test_ledger: TestLedger | None = None
 
     def validate(self) -> None:
         """Check shapes, names and patient separation; raise with what and where."""

@@ -252,7 +252,7 @@ def compute_metrics(inp: ComparisonInput, cfg: ReportConfig, seed: int) -> Metri
             from_json_dict(EfficiencyPoint, r, "data_efficiency")
             for r in eff[["arch", "fraction", "test_auc"]].to_dict(orient="records")],
         provenance=provenance(inp, cfg),
-        test_set_reads=test_reads(inp.test_reads),
+        test_set_reads=test_reads(inp.test_reads, inp.test_ledger),
         feature_importance=list(inp.feature_importance),
         diversity=inp.diversity,
     )

@@ -33,6 +33,7 @@ __all__ = [
     "DeltaCI",
     "DevEstimate",
     "DistillationRow",
+    "EarlierRead",
     "EfficiencyPoint",
     "FeatureImportance",
     "FeatureRank",
@@ -50,6 +51,7 @@ __all__ = [
     "Settings",
     "SubgroupRow",
     "Subgroups",
+    "TestLedger",
     "TestRead",
     "TestReads",
     "read_metrics",
@@ -323,11 +325,43 @@ class TestRead:
 
 
 @dataclass
+class EarlierRead:
+    """An earlier read of the same test set: a ledger entry or a declared read."""
+
+    source: str  # "ledger" or "declared"
+    when: str
+    config: str
+    what: str
+    run_dir: str | None = None  # ledger entries only
+    code: str | None = None  # ledger entries only: git commit or package version
+
+
+@dataclass
+class TestLedger:
+    """Where this read stands among every recorded read of the same test set
+    (:mod:`ensembler.report.ledger`)."""
+
+    path: str | None  # the ledger file; None: disabled
+    fingerprint: str  # of the sorted test record ids
+    n_test: int
+    evaluated: str  # digest of what this report evaluated (models, stacks)
+    read_index: int  # this read's number among the reads of this test set (1: first)
+    new_read: bool  # False: these models were read before (re-reported, not a new read)
+    n_reads: int  # reads of this test set known now (ledger + declared)
+    earlier: list[EarlierRead]
+    sentence: str
+
+
+@dataclass
 class TestReads:
     count: int
     stages: list[TestRead]
     informed_a_choice: list[str]
     note: str
+    #: reads of the same test set by other runs (None: no ledger was consulted, e.g. a
+    #: metrics.json written before the ledger existed)
+    ledger: TestLedger | None = None
+    absent: set[str] = field(default_factory=set, compare=False)  # see jsonclass
 
 
 @dataclass

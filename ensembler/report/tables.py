@@ -94,7 +94,8 @@ def _dev_auc(r: LeaderboardRow) -> str:
 
 
 def test_reads_paragraph(m: Metrics) -> Paragraph:
-    """Which stages read the test labels, and whether any informed a choice."""
+    """Which stages read the test labels, whether any informed a choice, and which read of
+    this test set this is (the test-read ledger)."""
     reads = m.test_set_reads
     listed = "; ".join(f"{r.stage} ({r.when}: {r.what})" for r in reads.stages)
     if reads.informed_a_choice:
@@ -103,8 +104,10 @@ def test_reads_paragraph(m: Metrics) -> Paragraph:
     else:
         verdict = ("**Every choice above used development data only; none of these reads "
                    "informed a choice.**")
+    across = (reads.ledger.sentence if reads.ledger is not None else
+              "Reads of this test set by other runs were not checked (no test-read ledger).")
     return Paragraph(f"Test labels were read by {reads.count} stage(s) of this run: "
-                     f"{listed}. {verdict}")
+                     f"{listed}. {verdict} {across}")
 
 
 def bootstrap_warning(m: Metrics) -> list[Paragraph]:

@@ -218,6 +218,32 @@ def test_test_reads_are_counted_and_labelled(comparison, tmp_path):
     assert not any(r.informed_choice for r in reads.stages)
     md = (tmp_path / "r" / "report.md").read_text()
     assert "read by 3 stage(s)" in md and "data efficiency (before this report" in md
+    assert reads.ledger is None and "were not checked (no test-read ledger)" in md
+
+
+@pytest.mark.slow
+def test_the_ledger_block_is_in_metrics_and_report(comparison, tmp_path):
+    """An earlier read of the same test set by another configuration: this is read 2."""
+    import json
+
+    from ensembler.report.ledger import LedgerEntry, fingerprint_test_set, record_read
+
+    def entry(evaluated: str, config: str) -> LedgerEntry:
+        n = len(comparison.y_test)
+        return LedgerEntry(fingerprint=fingerprint_test_set(range(n)), n_test=n,
+                           classes=list(comparison.class_names), config=config,
+                           run_dir=f"/runs/{config}", evaluated=evaluated, code="git 1",
+                           time="2026-11-30T09:00:00+00:00", what="leaderboard")
+
+    record_read(tmp_path / "l.jsonl", entry("first models", "seed1"))
+    comparison.test_ledger = record_read(tmp_path / "l.jsonl", entry("other models", "seed2"))
+    build_report(comparison, tmp_path / "r", CFG, seed=0)
+    block = json.loads((tmp_path / "r" / "metrics.json").read_text())["test_set_reads"]["ledger"]
+    assert block["read_index"] == 2 and block["new_read"] is True
+    assert [r["config"] for r in block["earlier"]] == ["seed1"]
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert f"This is read 2 of this test set ({len(comparison.y_test)} ECGs)" in md
+    assert "ledger: 2026-11-30T09:00:00+00:00, seed1 at /runs/seed1 — leaderboard" in md
 
 
 @pytest.mark.slow
