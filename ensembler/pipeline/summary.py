@@ -39,7 +39,8 @@ def wide_console(quiet: bool = False) -> Console:
 
 def print_summary(metrics: Metrics, run_dir: Path, bundle: Path | None = None,
                   console: Console | None = None) -> None:
-    """Leaderboard excerpt, the primary comparison and where the report/bundle are."""
+    """Leaderboard excerpt, the primary comparison, which read of the test set this is
+    (the test-read ledger) and where the report/bundle are."""
     con = console if console is not None else wide_console()
     table = Table(title="Test set (read after every choice) — AUC with 95% patient-bootstrap CI")
     for col in ("model", "kind", "test AUC [95% CI]", "Δ vs best_single [CI]", "p",
@@ -58,6 +59,8 @@ def print_summary(metrics: Metrics, run_dir: Path, bundle: Path | None = None,
             f"Primary comparison (named in advance): {prim.a} − {prim.b} = "
             f"{_n(prim.delta):+.3f} [95% CI {_n(prim.lo):+.3f}, {_n(prim.hi):+.3f}], "
             f"p = {_n(prim.p_value):.3f} (paired patient-cluster bootstrap)")
+    if metrics.test_set_reads.ledger is not None:  # which read of this test set, across runs
+        con.print(metrics.test_set_reads.ledger.sentence)
     if metrics.oracle_auc is not None:
         con.print(f"Oracle AUC of the planted risk on the test set: {metrics.oracle_auc:.3f}")
     con.print(f"Report: {run_dir / 'report' / 'report.html'}")

@@ -77,3 +77,9 @@ def test_a_malformed_ledger_stops_compare_with_one_line(tiny_run, tmp_path: Path
     assert code != 0
     assert err.count("\n") == 0 and f"{ledger}, line 1: " in err and "lacks n_test" in err
     assert not (tmp_path / "c" / "report").exists()  # no half-written report
+
+    ledger.unlink()  # fixed: the comparison runs, and its summary says which read it is
+    assert run_cli(monkeypatch, "compare", str(cfg_file), "--run-dir", str(tmp_path / "c")) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"This is the first read of this test set ({len(tiny_run.test_rows)} ECGs)" in out
+    assert len(read_ledger(ledger)) == 1
