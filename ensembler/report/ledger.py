@@ -114,7 +114,8 @@ def _entry(line: str, path: Path, number: int) -> LedgerEntry:
         raise DataError(f"{where}: expected a JSON object (one test-read entry per line)")
     missing = [k for k in _REQUIRED if k not in data]
     if missing:
-        raise DataError(f"{where}: test-read entry lacks {', '.join(missing)}")
+        raise DataError(f"{where}: test-read entry lacks {', '.join(missing)} "
+                        "(fix or delete the line)")
     try:
         return from_json_dict(LedgerEntry, data, "entry", strict=True)
     except SchemaError as exc:
