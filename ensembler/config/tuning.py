@@ -42,6 +42,8 @@ class TuningConfig(Section):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     # archs: entries to tune, network entries or feature members (empty: every entry)
     archs: list[str] = Field(default_factory=list)
+    # search_only: search only these parameters ([lr, width, dim]); the rest configured; []: all
+    search_only: list[str] = Field(default_factory=list)
     trials: int | None = Field(10, ge=1)  # equal budget: trials per architecture ...
     seconds: float | None = Field(None, gt=0)  # ... or compute seconds per architecture (wins)
     storage: str | None = None  # Optuna RDB URL; None: SQLite file <run_dir>/hpo/optuna.db

@@ -66,6 +66,15 @@ def resolve_training(base: TrainingConfig, overrides: dict[str, Any]) -> Trainin
     return TrainingConfig.model_validate(merged)
 
 
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``base`` updated with ``over``; a nested section (``augment``) merged field by field."""
+    out = dict(base)
+    for key, value in over.items():
+        nested = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = {**out[key], **value} if nested else value
+    return out
+
+
 def expand_entry(
     entry: ModelEntry,
     cfg: RunConfig,
@@ -77,17 +86,24 @@ def expand_entry(
     ``tuned`` (from the architecture's Optuna study and the tuning's schedule step)
     holds ``model`` hyper-parameters and ``training`` overrides; config overrides of the
     entry win over tuned values, except ``training.epochs``: only the schedule step tunes
-    it, starting from the configured epochs, so its choice wins.
+    it, starting from the configured epochs, so its choice wins. Tuned params of a focused
+    search (``"focused": True``, ``tuning.search_only``) hold only the searched values, and
+    those win over the entry's configuration.
     """
     params = dict(entry.params)
     train_over: dict[str, Any] = {}
     fusion = entry.fusion
+    focused = bool(tuned and entry.use_tuned and tuned.get("focused"))
     if tuned and entry.use_tuned:
-        params = {**tuned.get("model", {}), **entry.params}
+        params = ({**entry.params, **tuned.get("model", {})} if focused
+                  else {**tuned.get("model", {}), **entry.params})
         train_over = dict(tuned.get("training", {}))
         fusion = tuned.get("fusion", fusion) if entry.fusion != "none" else "none"
     scheduled = train_over.get("epochs")
-    train_over.update(entry.training.overrides())
+    if focused:  # tuning.search_only: the searched values replace the configured ones
+        train_over = _merged(entry.training.overrides(), train_over)
+    else:
+        train_over.update(entry.training.overrides())
     if scheduled is not None:
         train_over["epochs"] = scheduled
     training = resolve_training(cfg.training, train_over)

@@ -121,7 +121,8 @@ class Objective:
     def __call__(self, trial: optuna.trial.Trial) -> float:
         t0, c0 = time.perf_counter(), time.process_time()
         try:
-            spec = self.member(suggest_member(trial, self.entry, self.space))
+            spec = self.member(suggest_member(trial, self.entry, self.space,
+                                              self.cfg.tuning.search_only))
             aucs = [self._fit_part(trial, spec, i) for i in range(len(self.split.parts))]
         finally:
             trial.set_user_attr("compute_seconds", time.perf_counter() - t0)

@@ -38,14 +38,16 @@ def tunable_entries(cfg: RunConfig) -> list[ModelEntry | FeatureMemberEntry]:
 
 
 def best_member_params(entry: ModelEntry | FeatureMemberEntry,
-                       trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+                       trial: optuna.trial.FrozenTrial, only: list[str] | None = None
+                       ) -> dict[str, Any]:
     """A trial's parameters rebuilt through the entry's suggest function
     (``optuna.trial.FixedTrial``): ``expand_entry``'s format for a network entry,
-    ``{"lightgbm": {...}}`` / ``{"logistic": {...}}`` for a feature member."""
+    ``{"lightgbm": {...}}`` / ``{"logistic": {...}}`` for a feature member. ``only``: the
+    parameters its study searched (its ``search_only`` attribute; the others configured)."""
     fixed = FixedTrial(trial.params, trial.number)
     if isinstance(entry, FeatureMemberEntry):
         return feature_space(entry)[1](fixed)
-    return suggest_member(fixed, entry, space_for_entry(entry)[1])
+    return suggest_member(fixed, entry, space_for_entry(entry)[1], only or ())
 
 
 def _model_label(entry: ModelEntry | FeatureMemberEntry) -> str:
@@ -78,7 +80,8 @@ def study_params(cfg: RunConfig, run_dir: Path, storage: str | None = None,
         if not complete:
             continue
         best = max(complete, key=lambda t: float("-inf") if t.value is None else t.value)
-        out[name] = best_member_params(entries[name], best)
+        out[name] = best_member_params(entries[name], best,
+                                       study.user_attrs.get("search_only"))
     return out
 
 
@@ -178,7 +181,28 @@ def _study_row(name: str, study: optuna.Study) -> dict[str, Any]:
         "compute_seconds": seconds,
         "cpu_seconds": float(sum(t.user_attrs.get("cpu_seconds", 0.0) for t in real)),
         "budget_met": bool(budget) and used >= float(budget.get("value", np.inf)),
+        **_focus_columns(study, complete, best),
     }
+
+
+#: what a focused study's best AUC is (the holdout that chose it scores it)
+SELECTED_ON = "selected on (optimistic)"
+
+
+def _focus_columns(study: optuna.Study, complete: list[optuna.trial.FrozenTrial],
+                   best: optuna.trial.FrozenTrial | None) -> dict[str, Any]:
+    """A focused study (``tuning.search_only``): the searched parameters, its configured
+    trial's holdout AUC and the gain of the best trial over it (None: not focused, or the
+    configured trial did not complete)."""
+    only = study.user_attrs.get("search_only")
+    if not only:
+        return {}
+    configured = next((t for t in complete if t.user_attrs.get("configured")), None)
+    auc = None if configured is None else configured.value
+    gain = None if auc is None or best is None or best.value is None else best.value - auc
+    return {"searched": list(only), "configured_trial": None if configured is None
+            else configured.number, "configured_auc": auc, "best_auc_label": SELECTED_ON,
+            "gain_vs_configured": gain}
 
 
 def _with_schedule(row: dict[str, Any], result: ScheduleResult | None) -> dict[str, Any]:
@@ -295,6 +319,7 @@ def _search_sentence(table: pd.DataFrame) -> str:
     else:
         text = "Unequal tuning budgets (recorded by each study): " + ", ".join(
             f"{r.arch} {_budget(r.budget_kind, r.budget)}" for r in tuned.itertuples()) + "."
+    text += focus_sentence(tuned)
     short = [str(r.arch) for r in tuned.itertuples() if not r.budget_met]
     if short:
         text += f" Budget not used up (under-tuned): {', '.join(short)}."
@@ -302,3 +327,28 @@ def _search_sentence(table: pd.DataFrame) -> str:
         text += (f" Not tuned (0 trials, under-tuned; configured hyper-parameters): "
                  f"{', '.join(untuned)}. The budget is equal only among the tuned entries.")
     return text
+
+
+def _auc(value: Any) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{float(value):.4f}"
+
+
+def focus_sentence(table: pd.DataFrame) -> str:
+    """" Focused search ..." over the entries whose study searched only some parameters
+    ("" when none): the configured point is each such study's first trial."""
+    if "searched" not in table:
+        return ""
+    done: list[str] = []
+    for r in table.itertuples():
+        if not isinstance(r.searched, list):
+            continue
+        gain = r.gain_vs_configured
+        gain_text = "n/a" if gain is None or pd.isna(gain) else f"{float(gain):+.4f}"
+        done.append(f"{r.arch} searched {', '.join(r.searched)}: configured point "
+                    f"{_auc(r.configured_auc)}, best {_auc(r.best_auc)} ({SELECTED_ON}), "
+                    f"gain {gain_text}")
+    if not done:
+        return ""
+    return (" Focused search (tuning.search_only: the other parameters keep their configured "
+            "values; the configured point is the first trial, scored on the same holdout "
+            "with the same epochs): " + "; ".join(done) + ".")

@@ -34,6 +34,7 @@ from ensembler.tuning.feature_objective import FeatureObjective
 from ensembler.tuning.objective import Objective, TuningSplit, make_tuning_split
 from ensembler.tuning.spaces import space_for_entry
 from ensembler.tuning.spaces.features import feature_space
+from ensembler.tuning.spaces.focus import configured_point
 from ensembler.tuning.storage import open_storage, study_name
 from ensembler.utils.seeds import derive_seed
 
@@ -159,6 +160,15 @@ def _check_attrs(study: optuna.Study, attrs: dict[str, Any], log: Callable[[str]
                 f"study {study.study_name!r} was run with {key}={old[key]!r}, this run has "
                 f"{attrs[key]!r}; its trials are not comparable: pass another --study prefix"
             )
+    # absent: the whole space (studies from before search_only existed have no such attr)
+    if study.get_trials(deepcopy=False) and (old.get("search_only", [])
+                                             != attrs.get("search_only", [])):
+        raise ConfigError(
+            f"study {study.study_name!r} searched search_only={old.get('search_only', [])}, "
+            f"this run has tuning.search_only={attrs.get('search_only', [])}; its trials "
+            "searched other parameters: pass another --study prefix (tuning.study_prefix)")
+    if "search_only" in old and "search_only" not in attrs:
+        study.set_user_attr("search_only", [])  # an empty study re-purposed: whole space
     if "budget" in old and old["budget"] != attrs["budget"]:
         log(f"[{study.study_name}] budget changed {old['budget']} -> {attrs['budget']}")
     for key, value in attrs.items():
@@ -197,10 +207,14 @@ def tune_entry(
     study = _open_study(cfg, run_dir, storage, name,
                         derive_seed(cfg.seed, "tpe", entry.name, worker),
                         make_pruner(cfg, objective.epochs, len(tsplit.parts)))
+    only = list(cfg.tuning.search_only)
     _check_attrs(study, {
         "entry": entry.name, **what, "seed": cfg.seed, "budget": budget.as_dict(),
         "split_fingerprint": tsplit.fingerprint, "pruner": cfg.tuning.pruner,
+        **({"search_only": only} if only else {}),
     }, say)
+    if only and isinstance(entry, ModelEntry):
+        _enqueue_configured(cfg, study, entry, only)
     ran = _run_until_budget(study, budget, objective, worker, name, say)
     done = study.get_trials(deepcopy=False)
     complete = [f for f in done if f.state == TrialState.COMPLETE]
@@ -211,6 +225,16 @@ def tune_entry(
         best_value=None if best is None else best.value,
         best_params={} if best is None else dict(best.params),
     )
+
+
+def _enqueue_configured(cfg: RunConfig, study: optuna.Study, entry: ModelEntry,
+                        only: list[str]) -> None:
+    """A focused study's first trial is the entry's configured point (the untuned member),
+    so the study shows whether the searched values beat it; never enqueued twice."""
+    if study.get_trials(deepcopy=False):
+        return
+    study.enqueue_trial(configured_point(cfg, entry, only), user_attrs={"configured": True},
+                        skip_if_exists=True)
 
 
 def _open_study(cfg: RunConfig, run_dir: Path, storage: str | None, name: str, seed: int,

@@ -12,7 +12,7 @@ space and (for fused members) the fusion mode into the tuned-params format that
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
@@ -128,14 +128,21 @@ def space_for_entry(entry: ModelEntry) -> tuple[str, SuggestFn]:
 
 
 def suggest_member(
-    trial: optuna.trial.BaseTrial, entry: ModelEntry, space: SuggestFn
+    trial: optuna.trial.BaseTrial, entry: ModelEntry, space: SuggestFn,
+    only: Sequence[str] = (),
 ) -> dict[str, Any]:
     """One full candidate for ``entry`` in the tuned-params format of ``expand_entry``.
 
     Parameter names are shared across families (``lr``, ``dropout`` ...) so the
     fairness report can compare them; the fusion mode is searched only for entries
-    that fuse tabular data (``fusion != "none"``).
+    that fuse tabular data (``fusion != "none"``). ``only`` (``tuning.search_only``):
+    sample just those parameters, the others keep the entry's configured values
+    (:func:`~ensembler.tuning.spaces.focus.suggest_focused`).
     """
+    if only:
+        from ensembler.tuning.spaces.focus import suggest_focused
+
+        return suggest_focused(trial, entry, only)
     tuned: dict[str, Any] = {"training": suggest_training(trial), "model": dict(space(trial))}
     if entry.fusion != "none":
         tuned["fusion"] = suggest_fusion(trial)

@@ -1,0 +1,116 @@
+"""A focused search (``tuning.search_only``): sample only some parameters of an entry's space.
+
+A focused trial samples the named parameters from the same registered ranges the full
+space samples (:data:`~ensembler.tuning.spaces.common.TRAINING_RANGES`, the family's
+``ranges``, the fusion choices); every other parameter keeps the entry's configured value
+(its ``params``, its ``training`` overrides, the global ``training`` section). The tuned
+params it returns hold only the searched values and ``"focused": True``, which tells
+``expand_entry`` that these searched values win over the entry's configuration (the entry
+configured them; searching them means replacing them).
+
+A family parameter is searchable alone when it is a model hyper-parameter itself (a key of
+the architecture's registry ``defaults``): cnn1d's ``depth``/``width`` build ``filters`` and
+are not. An entry with a user ``search_space`` offers the training parameters and fusion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import optuna
+
+from ensembler.config import ModelEntry, RunConfig
+from ensembler.errors import ConfigError
+from ensembler.training.members import resolve_training
+from ensembler.tuning.spaces.common import FUSION_CHOICES, TRAINING_RANGES, suggest_ranges
+
+#: the augmentation parameters of the training space and the ``augment`` field each sets
+AUGMENT_FIELDS = {"aug_amplitude_scale": "amplitude_scale", "aug_noise_std": "noise_std"}
+
+
+def focus_ranges(entry: ModelEntry) -> dict[str, dict[str, Any]]:
+    """Every parameter a focused search can sample for ``entry``, in the full space's
+    sampling order (training, then the family's model hyper-parameters, then fusion)."""
+    out = {k: dict(v) for k, v in TRAINING_RANGES.items()}
+    if not entry.search_space and ":" not in entry.arch:
+        from base_models import get_model_info
+
+        info = get_model_info(entry.arch)
+        out.update({k: v for k, v in info["ranges"].items() if k in info["defaults"]})
+    if entry.fusion != "none":
+        out["fusion"] = {"choices": list(FUSION_CHOICES)}
+    return out
+
+
+def configured_point(cfg: RunConfig, entry: ModelEntry, names: Sequence[str]
+                     ) -> dict[str, Any]:
+    """The values the untuned member trains with, for the searched ``names`` of ``entry``
+    (Optuna parameter names; ConfigError when one lies outside its searched range)."""
+    ranges = focus_ranges(entry)
+    training = resolve_training(cfg.training, entry.training.overrides())
+    defaults: dict[str, Any] = {}
+    if not entry.search_space and ":" not in entry.arch:
+        from base_models import get_model_info
+
+        defaults = get_model_info(entry.arch)["defaults"]
+    point: dict[str, Any] = {}
+    for name in [n for n in ranges if n in names]:
+        if name in TRAINING_RANGES:
+            field = AUGMENT_FIELDS.get(name)
+            value = getattr(training.augment, field) if field else getattr(training, name)
+        elif name == "fusion":
+            value = entry.fusion
+        else:
+            value = entry.params.get(name, defaults[name])
+        r = ranges[name]
+        inside = (value in r["choices"] if "choices" in r
+                  else float(r["low"]) <= float(value) <= float(r["high"]))
+        if not inside:
+            raise ConfigError(
+                f"tuning.search_only: models[{entry.name}] is configured with {name}={value}, "
+                f"outside its searched range {r}; the configured point must be a trial")
+        point[name] = value
+    return point
+
+
+def suggest_focused(trial: optuna.trial.BaseTrial, entry: ModelEntry, names: Sequence[str]
+                    ) -> dict[str, Any]:
+    """Sample the ``names`` of ``entry``'s space (the others: not sampled) as tuned params
+    ``{"focused": True, "training": {...}, "model": {...}[, "fusion": ...]}``."""
+    ranges = focus_ranges(entry)
+    p = suggest_ranges(trial, {k: r for k, r in ranges.items() if k in names})
+    training: dict[str, Any] = {k: v for k, v in p.items()
+                                if k in TRAINING_RANGES and k not in AUGMENT_FIELDS}
+    augment = {AUGMENT_FIELDS[k]: v for k, v in p.items() if k in AUGMENT_FIELDS}
+    if augment:
+        training["augment"] = augment
+    tuned: dict[str, Any] = {"focused": True, "training": training,
+                             "model": {k: v for k, v in p.items()
+                                       if k not in TRAINING_RANGES and k != "fusion"}}
+    if "fusion" in p:
+        tuned["fusion"] = p["fusion"]
+    return tuned
+
+
+def check_search_only(cfg: RunConfig, entries: Sequence[Any]) -> list[str]:
+    """``tuning.search_only`` validated against the tuned ``entries``: ConfigError when a
+    name is in no entry's space or a tuned entry is a feature member. Returns the names."""
+    names = list(cfg.tuning.search_only)
+    if not names:
+        return names
+    networks = [e for e in entries if isinstance(e, ModelEntry)]
+    features = [e.name for e in entries if not isinstance(e, ModelEntry)]
+    if features:
+        raise ConfigError(
+            f"tuning.search_only: applies to network entries; feature members "
+            f"{', '.join(features)} are tuned too (leave them out of tuning.archs)")
+    valid: list[str] = []
+    for e in networks:
+        valid += [k for k in focus_ranges(e) if k not in valid]
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        raise ConfigError(
+            f"tuning.search_only: {', '.join(unknown)} in no tuned entry's space; valid "
+            f"names: {', '.join(valid)}")
+    return names
