@@ -345,7 +345,7 @@ def focus_sentence(table: pd.DataFrame) -> str:
         gain = r.gain_vs_configured
         gain_text = "n/a" if gain is None or pd.isna(gain) else f"{float(gain):+.4f}"
         done.append(f"{r.arch} searched {', '.join(r.searched)}: configured point "
-                    f"{_auc(r.configured_auc)}, best {_auc(r.best_auc)} ({SELECTED_ON}), "
+                    f"{_auc(r.configured_auc)}, best {_auc(r.best_auc)} [{SELECTED_ON}], "
                     f"gain {gain_text}")
     if not done:
         return ""

@@ -16,9 +16,9 @@ from ensembler.config import RunConfig
 from ensembler.data.cohort import Cohort
 from ensembler.errors import ConfigError
 from ensembler.training.runner import SplitLike
+from ensembler.tuning.entries import check_names
 from ensembler.tuning.results import searched_params
 from ensembler.tuning.schedule import ScheduleResult, schedule_entry
-from ensembler.tuning.spaces.focus import check_search_only
 from ensembler.tuning.study import TuneOutcome, tune_entry
 
 
@@ -51,8 +51,7 @@ def tune_entries(
                           "budget; set tuning.search: true to run trials")
     networks = {m.name: m for m in cfg.models}
     if t.search:
-        features = {f.name: f for f in cfg.feature_members}
-        check_search_only(cfg, [networks.get(n) or features[n] for n in names])
+        check_names(cfg, names)
     out = []
     for name in names:
         study = (tune_entry(cfg, cohort, split, run_dir, name, storage=storage,

@@ -150,3 +150,17 @@ def test_whole_space_study_records_no_search_only(tmp_path: Path, cohort, split,
     assert "focused" not in study_params(cfg, tmp_path)["cnn"]
     row = json.loads(write_fairness_report(cfg, tmp_path)["json"].read_text())["archs"][0]
     assert "searched" not in row and "configured_auc" not in row
+
+
+def test_cli_refuses_an_unknown_search_only_name_before_any_output(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    from clirun import run_cli
+
+    path = tmp_path / "cfg.yaml"
+    path.write_text("name: bad\nmodels: [{name: cnn, arch: cnn1d}]\n"
+                    "tuning: {search_only: [lr, hidden_size]}\n")
+    code = run_cli(monkeypatch, "tune", str(path), "--run-dir", str(tmp_path / "run"))
+    err = capsys.readouterr().err
+    assert code == 2 and "tuning.search_only: hidden_size is in no" in err
+    assert "valid names: lr" in err and "\n" not in err.strip()
+    assert "Traceback" not in err and not (tmp_path / "run").exists()

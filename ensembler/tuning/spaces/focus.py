@@ -111,6 +111,6 @@ def check_search_only(cfg: RunConfig, entries: Sequence[Any]) -> list[str]:
     unknown = [n for n in names if n not in valid]
     if unknown:
         raise ConfigError(
-            f"tuning.search_only: {', '.join(unknown)} in no tuned entry's space; valid "
-            f"names: {', '.join(valid)}")
+            f"tuning.search_only: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} "
+            f"in no tuned entry's space; valid names: {', '.join(valid)}")
     return names
