@@ -36,7 +36,8 @@ def tune_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: 
     epochs on the tuning split; write hpo/fairness.{json,png}."""
     import optuna
 
-    from ensembler.tuning.entries import entries_to_tune
+    from ensembler.errors import ConfigError
+    from ensembler.tuning.entries import entries_to_tune, refuse_budget_without_study
     from ensembler.tuning.results import (
         budget_sentence,
         fairness_table,
@@ -47,13 +48,14 @@ def tune_cmd(config: Path, profile: str | None, data_dir: Path | None, run_dir: 
     if trials is not None and seconds is not None:
         raise click.UsageError("give --trials or --seconds, not both")
     cfg = load(config, profile, data_dir)
-    if not cfg.tuning.search and (trials is not None or seconds is not None):
-        raise click.UsageError(f"{config}: tuning.search is false, so --trials/--seconds "
-                               "have no study to budget; set tuning.search: true")
     requested = [a.strip() for arg in archs for a in arg.split(",") if a.strip()]
     names = entries_to_tune(cfg, requested)
     if not names:
         raise click.UsageError(f"{config}: no model entries to tune (models: is empty)")
+    try:  # before the run directory is opened
+        refuse_budget_without_study(cfg, names, trials, seconds)
+    except ConfigError as exc:
+        raise click.UsageError(f"{config}: {exc}") from None
     # shared: several workers may tune one study in one run directory (docs/scaling.md)
     ctx = open_run(cfg, run_dir, progress=not quiet, shared=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)

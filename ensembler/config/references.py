@@ -1,6 +1,6 @@
 """Cross-references of a run config, checked at load rather than when their stage runs.
 
-Names refer to model entries and feature members (``tuning.archs``), members
+Names refer to model entries and feature members (``tuning.archs``, ``tuning.search``), members
 (``report.data_efficiency``, ``export.mode_evidence``), stacks (``export.stack``) and data columns
 (``data.tabular``, ``stacking.passthrough``, ``report.subgroups``). The columns a source
 provides are known without reading any record: the built-in sources' are fixed
@@ -44,6 +44,10 @@ def check_references(cfg: RunConfig) -> list[Issue]:
     src = f"{_source(cfg)} has"
     issues = _unknown("tuning.archs", cfg.tuning.archs, entries,
                       "model entry or feature member", "the entries are")
+    if isinstance(cfg.tuning.search, list):  # a list names tuned entries (archs, else all)
+        tuned = cfg.tuning.archs or entries
+        issues += _unknown("tuning.search", cfg.tuning.search, tuned, "tuned entry",
+                           "the tuned entries are")
     issues += _unknown("report.data_efficiency", cfg.report.data_efficiency, members,
                        "network member", "the members are")
     issues += _unknown("export.mode_evidence", cfg.export.mode_evidence,

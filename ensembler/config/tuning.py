@@ -13,7 +13,7 @@ class ScheduleConfig(Section):
     """The schedule step: each network entry's epochs E against round(factor x E) epochs.
 
     Both are trained on the tuning split (after the entry's study, or alone when
-    ``tuning.search`` is false) and scored on its held-out patients; the longer schedule
+    ``tuning.search`` leaves it out) and scored on its held-out patients; the longer schedule
     is adopted only when the lower bound of the paired patient-bootstrap 95 % CI of its
     macro-AUC gain is above 0, then the step repeats from there (``max_rounds`` at most).
     """
@@ -36,8 +36,8 @@ class TuningConfig(Section):
     """
 
     enabled: bool = False  # run the tuning stage (search and/or schedule) in `ensembler run`
-    # search: run the Optuna hyper-parameter trials; false: no trials (configured values)
-    search: bool = True
+    # search: Optuna trials for every entry (true), none (false), or only the listed entries
+    search: bool | list[str] = True
     # schedule: the schedule step (epochs chosen on the tuning split; see ScheduleConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     # archs: entries to tune, network entries or feature members (empty: every entry)
@@ -62,9 +62,19 @@ class TuningConfig(Section):
     grace_period: int = Field(30, ge=1)  # seconds without heartbeat before a trial is failed
     max_retry: int = Field(2, ge=0)  # retries of a trial whose worker died
 
+    def searches(self, name: str) -> bool:
+        """Whether entry ``name`` gets an Optuna study: the one reading of ``search``
+        (true: every tuned entry; false or []: none; a list: the entries it names)."""
+        return self.search if isinstance(self.search, bool) else name in self.search
+
+    @property
+    def searches_any(self) -> bool:
+        """Whether any entry gets a study (``search`` true or a non-empty list)."""
+        return bool(self.search)
+
     @model_validator(mode="after")
     def _something_to_do(self) -> TuningConfig:
-        if self.enabled and not self.search and not self.schedule.enabled:
-            raise ValueError("enabled with search: false and schedule.enabled: false has "
+        if self.enabled and not self.searches_any and not self.schedule.enabled:
+            raise ValueError("enabled with search: false (or []) and schedule.enabled: false has "
                              "nothing to run; turn one on or set enabled: false")
         return self

@@ -37,10 +37,16 @@ PROVENANCE = {
 def provenance_of_tuning(trials: pd.DataFrame | None, summary: pd.DataFrame | None
                          ) -> dict[str, str]:
     """:data:`PROVENANCE` as this run's tuning stage made it: member hyper-parameters are
-    configured when no study ran, and the epochs the schedule step chose say where from."""
+    configured when no study ran (or name the entries without one, ``tuning.search`` a
+    list), and the epochs the schedule step chose say where from."""
     out = dict(PROVENANCE)
     if trials is None:
         out["member hyper-parameters"] = "configured (no hyper-parameter search)"
+    elif summary is not None and "tuned" in summary and not summary["tuned"].all():
+        unsearched = ", ".join(str(a) for a in summary.loc[~summary["tuned"].astype(bool),
+                                                           "arch"])
+        out["member hyper-parameters"] = (f"{PROVENANCE['member hyper-parameters']}; "
+                                          f"configured for {unsearched} (no study)")
     if summary is not None and summary["schedule"].map(lambda v: isinstance(v, str)).any():
         out["member epochs"] = (
             "the tuning's schedule step: a longer schedule adopted only when the paired "

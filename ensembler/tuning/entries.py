@@ -16,7 +16,7 @@ def entries_to_tune(cfg: RunConfig, requested: Sequence[str] = ()) -> list[str]:
     network entry and feature member: an empty ``tuning.archs`` means all, in
     ``ensembler run`` (when ``tuning.enabled``) exactly as in ``ensembler tune``. Unknown
     names raise :class:`ConfigError` listing the entries, and so does a
-    ``tuning.search_only`` those entries cannot search.
+    ``tuning.search_only`` the searched ones among them cannot search.
     """
     known = [m.name for m in cfg.models] + [f.name for f in cfg.feature_members]
     names = list(requested) or list(cfg.tuning.archs) or known
@@ -25,14 +25,36 @@ def entries_to_tune(cfg: RunConfig, requested: Sequence[str] = ()) -> list[str]:
         where = "--arch" if requested else "tuning.archs"
         raise ConfigError(f"{where}: unknown model entries {', '.join(map(repr, unknown))}; "
                           f"entries: {', '.join(known) or 'none'}")
-    if cfg.tuning.search:
-        check_names(cfg, names)
+    check_names(cfg, names)
     return names
 
 
+def searched_entries(cfg: RunConfig, names: Sequence[str]) -> list[str]:
+    """The entries of ``names`` that get an Optuna study (``tuning.search``: true, false
+    or a list of entry names; see :meth:`~ensembler.config.tuning.TuningConfig.searches`)."""
+    return [n for n in names if cfg.tuning.searches(n)]
+
+
+def refuse_budget_without_study(cfg: RunConfig, names: Sequence[str], trials: int | None,
+                                seconds: float | None) -> None:
+    """ConfigError when ``--trials``/``--seconds`` are given but none of ``names`` is
+    searched (the budget would have no study to apply to)."""
+    if (trials is None and seconds is None) or searched_entries(cfg, names):
+        return
+    search = cfg.tuning.search
+    if isinstance(search, list) and search:
+        raise ConfigError(f"tuning.search lists {', '.join(search)}, none of the entries "
+                          f"tuned here ({', '.join(names)}): --trials/--seconds have no "
+                          "study to budget")
+    raise ConfigError("tuning.search is false: --trials/--seconds have no study to "
+                      "budget; set tuning.search: true to run trials")
+
+
 def check_names(cfg: RunConfig, names: Sequence[str]) -> None:
-    """``tuning.search_only`` checked against the entries ``names`` (see
+    """``tuning.search_only`` checked against the searched entries of ``names`` (see
     :func:`~ensembler.tuning.spaces.focus.check_search_only`)."""
     every: list[ModelEntry | FeatureMemberEntry] = [*cfg.models, *cfg.feature_members]
     entries = {e.name: e for e in every}
-    check_search_only(cfg, [entries[n] for n in names])
+    searched = searched_entries(cfg, names)
+    if searched:
+        check_search_only(cfg, [entries[n] for n in searched])

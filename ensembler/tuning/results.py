@@ -56,15 +56,17 @@ def _model_label(entry: ModelEntry | FeatureMemberEntry) -> str:
 
 def _studies(cfg: RunConfig, run_dir: Path, storage: str | None,
              study_prefix: str | None) -> dict[str, optuna.Study]:
-    """Existing studies of the config's model entries, by entry name (none: {})."""
-    if default_store_missing(cfg, run_dir, storage):
+    """Existing studies of the entries ``tuning.search`` covers, by entry name (none: {});
+    a study an earlier config left for another entry is not this run's (not reported, its
+    parameters not used)."""
+    if not cfg.tuning.searches_any or default_store_missing(cfg, run_dir, storage):
         return {}
     store: RDBStorage = open_storage(cfg, run_dir, storage)
     existing = set(optuna.get_all_study_names(store))
     out = {}
     for entry in tunable_entries(cfg):
         name = study_name(cfg, entry.name, study_prefix)
-        if name in existing:
+        if name in existing and cfg.tuning.searches(entry.name):
             out[entry.name] = optuna.load_study(study_name=name, storage=store)
     return out
 
@@ -87,9 +89,10 @@ def study_params(cfg: RunConfig, run_dir: Path, storage: str | None = None,
 
 def searched_params(cfg: RunConfig, run_dir: Path, storage: str | None = None,
                     study_prefix: str | None = None) -> dict[str, dict[str, Any]]:
-    """:func:`study_params` when ``tuning.search`` is on; {} when it is off (studies left
-    in the storage by an earlier search are then not used)."""
-    return study_params(cfg, run_dir, storage, study_prefix) if cfg.tuning.search else {}
+    """:func:`study_params`: only the entries ``tuning.search`` covers (all when true, none
+    when false, the listed ones for a list); studies left in the storage by an earlier
+    search of the other entries are not used."""
+    return study_params(cfg, run_dir, storage, study_prefix)
 
 
 def current_schedules(cfg: RunConfig, run_dir: Path,

@@ -5,7 +5,7 @@ tuning holdout. With one-cycle schedules "best epoch = last epoch" says nothing 
 learning rate anneals to zero at the end), so the step compares schedules directly:
 
 1. train the entry's chosen parameters (its study's best, or its configured values when
-   ``tuning.search`` is false) for E epochs and for E' = round(factor x E) epochs on the
+   ``tuning.search`` leaves it out) for E epochs and for E' = round(factor x E) epochs on the
    tuning split -- the patient-grouped holdout (or inner folds) of development rows the
    objective scores; each model keeps its best epoch on an inner split of the
    tuning-train part, as a trial and a fold model do;

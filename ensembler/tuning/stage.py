@@ -2,8 +2,8 @@
 
 The one sequence ``ensembler tune`` and ``ensembler run`` (with ``tuning.enabled``) both
 follow. Either part can be off: ``tuning.search: false`` runs no trials (the schedule
-step starts from the configured hyper-parameters), ``tuning.schedule.enabled: false``
-keeps the configured epochs.
+step starts from the configured hyper-parameters), a list of entry names runs trials for
+those entries only, ``tuning.schedule.enabled: false`` keeps the configured epochs.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from pathlib import Path
 
 from ensembler.config import RunConfig
 from ensembler.data.cohort import Cohort
-from ensembler.errors import ConfigError
 from ensembler.training.runner import SplitLike
-from ensembler.tuning.entries import check_names
+from ensembler.tuning.entries import check_names, refuse_budget_without_study
 from ensembler.tuning.results import searched_params
 from ensembler.tuning.schedule import ScheduleResult, schedule_entry
 from ensembler.tuning.study import TuneOutcome, tune_entry
@@ -38,25 +37,22 @@ def tune_entries(
     storage: str | None = None, study_prefix: str | None = None, trials: int | None = None,
     seconds: float | None = None, worker: int = 0, log: Callable[[str], None] | None = print,
 ) -> list[EntryTuning]:
-    """Search (when ``tuning.search``) then schedule (when ``tuning.schedule.enabled``)
-    each of ``names``, in order.
+    """Search (the entries ``tuning.search`` covers) then schedule (when
+    ``tuning.schedule.enabled``) each of ``names``, in order.
 
     The schedule step runs for network entries only (a feature member's LightGBM
     early-stops on its own) and only in worker 0 (``--worker``; the other workers of a
     shared study add trials only); it starts from the study's best trial as it stands.
     """
     t = cfg.tuning
-    if not t.search and (trials is not None or seconds is not None):
-        raise ConfigError("tuning.search is false: --trials/--seconds have no study to "
-                          "budget; set tuning.search: true to run trials")
+    refuse_budget_without_study(cfg, names, trials, seconds)
     networks = {m.name: m for m in cfg.models}
-    if t.search:
-        check_names(cfg, names)
+    check_names(cfg, names)
     out = []
     for name in names:
         study = (tune_entry(cfg, cohort, split, run_dir, name, storage=storage,
                             study_prefix=study_prefix, trials=trials, seconds=seconds,
-                            worker=worker, log=log) if t.search else None)
+                            worker=worker, log=log) if t.searches(name) else None)
         if not t.schedule.enabled:
             out.append(EntryTuning(name, study, None))
         elif name not in networks:

@@ -224,12 +224,12 @@ def test_ptbxl_cpu_profile_takes_its_epochs_from_the_schedule_step() -> None:
     repo = Path(__file__).resolve().parents[2] / "configs" / "ptbxl_superdiag.yaml"
     cpu = load_config(repo)
     t = cpu.tuning
-    assert t.enabled and not t.search and t.schedule.enabled
+    assert t.enabled and not t.searches_any and t.schedule.enabled
     assert t.schedule.factor == 1.5 and t.schedule.max_rounds == 2
     # every network but the reference recipe (which stays the benchmark's 20 epochs)
     assert t.archs == [m.name for m in cpu.models if m.name != "plain_recipe"]
     full = load_config(repo, profile="full").tuning
-    assert full.search and not full.schedule.enabled
+    assert full.searches_any and not full.schedule.enabled
 
 
 def test_cli_refuses_a_trial_budget_without_search(tmp_path: Path, monkeypatch, capsys) -> None:
