@@ -152,3 +152,17 @@ def test_tune_cli_budgets_the_listed_entries_only(tmp_path: Path, monkeypatch,
     code = run_cli(monkeypatch, "tune", str(path), "--run-dir", str(run), "--arch", "b",
                    "--trials", "1")
     assert code == 2 and "tuning.search lists a" in capsys.readouterr().err
+
+
+def test_report_provenance_names_the_entries_without_a_study() -> None:
+    import pandas as pd
+
+    from ensembler.pipeline.compare import PROVENANCE, provenance_of_tuning
+
+    trials = pd.DataFrame([{"arch": "a", "number": 0}])
+    summary = pd.DataFrame([{"arch": "a", "tuned": True, "schedule": None},
+                            {"arch": "b", "tuned": False, "schedule": None}])
+    out = provenance_of_tuning(trials, summary)["member hyper-parameters"]
+    assert out == f"{PROVENANCE['member hyper-parameters']}; configured for b (no study)"
+    every = provenance_of_tuning(trials, summary.assign(tuned=True))
+    assert every == PROVENANCE  # every entry searched: as before
