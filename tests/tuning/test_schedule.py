@@ -220,12 +220,16 @@ def test_trials_flag_without_search_is_refused(tmp_path: Path, easy) -> None:
         tune_entries(schedule_config(), cohort, split, tmp_path, ["cnn"], trials=3, log=None)
 
 
-def test_ptbxl_cpu_profile_takes_its_epochs_from_the_schedule_step() -> None:
+def test_ptbxl_cpu_profile_takes_its_epochs_from_the_schedule_step_and_lr_width_from_studies() -> None:
     repo = Path(__file__).resolve().parents[2] / "configs" / "ptbxl_superdiag.yaml"
     cpu = load_config(repo)
     t = cpu.tuning
-    assert t.enabled and not t.searches_any and t.schedule.enabled
+    assert t.enabled and t.schedule.enabled
     assert t.schedule.factor == 1.5 and t.schedule.max_rounds == 2
+    # lr and width through focused studies of the two cheap networks only; the schedule
+    # step for every network
+    assert [n for n in t.archs if t.searches(n)] == ["vit1d", "ts_cnn"]
+    assert set(t.search_only) == {"lr", "width", "dim"}
     # every network but the reference recipe (which stays the benchmark's 20 epochs)
     assert t.archs == [m.name for m in cpu.models if m.name != "plain_recipe"]
     full = load_config(repo, profile="full").tuning
