@@ -74,7 +74,9 @@ def _studies(cfg: RunConfig, run_dir: Path, storage: str | None,
 def study_params(cfg: RunConfig, run_dir: Path, storage: str | None = None,
                  study_prefix: str | None = None) -> dict[str, dict[str, Any]]:
     """``{entry name: tuned params}`` from each entry's study with a COMPLETE trial (the
-    best trial rebuilt through :func:`best_member_params`); no schedule step applied."""
+    best trial rebuilt through :func:`best_member_params`); no schedule step applied. Only
+    the entries ``tuning.search`` covers (:func:`_studies`): a study an earlier search left
+    for another entry is not used."""
     entries = {e.name: e for e in tunable_entries(cfg)}
     out: dict[str, dict[str, Any]] = {}
     for name, study in _studies(cfg, run_dir, storage, study_prefix).items():
@@ -85,14 +87,6 @@ def study_params(cfg: RunConfig, run_dir: Path, storage: str | None = None,
         out[name] = best_member_params(entries[name], best,
                                        study.user_attrs.get("search_only"))
     return out
-
-
-def searched_params(cfg: RunConfig, run_dir: Path, storage: str | None = None,
-                    study_prefix: str | None = None) -> dict[str, dict[str, Any]]:
-    """:func:`study_params`: only the entries ``tuning.search`` covers (all when true, none
-    when false, the listed ones for a list); studies left in the storage by an earlier
-    search of the other entries are not used."""
-    return study_params(cfg, run_dir, storage, study_prefix)
 
 
 def current_schedules(cfg: RunConfig, run_dir: Path,
@@ -121,7 +115,7 @@ def load_best_params(cfg: RunConfig, run_dir: Path, storage: str | None = None,
     with a schedule step but no study gets ``{"training": {"epochs": E}}``. Returns {}
     when nothing was tuned (storage resolution as in ``ensembler tune``).
     """
-    out = searched_params(cfg, run_dir, storage, study_prefix)
+    out = study_params(cfg, run_dir, storage, study_prefix)
     for name, result in current_schedules(cfg, run_dir, out).items():
         tuned = dict(out.get(name, {}))
         tuned["training"] = {**tuned.get("training", {}), "epochs": result.epochs}
@@ -229,7 +223,7 @@ def fairness_table(cfg: RunConfig, run_dir: Path, storage: str | None = None,
     seconds of the trials and the schedule step. An entry without a study has 0 trials
     and ``tuned`` False."""
     studies = _studies(cfg, run_dir, storage, study_prefix)
-    schedules = current_schedules(cfg, run_dir, searched_params(cfg, run_dir, storage,
+    schedules = current_schedules(cfg, run_dir, study_params(cfg, run_dir, storage,
                                                                 study_prefix))
     rows = []
     for entry in tunable_entries(cfg):
@@ -261,7 +255,7 @@ def write_fairness_report(cfg: RunConfig, run_dir: Path, storage: str | None = N
                 "'after tuning' (same patients); only the test set is unbiased",
         "archs": table.replace({np.nan: None}).to_dict(orient="records"),
         "schedules": {name: to_json_dict(result) for name, result in current_schedules(
-            cfg, run_dir, searched_params(cfg, run_dir, storage, study_prefix)).items()},
+            cfg, run_dir, study_params(cfg, run_dir, storage, study_prefix)).items()},
     }
     write_json(out / "fairness.json", report)
     write_text(out / "trials.csv", trials.to_csv(index=False))

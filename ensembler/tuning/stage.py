@@ -16,7 +16,7 @@ from ensembler.config import RunConfig
 from ensembler.data.cohort import Cohort
 from ensembler.training.runner import SplitLike
 from ensembler.tuning.entries import check_names, refuse_budget_without_study
-from ensembler.tuning.results import searched_params
+from ensembler.tuning.results import study_params
 from ensembler.tuning.schedule import ScheduleResult, schedule_entry
 from ensembler.tuning.study import TuneOutcome, tune_entry
 
@@ -61,7 +61,7 @@ def tune_entries(
         elif worker != 0:
             out.append(EntryTuning(name, study, None, "schedule step: left to worker 0"))
         else:
-            tuned = searched_params(cfg, run_dir, storage, study_prefix).get(name)
+            tuned = study_params(cfg, run_dir, storage, study_prefix).get(name)
             out.append(EntryTuning(name, study, schedule_entry(
                 cfg, cohort, split, run_dir, networks[name], tuned, log=log)))
     return out
