@@ -168,9 +168,10 @@ def _block(path: Path | None, entry: LedgerEntry, same: Sequence[LedgerEntry],
            declared: Sequence[Mapping[str, str]], new: bool) -> TestLedger:
     reads = [EarlierRead(source="declared", when=d["when"], config=d["config"],
                          what=d["what"]) for d in declared]
+    distinct = _distinct(same)
     reads += [EarlierRead(source="ledger", when=e.time, config=e.config, what=e.what,
-                          run_dir=e.run_dir, code=e.code) for e in _distinct(same)]
-    digests = [None] * len(declared) + [e.evaluated for e in _distinct(same)]
+                          run_dir=e.run_dir, code=e.code) for e in distinct]
+    digests = [None] * len(declared) + [e.evaluated for e in distinct]
     if new:
         index, n_reads = len(reads) + 1, len(reads) + 1
     else:
