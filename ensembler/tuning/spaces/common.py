@@ -53,6 +53,10 @@ TRAINING_RANGES: dict[str, dict[str, Any]] = {
 }
 
 
+#: the augmentation parameters of :data:`TRAINING_RANGES` and the ``augment`` field each sets
+AUGMENT_FIELDS = {"aug_amplitude_scale": "amplitude_scale", "aug_noise_std": "noise_std"}
+
+
 def suggest_training(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
     """TrainingConfig overrides sampled from :data:`TRAINING_RANGES`: ``lr``,
     ``weight_decay``, ``batch_size``, ``dropout`` and ``augment`` (from the ``aug_*``
@@ -60,8 +64,7 @@ def suggest_training(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
     p = suggest_ranges(trial, TRAINING_RANGES)
     return {
         **{k: p[k] for k in ("lr", "weight_decay", "batch_size", "dropout")},
-        "augment": {"amplitude_scale": p["aug_amplitude_scale"],
-                    "noise_std": p["aug_noise_std"]},
+        "augment": {field: p[name] for name, field in AUGMENT_FIELDS.items()},
     }
 
 

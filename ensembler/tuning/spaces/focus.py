@@ -23,20 +23,30 @@ import optuna
 from ensembler.config import ModelEntry, RunConfig
 from ensembler.errors import ConfigError
 from ensembler.training.members import resolve_training
-from ensembler.tuning.spaces.common import FUSION_CHOICES, TRAINING_RANGES, suggest_ranges
+from ensembler.tuning.spaces.common import (
+    AUGMENT_FIELDS,
+    FUSION_CHOICES,
+    TRAINING_RANGES,
+    suggest_ranges,
+)
 
-#: the augmentation parameters of the training space and the ``augment`` field each sets
-AUGMENT_FIELDS = {"aug_amplitude_scale": "amplitude_scale", "aug_noise_std": "noise_std"}
+
+def _registry_info(entry: ModelEntry) -> dict[str, Any] | None:
+    """The registry record of ``entry``'s built-in architecture; None for a user
+    architecture or an entry with its own ``search_space``."""
+    if entry.search_space or ":" in entry.arch:
+        return None
+    from base_models import get_model_info
+
+    return dict(get_model_info(entry.arch))
 
 
 def focus_ranges(entry: ModelEntry) -> dict[str, dict[str, Any]]:
     """Every parameter a focused search can sample for ``entry``, in the full space's
     sampling order (training, then the family's model hyper-parameters, then fusion)."""
     out = {k: dict(v) for k, v in TRAINING_RANGES.items()}
-    if not entry.search_space and ":" not in entry.arch:
-        from base_models import get_model_info
-
-        info = get_model_info(entry.arch)
+    info = _registry_info(entry)
+    if info is not None:
         out.update({k: v for k, v in info["ranges"].items() if k in info["defaults"]})
     if entry.fusion != "none":
         out["fusion"] = {"choices": list(FUSION_CHOICES)}
@@ -49,11 +59,8 @@ def configured_point(cfg: RunConfig, entry: ModelEntry, names: Sequence[str]
     (Optuna parameter names; ConfigError when one lies outside its searched range)."""
     ranges = focus_ranges(entry)
     training = resolve_training(cfg.training, entry.training.overrides())
-    defaults: dict[str, Any] = {}
-    if not entry.search_space and ":" not in entry.arch:
-        from base_models import get_model_info
-
-        defaults = get_model_info(entry.arch)["defaults"]
+    info = _registry_info(entry)
+    defaults: dict[str, Any] = {} if info is None else info["defaults"]
     point: dict[str, Any] = {}
     for name in [n for n in ranges if n in names]:
         if name in TRAINING_RANGES:
