@@ -220,7 +220,7 @@ def test_trials_flag_without_search_is_refused(tmp_path: Path, easy) -> None:
         tune_entries(schedule_config(), cohort, split, tmp_path, ["cnn"], trials=3, log=None)
 
 
-def test_ptbxl_cpu_profile_takes_its_epochs_from_the_schedule_step_and_lr_width_from_studies() -> None:
+def test_ptbxl_cpu_profile_tunes_epochs_and_cheap_networks_lr_width() -> None:
     repo = Path(__file__).resolve().parents[2] / "configs" / "ptbxl_superdiag.yaml"
     cpu = load_config(repo)
     t = cpu.tuning
