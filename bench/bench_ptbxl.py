@@ -54,7 +54,8 @@ def summarise(config: str, run_dir: Path) -> dict:
     metrics = read_metrics(run_dir / "report" / "metrics.json")
     board = [json_ready({"name": r.name, "kind": r.kind, "test_auc": r.test_auc,
                          "delta_vs_best_single": r.delta_vs_baseline,
-                         "dev_oof_auc": r.dev_oof_auc, "n_members": r.n_members,
+                         "dev_oof_auc": r.dev_oof_auc,
+                         "dev_oof_auc_label": r.dev_oof_auc_label, "n_members": r.n_members,
                          "latency_ms": r.latency_ms, "n_params": r.n_params})
              for r in metrics.leaderboard]
     parity_file = run_dir / "bundle_parity.json"
@@ -92,6 +93,12 @@ def main() -> None:
                     help="stage=seconds,... measured outside (stages run as separate "
                          "commands, e.g. `ensembler train`, whose wall time the run's own "
                          "record shows as a cached reload)")
+    ap.add_argument("--stage-seconds-note", default="",
+                    help="how --stage-seconds were put together, when not simply the wall "
+                         "seconds of separate commands (stored beside them)")
+    ap.add_argument("--contended", action="store_true",
+                    help="mark the result contended: with --summarise-only the load is "
+                         "sampled now, not while the summarised stages ran")
     ap.add_argument("--cpu-seconds", type=float, default=None,
                     help="total user CPU seconds of those commands (e.g. /usr/bin/time)")
     args = ap.parse_args()
@@ -110,7 +117,7 @@ def main() -> None:
         measured = {k: float(v) for k, v in
                     (item.split("=", 1) for item in args.stage_seconds.split(","))}
         summary["stage_seconds"] = {**(summary["stage_seconds"] or {}), **measured}
-        summary["stage_seconds_note"] = (
+        summary["stage_seconds_note"] = args.stage_seconds_note or (
             f"{', '.join(measured)}: wall seconds of separate commands (given with "
             "--stage-seconds); the other stages from the run's last invocation")
     if args.cpu_seconds is not None:
@@ -123,6 +130,10 @@ def main() -> None:
         load=mon.summary(threads),
         details={**summary, "load_covers": "summary only" if args.summarise_only
                  else "the whole run"})
+    if args.contended:
+        result["contended"] = True
+        result["contended_note"] = ("declared with --contended: the summarised stages ran "
+                                    "on a shared machine")
     write_result(result)
     print("| member | OOF macro-AUC (dev) | test macro-AUC | train s | params |")
     print("|---|---|---|---|---|")

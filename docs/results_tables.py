@@ -106,10 +106,18 @@ def _leaderboard(rows: list[dict[str, Any]]) -> str:
         p = get(delta, "p_value")
         out.append([r.get("name", "n/a"), str(r.get("kind", "n/a")).replace("_", " "),
                     _ci(r.get("test_auc")), _ci(delta), num(p, ".3f") if p is not None else "",
-                    num(r.get("dev_oof_auc"), ".3f"),
+                    _dev_auc(r),
                     num(get(r, "latency_ms", "1", "p50_ms"), ".1f"), str(r.get("n_members", ""))])
     return table(["model", "kind", "test AUC [95% CI]", "Δ vs best_single [CI]", "p",
                   "dev AUC", "ms/ECG", "members"], out)
+
+
+def _dev_auc(r: dict[str, Any]) -> str:
+    """The row's development AUC with what it is (the report's label): a distilled student's
+    or a refit model's figure is its teacher's or fold bag's, and says so."""
+    text = num(r.get("dev_oof_auc"), ".3f")
+    label = r.get("dev_oof_auc_label")
+    return f"{text} ({label})" if label and text != "n/a" else text
 
 
 def _primary(p: dict[str, Any]) -> str:
@@ -122,7 +130,7 @@ def _primary(p: dict[str, Any]) -> str:
                    "model" if lo <= 0 <= hi else "; the CI excludes 0")
     delta, lo_s, hi_s = (_signed(v, "+.4f") for v in (p.get("delta"), lo, hi))
     return (f"{p.get('a', '?')} − {p.get('b', '?')} = {delta}, 95% CI [{lo_s}, {hi_s}], "
-            f"p = {num(p.get('p_value'), '.2f')}{verdict}")
+            f"p = {num(p.get('p_value'), '.3f')}{verdict}")
 
 
 def _study(s: dict[str, Any]) -> str:

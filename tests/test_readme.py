@@ -131,6 +131,20 @@ def test_results_tables_mark_contended_and_tolerate_missing_keys(
         tables.render("{{no_such_table}}")
 
 
+def test_results_leaderboard_says_whose_development_auc_a_row_shows() -> None:
+    """A distilled student has no OOF of its own: the docs' leaderboard shows its figure with
+    the report's label (the teacher's), and a row without a label keeps the bare number."""
+    tables = _module("results_tables")
+    page = tables._leaderboard([
+        {"name": "distilled:m:single", "kind": "distilled", "dev_oof_auc": 0.942,
+         "dev_oof_auc_label": "the teacher's meta-level OOF"},
+        {"name": "m", "kind": "fold_bag", "dev_oof_auc": 0.9},
+    ])
+    student = next(line for line in page.splitlines() if "distilled:m:single" in line)
+    assert "| 0.942 (the teacher's meta-level OOF) |" in student
+    assert "| 0.900 |" in next(line for line in page.splitlines() if line.startswith("| m |"))
+
+
 def test_search_range_tables_are_the_spaces_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
     """The models page lists every family's searched parameters with the bounds its space
     samples, and a changed range in a space changes the generated pages."""
