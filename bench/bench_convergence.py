@@ -17,12 +17,22 @@ learning rate anneals to zero at the end), hence this check. Needs $ENSEMBLER_PT
 for PTB-XL configs.
 
     .venv/bin/python bench/bench_convergence.py [--members plain_recipe,cnn_lstm]
+
+``--from-run RUN --extra-rounds N`` continues instead the schedule step a finished run
+recorded (``RUN/hpo/schedule``) by N more rounds, e.g. for a member that stopped at
+``max_rounds`` "not shown converged": the recorded schedules are copied into the work
+folder and reloaded (the rounds already run must reproduce the recorded AUCs), only the
+new, longer schedules are trained, and the run itself is left untouched.
+
+    .venv/bin/python bench/bench_convergence.py --from-run runs/ptbxl_cpu4 --members s4d \
+        --extra-rounds 1 --out bench/results/convergence_s4d.json
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -32,10 +42,19 @@ import _timing  # noqa: F401  # first: sets OMP_WAIT_POLICY before torch loads
 import torch
 from _timing import ROOT, make_result, monitor_load, write_result
 
-from ensembler.config import load_config
+from ensembler.config import ModelEntry, RunConfig, load_config
+from ensembler.data.cohort import Cohort
 from ensembler.pipeline.context import RunContext
-from ensembler.tuning.objective import make_tuning_split
-from ensembler.tuning.schedule import ScheduleResult, run_schedule, schedule_member
+from ensembler.tuning.objective import TuningSplit, make_tuning_split
+from ensembler.tuning.results import study_params
+from ensembler.tuning.schedule import (
+    ScheduleResult,
+    read_schedule,
+    run_schedule,
+    schedule_basis,
+    schedule_cache,
+    schedule_member,
+)
 from ensembler.utils.seeds import derive_seed
 
 PROFILE = ROOT / "configs" / "ptbxl_superdiag.yaml"
@@ -53,6 +72,46 @@ def member_row(res: ScheduleResult) -> dict[str, Any]:
             "converged": res.converged, "decision": res.decision}
 
 
+def continue_rounds(cfg: RunConfig, entry: ModelEntry, cohort: Cohort, tsplit: TuningSplit,
+                    run: Path, work: Path, extra: int) -> tuple[ScheduleResult, dict[str, Any]]:
+    """``entry``'s recorded schedule step in ``run``, continued by ``extra`` rounds with its
+    settings otherwise unchanged; the recorded schedules are reloaded from a copy in
+    ``work``. Refuses when a reloaded round does not reproduce the recorded AUCs."""
+    recorded = read_schedule(run, entry.name)
+    if recorded is None:
+        sys.exit(f"{run}: no recorded schedule step for {entry.name!r} (hpo/schedule)")
+    tuned = study_params(cfg, run).get(entry.name)
+    basis = schedule_basis(cfg, entry, tuned)
+    if basis != recorded.basis:
+        sys.exit(f"{run}: the schedule step of {entry.name!r} was recorded from another "
+                 "configuration (its basis differs from this config's)")
+    folder, key = schedule_cache(run, entry.name, basis, tsplit)
+    copy = work / "schedule" / entry.name
+    copy.mkdir(parents=True, exist_ok=True)
+    for npz in folder.glob(f"{key}-*.npz"):
+        shutil.copy2(npz, copy / npz.name)
+    settings = cfg.tuning.schedule.model_copy(
+        update={"max_rounds": len(recorded.rounds) + extra})
+    res = run_schedule(schedule_member(cfg, entry, cohort, tuned), cohort, tsplit,
+                       settings, derive_seed(cfg.seed, "tune", entry.name), basis, print,
+                       (copy, key))
+    for old, new in zip(recorded.rounds, res.rounds, strict=False):
+        if (old.auc, old.auc_longer) != (new.auc, new.auc_longer):
+            sys.exit(f"{entry.name}: round {old.epochs}->{old.epochs_longer} reloaded as "
+                     f"{new.auc:.6f}/{new.auc_longer:.6f}, recorded "
+                     f"{old.auc:.6f}/{old.auc_longer:.6f}: not the run's schedules")
+    last = res.rounds[-1]
+    row = {"recorded_epochs": recorded.epochs, "recorded_decision": recorded.decision,
+           "epochs": res.epochs, "converged": res.converged, "decision": res.decision,
+           "rounds": [vars(r) for r in res.rounds],
+           "new_rounds": len(res.rounds) - len(recorded.rounds),
+           "n_scored": res.n_scored, "n_patients": res.n_patients}
+    print(f"{entry.name:14s} {last.epochs:3d} ep {last.auc:.4f}  {last.epochs_longer:3d} ep "
+          f"{last.auc_longer:.4f}  delta {last.delta:+.4f} [{last.ci_low:+.4f}, "
+          f"{last.ci_high:+.4f}]  -> {res.decision}", flush=True)
+    return res, row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=str(PROFILE))
@@ -61,13 +120,18 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default=None, help="folder for the cache")
     ap.add_argument("--out", default=None, help="result JSON (default bench/results/)")
+    ap.add_argument("--from-run", type=Path, default=None,
+                    help="continue this run's recorded schedule step (see the docstring)")
+    ap.add_argument("--extra-rounds", type=int, default=1,
+                    help="with --from-run: rounds beyond the recorded ones")
     args = ap.parse_args()
     cfg = load_config(args.config)
     if cfg.data.source == "ptbxl" and not os.environ.get("ENSEMBLER_PTBXL_DIR"):
         sys.exit("set ENSEMBLER_PTBXL_DIR to a PTB-XL copy")
     torch.set_num_threads(args.threads)
-    ctx = RunContext.create(cfg, Path(args.work or tempfile.mkdtemp(prefix="conv-")),
-                            progress=False)
+    work = Path(args.work or tempfile.mkdtemp(prefix="conv-"))
+    ctx = (RunContext(cfg=cfg, run_dir=args.from_run, progress=False) if args.from_run
+           else RunContext.create(cfg, work, progress=False))
     c = ctx.cohort
     tsplit = make_tuning_split(cfg, c.labels, c.patient_id, ctx.split.fold, c.fingerprint)
     one_round = cfg.tuning.schedule.model_copy(
@@ -77,6 +141,13 @@ def main() -> None:
     medians: dict[str, Any] = {}
     with monitor_load(interval=5.0) as mon:
         for entry in entries:
+            if args.from_run:
+                res, per[entry.name] = continue_rounds(cfg, entry, c, tsplit, args.from_run,
+                                                       work, args.extra_rounds)
+                for rnd in res.rounds[len(res.rounds) - args.extra_rounds:]:
+                    medians[f"{entry.name}/{rnd.epochs_longer}"] = {
+                        "wall_s": rnd.fit_seconds_longer}
+                continue
             res = run_schedule(schedule_member(cfg, entry, c, None), c, tsplit, one_round,
                                derive_seed(cfg.seed, "tune", entry.name))
             r = per[entry.name] = member_row(res)
@@ -88,15 +159,20 @@ def main() -> None:
                   f"{r['delta']:+.4f} [{lo:+.4f}, {hi:+.4f}]  converged={r['converged']}",
                   flush=True)
     n_conv = sum(r["converged"] for r in per.values())
+    factor = cfg.tuning.schedule.factor if args.from_run else args.factor
+    out = Path(args.out) if args.out else None
     result = make_result(
-        "convergence", quick=False, command=" ".join(["python", *sys.argv]),
-        headline={"label": f"members converged (a {args.factor}x longer schedule's tuning-"
+        out.stem if out else "convergence", quick=False,
+        command=" ".join(["python", *sys.argv]),
+        headline={"label": f"members converged (a {factor}x longer schedule's tuning-"
                            "holdout AUC gain has a 95% CI reaching 0) / members checked",
                   "ratio": n_conv / max(len(per), 1), "better": "higher", "target": 1.0},
         medians=medians, load=mon.summary(args.threads),
         details={"config": str(args.config), "split": "tuning holdout (tuning.* settings)",
-                 "factor": args.factor, "members": per})
-    write_result(result, Path(args.out) if args.out else None)
+                 "factor": factor, "members": per,
+                 **({"continued_from": str(args.from_run), "extra_rounds": args.extra_rounds}
+                    if args.from_run else {})})
+    write_result(result, out)
 
 
 if __name__ == "__main__":

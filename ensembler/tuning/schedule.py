@@ -251,6 +251,14 @@ def schedule_path(run_dir: Path, entry_name: str) -> Path:
     return Path(run_dir) / "hpo" / "schedule" / f"{entry_name}.json"
 
 
+def schedule_cache(run_dir: Path, entry_name: str, basis: str,
+                   tsplit: TuningSplit) -> tuple[Path, str]:
+    """``(folder, key)`` of the step's trained schedules (:func:`cached_scorer`); the key
+    changes with the basis (settings, max_rounds included) and the tuning split."""
+    folder = schedule_path(run_dir, entry_name).with_suffix("")
+    return folder, fingerprint({"basis": basis, "split": tsplit.fingerprint})
+
+
 def read_schedule(run_dir: Path, entry_name: str) -> ScheduleResult | None:
     """The recorded result of ``entry_name``'s schedule step (None when none or unreadable)."""
     rec = Stage.read_record(schedule_path(run_dir, entry_name))
@@ -278,7 +286,7 @@ def schedule_entry(cfg: RunConfig, cohort: Cohort, split: SplitLike, run_dir: Pa
                                cohort.fingerprint)
     basis = schedule_basis(cfg, entry, tuned)
     path = schedule_path(run_dir, entry.name)
-    cache = (path.with_suffix(""), fingerprint({"basis": basis, "split": tsplit.fingerprint}))
+    cache = schedule_cache(run_dir, entry.name, basis, tsplit)
 
     def run() -> tuple[ScheduleResult, dict[str, Any]]:
         spec = schedule_member(cfg, entry, cohort, tuned)
