@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from schedule_fits import count_schedule_fits
 from toydata import make_cohort, make_split
 
 from ensembler.config import RunConfig
-from ensembler.tuning import objective as objective_mod
-from ensembler.tuning import schedule as schedule_mod
 from ensembler.tuning.objective import make_tuning_split
 from ensembler.tuning.schedule import schedule_path
 from ensembler.tuning.stage import tune_entries
@@ -50,14 +49,7 @@ def test_continue_rounds_trains_only_the_new_schedule(tmp_path: Path, monkeypatc
     before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     record = schedule_path(run, "cnn").read_bytes()
 
-    trained: list[int] = []
-    real = objective_mod.fit_and_score
-
-    def count(*a: Any, **k: Any) -> Any:
-        trained.append(k["epochs"])
-        return real(*a, **k)
-
-    monkeypatch.setattr(schedule_mod, "fit_and_score", count)
+    trained = count_schedule_fits(monkeypatch)
     tsplit = make_tuning_split(cfg, cohort.labels, cohort.patient_id, split.fold,
                                cohort.fingerprint)
     res, row = bench_convergence.continue_rounds(cfg, cfg.models[0], cohort, tsplit, run,

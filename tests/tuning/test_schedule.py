@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from schedule_fits import count_schedule_fits
 from toydata import make_cohort, make_split
 
 from ensembler.config import RunConfig, load_config
@@ -175,14 +176,7 @@ def test_chosen_epochs_reach_training_report_and_a_rerun_skips(
     schedule_path(tmp_path, "cnn").unlink()
     (longer,) = schedule_path(tmp_path, "cnn").with_suffix("").glob("*-3.npz")
     longer.unlink()
-    trained: list[int] = []
-    real = objective_mod.fit_and_score
-
-    def count(*a: Any, **k: Any) -> Any:
-        trained.append(k["epochs"])
-        return real(*a, **k)
-
-    monkeypatch.setattr(schedule_mod, "fit_and_score", count)
+    trained = count_schedule_fits(monkeypatch)
     (resumed,) = tune_entries(cfg, cohort, split, tmp_path, ["cnn"], log=None)
     assert trained == [3] and resumed.schedule is not None
     (r0,), (r1,) = res.rounds, resumed.schedule.rounds
