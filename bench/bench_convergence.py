@@ -18,6 +18,10 @@ for PTB-XL configs.
 
     .venv/bin/python bench/bench_convergence.py [--members plain_recipe,cnn_lstm]
 
+``--start 'epochs=18,lr=0.01'`` checks the members from another starting point than
+their configured one (e.g. a study's best trial: with the same seed, its E-epoch schedule
+is that trial's model).
+
 ``--from-run RUN --extra-rounds N`` continues instead the schedule step a finished run
 recorded (``RUN/hpo/schedule``) by N more rounds, e.g. for a member that stopped at
 ``max_rounds`` "not shown converged": the recorded schedules are copied into the work
@@ -40,9 +44,12 @@ from typing import Any
 
 import _timing  # noqa: F401  # first: sets OMP_WAIT_POLICY before torch loads
 import torch
+import yaml
 from _timing import ROOT, make_result, monitor_load, write_result
+from pydantic import ValidationError
 
 from ensembler.config import ModelEntry, RunConfig, load_config
+from ensembler.config.training import TrainingOverride
 from ensembler.data.cohort import Cohort
 from ensembler.pipeline.context import RunContext
 from ensembler.tuning.objective import TuningSplit, make_tuning_split
@@ -70,6 +77,21 @@ def member_row(res: ScheduleResult) -> dict[str, Any]:
             "delta": r.delta, "delta_ci": [r.ci_low, r.ci_high],
             "n_scored": res.n_scored, "n_patients": res.n_patients,
             "converged": res.converged, "decision": res.decision}
+
+
+def with_start(entry: ModelEntry, start: str) -> ModelEntry:
+    """``entry`` with ``start`` ("field=value,...") over its training overrides, validated
+    as the config validates them (a bad field or value exits naming it)."""
+    if not start:
+        return entry
+    given = {k.strip(): yaml.safe_load(v) for k, v in
+             (item.split("=", 1) for item in start.split(","))}
+    try:
+        training = TrainingOverride.model_validate(
+            {**entry.training.model_dump(exclude_unset=True), **given})
+    except ValidationError as err:
+        sys.exit(f"--start {start!r}: {err.errors()[0]['loc']}: {err.errors()[0]['msg']}")
+    return entry.model_copy(update={"training": training})
 
 
 def continue_rounds(cfg: RunConfig, entry: ModelEntry, cohort: Cohort, tsplit: TuningSplit,
@@ -120,6 +142,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default=None, help="folder for the cache")
     ap.add_argument("--out", default=None, help="result JSON (default bench/results/)")
+    ap.add_argument("--start", default="",
+                    help="training overrides of the checked members, e.g. 'epochs=18,lr=0.01' "
+                         "(a study's best point); default: as configured")
     ap.add_argument("--from-run", type=Path, default=None,
                     help="continue this run's recorded schedule step (see the docstring)")
     ap.add_argument("--extra-rounds", type=int, default=1,
@@ -128,6 +153,8 @@ def main() -> None:
     cfg = load_config(args.config)
     if cfg.data.source == "ptbxl" and not os.environ.get("ENSEMBLER_PTBXL_DIR"):
         sys.exit("set ENSEMBLER_PTBXL_DIR to a PTB-XL copy")
+    entries = [with_start(m, args.start) for m in cfg.models
+               if not args.members or m.name in args.members.split(",")]
     torch.set_num_threads(args.threads)
     work = Path(args.work or tempfile.mkdtemp(prefix="conv-"))
     ctx = (RunContext(cfg=cfg, run_dir=args.from_run, progress=False) if args.from_run
@@ -136,7 +163,6 @@ def main() -> None:
     tsplit = make_tuning_split(cfg, c.labels, c.patient_id, ctx.split.fold, c.fingerprint)
     one_round = cfg.tuning.schedule.model_copy(
         update={"factor": args.factor, "max_rounds": 1, "n_bootstrap": 1000})
-    entries = [m for m in cfg.models if not args.members or m.name in args.members.split(",")]
     per: dict[str, Any] = {}
     medians: dict[str, Any] = {}
     with monitor_load(interval=5.0) as mon:
@@ -169,7 +195,7 @@ def main() -> None:
                   "ratio": n_conv / max(len(per), 1), "better": "higher", "target": 1.0},
         medians=medians, load=mon.summary(args.threads),
         details={"config": str(args.config), "split": "tuning holdout (tuning.* settings)",
-                 "factor": factor, "members": per,
+                 "factor": factor, "members": per, "start": args.start or "as configured",
                  **({"continued_from": str(args.from_run), "extra_rounds": args.extra_rounds}
                     if args.from_run else {})})
     write_result(result, out)
