@@ -72,8 +72,9 @@ def test_continue_rounds_trains_only_the_new_schedule(tmp_path: Path, monkeypatc
 def test_start_overrides_the_members_training_and_refuses_a_bad_field() -> None:
     entry = schedule_config().models[0]
     moved = bench_convergence.with_start(entry, "epochs=18, lr=0.01")
-    assert (moved.training.epochs, moved.training.lr) == (18, 0.01)
-    assert entry.training.lr is None and bench_convergence.with_start(entry, "") is entry
+    assert moved.training.model_dump(exclude_unset=True) == {"epochs": 18, "lr": 0.01}
+    assert entry.training.model_dump(exclude_unset=True) == {"epochs": 1}
+    assert bench_convergence.with_start(entry, "") is entry
     with pytest.raises(SystemExit, match="lrr"):
         bench_convergence.with_start(entry, "lrr=0.01")
     with pytest.raises(SystemExit, match="epochs"):
