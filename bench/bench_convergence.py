@@ -175,7 +175,7 @@ def main() -> None:
                         "wall_s": rnd.fit_seconds_longer}
                 continue
             res = run_schedule(schedule_member(cfg, entry, c, None), c, tsplit, one_round,
-                               derive_seed(cfg.seed, "tune", entry.name))
+                               derive_seed(cfg.seed, "tune", entry.name), log=print)
             r = per[entry.name] = member_row(res)
             medians[f"{entry.name}/E"] = {"wall_s": r["fit_s"]}
             medians[f"{entry.name}/longer"] = {"wall_s": r["fit_s_longer"]}
