@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ensembler.evaluation import LatencyStats
+from ensembler.evaluation.labels import SELECTED_ON
 from ensembler.pipeline.context import RunContext
 from ensembler.pipeline.latency import combine, member_latency, stack_meta_latency
 from ensembler.pipeline.stack import PRIMARY, TUNED, load_fitted
@@ -26,7 +27,6 @@ from ensembler.training.metrics import macro_auc
 from ensembler.training.predictions import MemberPredictions
 
 #: Development-AUC labels (what each number is).
-SELECTED = "selected on (optimistic)"
 TUNED_MEMBER = "after tuning (optimistic)"
 ONE_MODEL = "the fold bag's OOF; this single {what} has no OOF predictions"
 REFIT_FULL = "the fold bag's OOF; a network refit on all development data has no OOF"
@@ -182,7 +182,7 @@ def stack_rows(ctx: RunContext, preds: dict[str, MemberPredictions], names: list
             test_proba=test_p, dev_oof_proba=fitted.oof_, members=list(fitted.spec.members),
             n_params=n_s, latency_ms=l_all,
             notes=f"{fitted.spec.label()}; calibration {fitted.calibration_}",
-            dev_auc_label=SELECTED if name in (*TUNED, "best_single") else
+            dev_auc_label=SELECTED_ON if name in (*TUNED, "best_single") else
             "meta-level out-of-fold",
             dev_estimate=nested_estimate(joint) if name == PRIMARY else None))
     return rows

@@ -30,6 +30,7 @@ from ensembler.evaluation import (
     weighted_auc,
 )
 from ensembler.evaluation._checks import as_labels, evaluable_classes
+from ensembler.evaluation.labels import SELECTED_ON
 from ensembler.report.accounting import dropped_counts, dropped_warnings, seed_spread, test_reads
 from ensembler.report.distill import distillation_summary
 from ensembler.report.inputs import KINDS, ComparisonInput, LeaderboardEntry
@@ -99,7 +100,7 @@ def _dev_part(e: LeaderboardEntry, inp: ComparisonInput, cfg: ReportConfig,
                          thr, inp.groups_test, weights=w).as_dict()
     return {"dev_oof_auc": roc_auc(yd, e.dev_oof_proba).macro,
             "dev_oof_auc_label": e.dev_auc_label or (
-                "selected on (optimistic)" if e.name in inp.tuned_members else "out-of-fold"),
+                SELECTED_ON if e.name in inp.tuned_members else "out-of-fold"),
             "threshold": _per_class(inp.class_names, thr),
             "operating_point": from_json_dict(OperatingPoints, op, f"{e.name}.operating_point")}
 

@@ -19,6 +19,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FixedTrial, TrialState
 
 from ensembler.config import FeatureMemberEntry, ModelEntry, RunConfig
+from ensembler.evaluation.labels import SELECTED_ON
 from ensembler.training.feature_member import model_label
 from ensembler.tuning.schedule import ScheduleResult, read_schedule, schedule_basis
 from ensembler.tuning.spaces import space_for_entry, suggest_member
@@ -180,10 +181,6 @@ def _study_row(name: str, study: optuna.Study) -> dict[str, Any]:
         "budget_met": bool(budget) and used >= float(budget.get("value", np.inf)),
         **_focus_columns(study, complete, best),
     }
-
-
-#: what a focused study's best AUC is (the holdout that chose it scores it)
-SELECTED_ON = "selected on (optimistic)"
 
 
 def _focus_columns(study: optuna.Study, complete: list[optuna.trial.FrozenTrial],

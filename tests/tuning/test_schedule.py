@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from clirun import TINY_TUNING_RUN
 from schedule_fits import count_schedule_fits
 from toydata import make_cohort, make_split
 
@@ -240,16 +241,7 @@ def test_cli_refuses_a_trial_budget_without_search(tmp_path: Path, monkeypatch, 
     assert not (tmp_path / "run").exists()
 
 
-CLI_CONFIG = """
-name: tiny-schedule
-seed: 5
-data:
-  source: synthetic
-  synthetic: {n_patients: 60, ecgs_per_patient: [1, 1], n_test_patients: 20, duration_s: 5}
-  preprocessing: {fs: 100, duration_s: 5}
-split: {n_folds: 2, test: predefined}
-training: {epochs: 1, batch_size: 16, crop_s: 2.5, n_jobs: 1, threads_per_job: 1}
-models:
+CLI_CONFIG = "name: tiny-schedule\n" + TINY_TUNING_RUN + """models:
   - {name: cnn, arch: cnn1d, params: {filters: [8, 8, 8]}}
 tuning:
   enabled: true

@@ -9,6 +9,7 @@ from typing import Any
 
 import optuna
 import pytest
+from clirun import TINY_TUNING_RUN
 
 from ensembler.config import RunConfig, config_from_dict
 from ensembler.errors import ConfigError
@@ -109,16 +110,7 @@ def test_an_empty_list_is_false(tmp_path: Path, cohort, split) -> None:
         tune_entries(cfg, cohort, split, tmp_path, ["a", "b"], trials=1, log=None)
 
 
-CLI_CONFIG = """
-name: tiny-search-list
-seed: 5
-data:
-  source: synthetic
-  synthetic: {n_patients: 60, ecgs_per_patient: [1, 1], n_test_patients: 20, duration_s: 5}
-  preprocessing: {fs: 100, duration_s: 5}
-split: {n_folds: 2, test: predefined}
-training: {epochs: 1, batch_size: 16, crop_s: 2.5, n_jobs: 1, threads_per_job: 1}
-models:
+CLI_CONFIG = "name: tiny-search-list\n" + TINY_TUNING_RUN + """models:
   - {name: a, arch: cnn1d}
   - {name: b, arch: cnn1d}
 tuning:
