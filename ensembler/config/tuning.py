@@ -42,8 +42,10 @@ class TuningConfig(Section):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     # archs: entries to tune, network entries or feature members (empty: every entry)
     archs: list[str] = Field(default_factory=list)
-    # search_only: search only these parameters ([lr, width, dim]); the rest configured; []: all
-    search_only: list[str] = Field(default_factory=list)
+    # search_only: search only these parameters ([lr, width, dim]), or per searched entry
+    # ({vit1d: [lr, dim], s4d: [lr]}; an entry not named: its whole space); the rest
+    # configured; []: all
+    search_only: list[str] | dict[str, list[str]] = Field(default_factory=list)
     trials: int | None = Field(10, ge=1)  # equal budget: trials per architecture ...
     seconds: float | None = Field(None, gt=0)  # ... or compute seconds per architecture (wins)
     storage: str | None = None  # Optuna RDB URL; None: SQLite file <run_dir>/hpo/optuna.db
@@ -66,6 +68,12 @@ class TuningConfig(Section):
         """Whether entry ``name`` gets an Optuna study: the one reading of ``search``
         (true: every tuned entry; false or []: none; a list: the entries it names)."""
         return self.search if isinstance(self.search, bool) else name in self.search
+
+    def search_only_for(self, name: str) -> list[str]:
+        """The parameters entry ``name``'s study samples ([]: its whole space): the
+        ``search_only`` list, or the entry's own list when it is a mapping."""
+        only = self.search_only
+        return list(only.get(name, [])) if isinstance(only, dict) else list(only)
 
     @property
     def searches_any(self) -> bool:

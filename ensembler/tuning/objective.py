@@ -23,7 +23,7 @@ from ensembler.errors import SplitError
 from ensembler.training.inner import inner_split, stratify_key
 from ensembler.training.jobs import member_tabular
 from ensembler.training.loop import EpochCallback, fit_model, resolve_device, window_lengths
-from ensembler.training.members import MemberSpec, expand_entry
+from ensembler.training.members import MemberSpec, expand_entry, resolve_training
 from ensembler.training.metrics import macro_auc
 from ensembler.training.windows import predict_windows
 from ensembler.tuning.spaces import SuggestFn, suggest_member
@@ -113,7 +113,10 @@ class Objective:
 
     @property
     def epochs(self) -> int:
-        return self.cfg.tuning.epochs or self.cfg.training.epochs
+        """Per trial: ``tuning.epochs``, else the epochs the entry trains with (its own
+        ``training.epochs`` override, else the global one)."""
+        return self.cfg.tuning.epochs or resolve_training(
+            self.cfg.training, self.entry.training.overrides()).epochs
 
     def member(self, params: dict[str, Any]) -> MemberSpec:
         return tuned_member(self.cfg, self.entry, self.tabular_names, params)
@@ -122,7 +125,7 @@ class Objective:
         t0, c0 = time.perf_counter(), time.process_time()
         try:
             spec = self.member(suggest_member(trial, self.entry, self.space,
-                                              self.cfg.tuning.search_only))
+                                              self.cfg.tuning.search_only_for(self.entry.name)))
             aucs = [self._fit_part(trial, spec, i) for i in range(len(self.split.parts))]
         finally:
             trial.set_user_attr("compute_seconds", time.perf_counter() - t0)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from ensembler.tuning.feature_objective import FeatureObjective
 from ensembler.tuning.objective import Objective, TuningSplit, make_tuning_split
 from ensembler.tuning.spaces import space_for_entry
 from ensembler.tuning.spaces.features import feature_space
-from ensembler.tuning.spaces.focus import configured_point
+from ensembler.tuning.spaces.focus import configured_point, effective_search_only
 from ensembler.tuning.storage import open_storage, study_name
 from ensembler.utils.seeds import derive_seed
 
@@ -151,18 +152,20 @@ def _objective(cfg: RunConfig, entry: ModelEntry | FeatureMemberEntry, cohort: C
                  "objective": OBJECTIVE_TEXT.format(split=tsplit.kind, stop=stop)}
 
 
-def _check_attrs(study: optuna.Study, attrs: dict[str, Any], log: Callable[[str], None]) -> None:
-    """Refuse to mix trials scored on another split or another architecture."""
+def _check_attrs(study: optuna.Study, attrs: dict[str, Any], log: Callable[[str], None],
+                 searched: Callable[[list[str]], list[str]] = list) -> None:
+    """Refuse to mix trials scored on another split, another architecture, another number
+    of epochs per trial or another focus (``searched``: the names a study really samples)."""
     old = study.user_attrs
-    for key in ("arch", "split_fingerprint", "objective"):
-        if key in old and old[key] != attrs[key]:
+    for key in ("arch", "split_fingerprint", "objective", "epochs_per_trial"):
+        if key in old and key in attrs and old[key] != attrs[key]:
             raise ConfigError(
                 f"study {study.study_name!r} was run with {key}={old[key]!r}, this run has "
                 f"{attrs[key]!r}; its trials are not comparable: pass another --study prefix"
             )
     # absent: the whole space (studies from before search_only existed have no such attr)
-    if study.get_trials(deepcopy=False) and (old.get("search_only", [])
-                                             != attrs.get("search_only", [])):
+    if study.get_trials(deepcopy=False) and (searched(old.get("search_only", []))
+                                             != searched(attrs.get("search_only", []))):
         raise ConfigError(
             f"study {study.study_name!r} searched search_only={old.get('search_only', [])}, "
             f"this run has tuning.search_only={attrs.get('search_only', [])}; its trials "
@@ -207,12 +210,13 @@ def tune_entry(
     study = _open_study(cfg, run_dir, storage, name,
                         derive_seed(cfg.seed, "tpe", entry.name, worker),
                         make_pruner(cfg, objective.epochs, len(tsplit.parts)))
-    only = list(cfg.tuning.search_only)
+    only = cfg.tuning.search_only_for(entry.name)
     _check_attrs(study, {
         "entry": entry.name, **what, "seed": cfg.seed, "budget": budget.as_dict(),
         "split_fingerprint": tsplit.fingerprint, "pruner": cfg.tuning.pruner,
         **({"search_only": only} if only else {}),
-    }, say)
+    }, say, searched=(partial(effective_search_only, entry) if isinstance(entry, ModelEntry)
+                      else list))
     if only and isinstance(entry, ModelEntry):
         _enqueue_configured(cfg, study, entry, only)
     ran = _run_until_budget(study, budget, objective, worker, name, say)

@@ -215,16 +215,17 @@ def test_trials_flag_without_search_is_refused(tmp_path: Path, easy) -> None:
         tune_entries(schedule_config(), cohort, split, tmp_path, ["cnn"], trials=3, log=None)
 
 
-def test_ptbxl_cpu_profile_tunes_epochs_and_cheap_networks_lr_width() -> None:
+def test_ptbxl_cpu_profile_tunes_epochs_and_the_lr_of_three_networks() -> None:
     repo = Path(__file__).resolve().parents[2] / "configs" / "ptbxl_superdiag.yaml"
     cpu = load_config(repo)
     t = cpu.tuning
     assert t.enabled and t.schedule.enabled
     assert t.schedule.factor == 1.5 and t.schedule.max_rounds == 2
-    # lr and width through focused studies of the two cheap networks only; the schedule
+    # lr (and the width of the two cheap networks) through focused studies; the schedule
     # step for every network
-    assert [n for n in t.archs if t.searches(n)] == ["vit1d", "ts_cnn"]
-    assert set(t.search_only) == {"lr", "width", "dim"}
+    assert [n for n in t.archs if t.searches(n)] == ["s4d", "vit1d", "ts_cnn"]
+    assert {n: t.search_only_for(n) for n in t.archs} == {
+        "cnn_lstm": [], "s4d": ["lr"], "vit1d": ["lr", "dim"], "ts_cnn": ["lr", "width"]}
     # every network but the reference recipe (which stays the benchmark's 20 epochs)
     assert t.archs == [m.name for m in cpu.models if m.name != "plain_recipe"]
     full = load_config(repo, profile="full").tuning

@@ -102,22 +102,49 @@ def suggest_focused(trial: optuna.trial.BaseTrial, entry: ModelEntry, names: Seq
 
 def check_search_only(cfg: RunConfig, entries: Sequence[Any]) -> list[str]:
     """``tuning.search_only`` validated against the tuned ``entries``: ConfigError when a
-    name is in no entry's space or a tuned entry is a feature member. Returns the names."""
-    names = list(cfg.tuning.search_only)
-    if not names:
-        return names
-    networks = [e for e in entries if isinstance(e, ModelEntry)]
-    features = [e.name for e in entries if not isinstance(e, ModelEntry)]
+    name is in no entry's space (a list), in the named entry's space (a mapping: its keys
+    must be searched entries), or a tuned entry is a feature member. Returns the names."""
+    only = cfg.tuning.search_only
+    if not only:
+        return []
+    by_name = {e.name: e for e in entries}
+    targets = [e for e in entries if not isinstance(only, dict) or e.name in only]
+    features = [e.name for e in targets if not isinstance(e, ModelEntry)]
     if features:
         raise ConfigError(
             f"tuning.search_only: applies to network entries; feature members "
             f"{', '.join(features)} are tuned too (leave them out of tuning.archs)")
+    if not isinstance(only, dict):
+        return _check_names(list(only), targets, "tuning.search_only")
+    stray = [k for k in only if k not in by_name]
+    if stray:
+        raise ConfigError(
+            f"tuning.search_only: {', '.join(stray)} {'is' if len(stray) == 1 else 'are'} "
+            f"not searched here; searched entries: {', '.join(by_name) or 'none'} "
+            "(tuning.search)")
+    names: list[str] = []
+    for key, listed in only.items():
+        names += [n for n in _check_names(list(listed), [by_name[key]],
+                                          f"tuning.search_only.{key}") if n not in names]
+    return names
+
+
+def effective_search_only(entry: ModelEntry, names: Sequence[str]) -> list[str]:
+    """The ``names`` a focused study of ``entry`` really samples (those in its space, in
+    sampling order): a global list may name parameters of other entries."""
+    return [n for n in focus_ranges(entry) if n in names]
+
+
+def _check_names(names: list[str], entries: Sequence[ModelEntry], where: str) -> list[str]:
+    """ConfigError at ``where`` naming the ``names`` in none of ``entries``' spaces."""
     valid: list[str] = []
-    for e in networks:
+    for e in entries:
         valid += [k for k in focus_ranges(e) if k not in valid]
     unknown = [n for n in names if n not in valid]
     if unknown:
-        raise ConfigError(
-            f"tuning.search_only: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} "
-            f"in no tuned entry's space; valid names: {', '.join(valid)}")
+        verb = "is" if len(unknown) == 1 else "are"
+        scope = (f"not in {entries[0].name}'s space" if where != "tuning.search_only"
+                 else "in no tuned entry's space")
+        raise ConfigError(f"{where}: {', '.join(unknown)} {verb} {scope}; "
+                          f"valid names: {', '.join(valid)}")
     return names
