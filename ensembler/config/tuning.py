@@ -42,9 +42,7 @@ class TuningConfig(Section):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     # archs: entries to tune, network entries or feature members (empty: every entry)
     archs: list[str] = Field(default_factory=list)
-    # search_only: search only these parameters ([lr, width, dim]), or per searched entry
-    # ({vit1d: [lr, dim], s4d: [lr]}; an entry not named: its whole space); the rest
-    # configured; []: all
+    # search_only: only these parameters ([lr, dim]) or per entry ({s4d: [lr]}); []: all
     search_only: list[str] | dict[str, list[str]] = Field(default_factory=list)
     trials: int | None = Field(10, ge=1)  # equal budget: trials per architecture ...
     seconds: float | None = Field(None, gt=0)  # ... or compute seconds per architecture (wins)
@@ -55,7 +53,7 @@ class TuningConfig(Section):
     # holdout_fraction: share of development patients scored in holdout mode
     holdout_fraction: float = Field(0.2, gt=0, lt=0.5)
     inner_folds: int = Field(3, ge=2)  # folds in inner_folds mode
-    epochs: int | None = None  # per trial; None: training.epochs
+    epochs: int | None = None  # per trial; None: the entry's training.epochs
     pruner: Literal["median", "hyperband", "none"] = "median"  # per-epoch pruning rule
     n_startup_trials: int = Field(3, ge=0)  # pruner: trials before pruning starts
     n_warmup_steps: int = Field(1, ge=0)  # pruner: epochs before a trial can be pruned
