@@ -152,15 +152,19 @@ def test_whole_space_study_records_no_search_only(tmp_path: Path, cohort, split,
     assert "searched" not in row and "configured_auc" not in row
 
 
+@pytest.mark.parametrize(("search_only", "expected"), [
+    ("[lr, hidden_size]", "tuning.search_only: hidden_size is in no tuned entry's space"),
+    ("{cnn: [lr, hidden_size]}", "tuning.search_only.cnn: hidden_size is not in cnn's space"),
+])
 def test_cli_refuses_an_unknown_search_only_name_before_any_output(
-        tmp_path: Path, monkeypatch, capsys) -> None:
+        tmp_path: Path, monkeypatch, capsys, search_only: str, expected: str) -> None:
     from clirun import run_cli
 
     path = tmp_path / "cfg.yaml"
     path.write_text("name: bad\nmodels: [{name: cnn, arch: cnn1d}]\n"
-                    "tuning: {search_only: [lr, hidden_size]}\n")
+                    f"tuning: {{search_only: {search_only}}}\n")
     code = run_cli(monkeypatch, "tune", str(path), "--run-dir", str(tmp_path / "run"))
     err = capsys.readouterr().err
-    assert code == 2 and "tuning.search_only: hidden_size is in no" in err
+    assert code == 2 and expected in err
     assert "valid names: lr" in err and "\n" not in err.strip()
     assert "Traceback" not in err and not (tmp_path / "run").exists()

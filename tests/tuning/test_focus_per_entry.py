@@ -60,19 +60,6 @@ def test_a_mapping_may_only_name_searched_entries(make_cfg) -> None:
         entries_to_tune(cfg)
 
 
-def test_cli_refuses_a_bad_mapping_before_any_output(tmp_path: Path, monkeypatch,
-                                                     capsys) -> None:
-    from clirun import run_cli
-
-    path = tmp_path / "cfg.yaml"
-    path.write_text("name: bad\nmodels: [{name: cnn, arch: cnn1d}]\n"
-                    "tuning: {search_only: {cnn: [lr, hidden_size]}}\n")
-    code = run_cli(monkeypatch, "tune", str(path), "--run-dir", str(tmp_path / "run"))
-    err = capsys.readouterr().err
-    assert code == 2 and "tuning.search_only.cnn: hidden_size is not in cnn's space" in err
-    assert "Traceback" not in err and not (tmp_path / "run").exists()
-
-
 @pytest.mark.slow
 def test_each_named_entry_searches_its_own_names_the_others_their_whole_space(
         tmp_path: Path, cohort, split, make_cfg) -> None:
