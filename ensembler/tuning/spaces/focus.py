@@ -115,7 +115,8 @@ def check_search_only(cfg: RunConfig, entries: Sequence[Any]) -> list[str]:
             f"tuning.search_only: applies to network entries; feature members "
             f"{', '.join(features)} are tuned too (leave them out of tuning.archs)")
     if not isinstance(only, dict):
-        return _check_names(list(only), targets, "tuning.search_only")
+        return _check_names(list(only), targets, "tuning.search_only",
+                            "in no tuned entry's space")
     stray = [k for k in only if k not in by_name]
     if stray:
         raise ConfigError(
@@ -125,7 +126,8 @@ def check_search_only(cfg: RunConfig, entries: Sequence[Any]) -> list[str]:
     names: list[str] = []
     for key, listed in only.items():
         names += [n for n in _check_names(list(listed), [by_name[key]],
-                                          f"tuning.search_only.{key}") if n not in names]
+                                          f"tuning.search_only.{key}",
+                                          f"not in {key}'s space") if n not in names]
     return names
 
 
@@ -135,16 +137,16 @@ def effective_search_only(entry: ModelEntry, names: Sequence[str]) -> list[str]:
     return [n for n in focus_ranges(entry) if n in names]
 
 
-def _check_names(names: list[str], entries: Sequence[ModelEntry], where: str) -> list[str]:
-    """ConfigError at ``where`` naming the ``names`` in none of ``entries``' spaces."""
+def _check_names(names: list[str], entries: Sequence[ModelEntry], where: str,
+                 scope: str) -> list[str]:
+    """ConfigError at ``where`` naming the ``names`` in none of ``entries``' spaces (they
+    are ``scope``)."""
     valid: list[str] = []
     for e in entries:
         valid += [k for k in focus_ranges(e) if k not in valid]
     unknown = [n for n in names if n not in valid]
     if unknown:
         verb = "is" if len(unknown) == 1 else "are"
-        scope = (f"not in {entries[0].name}'s space" if where != "tuning.search_only"
-                 else "in no tuned entry's space")
         raise ConfigError(f"{where}: {', '.join(unknown)} {verb} {scope}; "
                           f"valid names: {', '.join(valid)}")
     return names
